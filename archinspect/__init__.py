@@ -1,0 +1,43 @@
+"""archinspect: inspect convolutional network architectures.
+
+Everything the CLI does is a function here first. Attributes are loaded lazily so that
+``import archinspect`` (and ``archinspect --help``) never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "inspect": "archinspect.engine",
+    "Report": "archinspect.report",
+    "LayerRecord": "archinspect.report",
+    "create_model": "archinspect.loading",
+    "load_model": "archinspect.loading",
+    "list_models": "archinspect.zoo",
+    "count_flops": "archinspect.flops",
+    "FlopReport": "archinspect.flops",
+    "fit": "archinspect.fit",
+    "FitReport": "archinspect.fit",
+    "valid_input_sizes": "archinspect.fit",
+    "benchmark": "archinspect.bench",
+    "BenchResult": "archinspect.bench",
+    "ArchInspectError": "archinspect.errors",
+    "UsageError": "archinspect.errors",
+    "ModelRunError": "archinspect.errors",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'archinspect' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
