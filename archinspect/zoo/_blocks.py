@@ -1,0 +1,32 @@
+"""Small building blocks shared by several zoo families.
+
+``BasicConv2d`` is the conv (no bias) - BatchNorm (eps 1e-3) - ReLU unit of the Inception networks,
+named ``conv`` / ``bn`` as in torchvision so that its state_dict keys match.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class BasicConv2d(nn.Module):
+    """Conv2d without bias, BatchNorm2d, ReLU. ``kernel_size``/``stride``/``padding`` as for ``nn.Conv2d``."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        eps: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False
+        )
+        self.bn = nn.BatchNorm2d(out_channels, eps=eps)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.bn(self.conv(x)), inplace=True)
