@@ -1,0 +1,40 @@
+"""Device names as typed (``auto|meta|cpu|cuda|cuda:N``) to torch devices, with clear errors."""
+
+from __future__ import annotations
+
+import re
+
+from archinspect.errors import UsageError
+
+ACCEPTED = "auto, meta, cpu, cuda, cuda:N"
+
+
+def resolve_device(name: str, *, auto: str = "meta") -> str:
+    """Check ``name`` and return a concrete device string; ``auto`` becomes ``auto`` (per command).
+
+    Raises UsageError for an unknown name or for CUDA where there is none.
+    """
+    text = (name or "auto").strip().lower()
+    if text == "auto":
+        text = auto
+    if text in ("meta", "cpu"):
+        return text
+    m = re.fullmatch(r"cuda(?::(\d+))?", text)
+    if not m:
+        raise UsageError(f"--device {name!r} is not a device; accepted: {ACCEPTED}")
+    import torch
+
+    if not torch.cuda.is_available():
+        why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise UsageError(f"--device {name!r}: CUDA is not available ({why}); use --device cpu or meta")
+    index = int(m.group(1) or torch.cuda.current_device())
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise UsageError(f"--device {name!r}: there are {count} CUDA devices (cuda:0 to cuda:{count - 1})")
+    return f"cuda:{index}"
+
+
+def auto_bench_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,163 @@
+"""Parsing what the user types: ``--input`` shapes (with dtype prefixes) and ``--arg key=value`` values."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from archinspect.errors import UsageError
+
+MAX_DIMS = 8
+
+# dtype prefix (as typed) -> torch attribute name; kept as strings so parsing never imports torch.
+DTYPE_NAMES: dict[str, str] = {
+    "float": "float32",
+    "float32": "float32",
+    "fp32": "float32",
+    "half": "float16",
+    "float16": "float16",
+    "fp16": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "double": "float64",
+    "float64": "float64",
+    "long": "int64",
+    "int64": "int64",
+    "int": "int32",
+    "int32": "int32",
+    "int16": "int16",
+    "int8": "int8",
+    "uint8": "uint8",
+    "bool": "bool",
+}
+
+INPUT_FORMS = "comma- or x-separated positive sizes like 1,3,32,32 or 1x3x32x32, optionally 'long:' prefixed"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One positional input: its shape (batch first) and dtype name (``float32``, ``int64``, ...)."""
+
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+    @property
+    def is_floating(self) -> bool:
+        return self.dtype.startswith(("float", "bfloat"))
+
+    def with_batch(self, batch: int) -> InputSpec:
+        return InputSpec((batch, *self.shape[1:]), self.dtype)
+
+    def with_dtype(self, dtype: str) -> InputSpec:
+        """The same input cast to a floating dtype; integer inputs (token ids) keep theirs."""
+        return InputSpec(self.shape, dtype) if self.is_floating else self
+
+    def make(self, device: Any = "cpu") -> Any:
+        """A random tensor of this shape on ``device`` (never zeros: normal floats, small non-negative ints)."""
+        import torch
+
+        dt = getattr(torch, self.dtype)
+        dev = torch.device(device)
+        if dev.type == "meta":
+            return torch.empty(self.shape, dtype=dt, device=dev)
+        if self.is_floating:
+            return torch.randn(self.shape, device=dev).to(dt)
+        if self.dtype == "bool":
+            return torch.randint(0, 2, self.shape, device=dev).bool()
+        return torch.randint(0, 2, self.shape, device=dev, dtype=dt)
+
+    def __str__(self) -> str:
+        dims = ",".join(str(d) for d in self.shape)
+        return dims if self.dtype == "float32" else f"{self.dtype}:{dims}"
+
+
+def parse_input(text: str) -> InputSpec:
+    """Parse ``1,3,32,32``, ``1x3x32x32`` or ``long:1,128`` into an :class:`InputSpec`."""
+    raw = text
+    text = text.strip()
+    dtype = "float32"
+    if ":" in text:
+        prefix, text = text.split(":", 1)
+        key = prefix.strip().lower()
+        if key not in DTYPE_NAMES:
+            raise UsageError(
+                f"--input {raw!r}: unknown dtype prefix {prefix!r}; accepted: {', '.join(sorted(DTYPE_NAMES))}"
+            )
+        dtype = DTYPE_NAMES[key]
+    if not text:
+        raise UsageError(f"--input {raw!r} is empty; expected {INPUT_FORMS}")
+    parts = re.split(r"[,xX×]", text)
+    dims: list[int] = []
+    for part in parts:
+        p = part.strip()
+        if not p:
+            raise UsageError(f"--input {raw!r} has an empty size; expected {INPUT_FORMS}")
+        try:
+            value = int(p)
+        except ValueError:
+            raise UsageError(
+                f"--input {raw!r}: {p!r} is not a whole number; expected {INPUT_FORMS}"
+            ) from None
+        if value <= 0:
+            raise UsageError(f"--input {raw!r}: size {value} must be positive; expected {INPUT_FORMS}")
+        dims.append(value)
+    if len(dims) > MAX_DIMS:
+        raise UsageError(f"--input {raw!r} has {len(dims)} dimensions; at most {MAX_DIMS} are accepted")
+    return InputSpec(tuple(dims), dtype)
+
+
+def parse_inputs(texts: list[str] | None) -> list[InputSpec] | None:
+    if not texts:
+        return None
+    return [parse_input(t) for t in texts]
+
+
+def parse_value(text: str) -> Any:
+    """A constructor argument: int, float, bool, None, tuple/list, or else the string itself."""
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low == "none":
+        return None
+    try:
+        return ast.literal_eval(t)
+    except (ValueError, SyntaxError):
+        return t
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are not inside brackets, so ``blocks=(6,12),k=3`` gives two items."""
+    items, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            items.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    items.append("".join(cur))
+    return [i for i in (s.strip() for s in items) if i]
+
+
+def parse_kwargs(items: list[str] | str | None) -> dict[str, Any]:
+    """Parse ``key=value`` items (``--arg`` repeated, or the tail of ``name:key=value,key=value``)."""
+    if not items:
+        return {}
+    if isinstance(items, str):
+        items = _split_top_level(items)
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--arg {item!r} is not key=value (e.g. depth=40, bottleneck=true)")
+        out[key] = parse_value(value)
+    return out
