@@ -1,4 +1,4 @@
-"""Small building blocks shared by several zoo families.
+"""Small building blocks and initialisers shared by several zoo families.
 
 ``BasicConv2d`` is the conv (no bias) - BatchNorm (eps 1e-3) - ReLU unit of the Inception networks,
 named ``conv`` / ``bn`` as in torchvision so that its state_dict keys match.
@@ -6,6 +6,7 @@ named ``conv`` / ``bn`` as in torchvision so that its state_dict keys match.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -23,10 +24,18 @@ class BasicConv2d(nn.Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(
-            in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False
-        )
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False)
         self.bn = nn.BatchNorm2d(out_channels, eps=eps)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(self.bn(self.conv(x)), inplace=True)
+
+
+def clipped_normal_(tensor: Tensor, std: float) -> Tensor:
+    """Fill ``tensor`` in place from N(0, std^2) clipped to +-2 std; returns it.
+
+    A cheap stand-in for ``nn.init.trunc_normal_``, whose ``erfinv`` takes seconds per 10M weights
+    on CPU; the initial weights of a zoo model only need a sensible scale.
+    """
+    with torch.no_grad():
+        return tensor.normal_(0.0, std).clamp_(-2 * std, 2 * std)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from archinspect.zoo._blocks import BasicConv2d
+from archinspect.zoo._blocks import BasicConv2d, clipped_normal_
 from archinspect.zoo._registry import register_model
 
 
@@ -134,7 +134,7 @@ class GoogLeNet(nn.Module):
 
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-0.02, b=0.02)
+                clipped_normal_(m.weight, std=0.01)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from archinspect.zoo._blocks import BasicConv2d
+from archinspect.zoo._blocks import BasicConv2d, clipped_normal_
 from archinspect.zoo._registry import register_model
 
 
@@ -201,14 +201,13 @@ class Inception3(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # Truncated normals as in the TensorFlow original: std 0.1, but 0.01 / 0.001 in the aux head.
+        # Near-truncated normals as in the TensorFlow original: std 0.1, but 0.01 / 0.001 in the aux head.
         stds: dict[nn.Module, float] = {}
         if self.AuxLogits is not None:
             stds = {self.AuxLogits.conv1.conv: 0.01, self.AuxLogits.fc: 0.001}
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                std = stds.get(m, 0.1)
-                nn.init.trunc_normal_(m.weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
+                clipped_normal_(m.weight, std=stds.get(m, 0.1))
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
