@@ -133,7 +133,11 @@ def _densenet(
     in_channels: int = 3,
 ) -> DenseNet:
     return DenseNet(
-        growth_rate, block_config, num_init_features, num_classes=num_classes, in_channels=in_channels
+        growth_rate,
+        block_config,
+        num_init_features,
+        num_classes=num_classes,
+        in_channels=in_channels,
     )
 
 
