@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from archinspect.fastmeta import fast_meta
+
 aten = torch.ops.aten
 
 
@@ -231,7 +233,9 @@ class OpCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        out = fast_meta(func, args, kwargs)
+        if out is None:
+            out = func(*args, **kwargs)
         cost = op_cost(func, args, kwargs, out)
         if cost is not None:
             self.on_op(cost)

@@ -1,0 +1,3 @@
+from archinspect.cli import main
+
+main()

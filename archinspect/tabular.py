@@ -1,0 +1,115 @@
+"""One table description, four renderings: rich (terminal), CSV, Markdown and plain text.
+
+Commands describe a table once as :class:`TableData` — columns with a formatter, rows of raw values — and
+every output format reads it, so the CSV carries the same rows as the table a person sees (CSV keeps raw
+numbers; the table and Markdown show them formatted).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def fmt_int(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def fmt_count(value: float, unit: str = "") -> str:
+    """1234567 -> '1.235 M' (3 decimals), for MACs, FLOPs and op counts."""
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3f} {suffix}{unit}"
+    return f"{value:,.0f} {unit}".rstrip()
+
+
+def fmt_bytes(n: float) -> str:
+    for scale, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= scale:
+            return f"{n / scale:.2f} {suffix}"
+    return f"{int(n)} B"
+
+
+def fmt_shape(shapes: Any) -> str:
+    """[(1, 3, 32, 32)] -> '[1, 3, 32, 32]'; several tensors are joined with ', '."""
+    if not shapes:
+        return "—"
+    if isinstance(shapes[0], int):
+        shapes = [shapes]
+    return ", ".join("[" + ", ".join(str(d) for d in s) + "]" for s in shapes)
+
+
+def bar(share: float, width: int = 10) -> str:
+    """An inline bar for a share in [0, 1], in eighths of a cell."""
+    share = min(max(share, 0.0), 1.0)
+    eighths = round(share * width * 8)
+    full, part = divmod(eighths, 8)
+    return "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])
+
+
+@dataclass
+class Column:
+    header: str
+    key: str
+    justify: str = "left"  # "left" | "right"
+    fmt: Callable[[Any], str] = str
+    style: str | None = None
+
+
+@dataclass
+class TableData:
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    row_styles: list[str | None] = field(default_factory=list)
+    footer: list[str] = field(default_factory=list)  # lines printed under the table
+    caption: str | None = None
+
+    def add(self, style: str | None = None, **values: Any) -> None:
+        self.rows.append(values)
+        self.row_styles.append(style)
+
+    def cell(self, row: dict[str, Any], col: Column) -> str:
+        value = row.get(col.key, "")
+        return "" if value is None else col.fmt(value)
+
+    def to_rich(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.title, caption=self.caption, header_style="bold", expand=False)
+        for col in self.columns:
+            table.add_column(col.header, justify=col.justify, style=col.style, overflow="fold")
+        for row, style in zip(self.rows, self.row_styles, strict=True):
+            table.add_row(*(self.cell(row, c) for c in self.columns), style=style)
+        return table
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([c.key for c in self.columns])
+        for row in self.rows:
+            writer.writerow([_raw(row.get(c.key, "")) for c in self.columns])
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        def esc(text: str) -> str:
+            return text.replace("|", "\\|")
+
+        lines = [f"**{self.title}**", ""] if self.title else []
+        lines.append("| " + " | ".join(esc(c.header) for c in self.columns) + " |")
+        lines.append("| " + " | ".join("---:" if c.justify == "right" else "---" for c in self.columns) + " |")
+        for row in self.rows:
+            lines.append("| " + " | ".join(esc(self.cell(row, c)) for c in self.columns) + " |")
+        if self.footer:
+            lines.append("")
+            lines.extend(f"{line}  " for line in self.footer)
+        return "\n".join(lines) + "\n"
+
+
+def _raw(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return fmt_shape(value) if value and isinstance(value[0], (list, tuple, int)) else ""
+    return value
