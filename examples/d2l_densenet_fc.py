@@ -30,7 +30,8 @@ class DenseBlock(nn.Module):
 
     def __init__(self, num_convs: int, in_channels: int, growth_rate: int) -> None:
         super().__init__()
-        self.net = nn.Sequential(*[conv_block(in_channels + i * growth_rate, growth_rate) for i in range(num_convs)])
+        blocks = [conv_block(in_channels + i * growth_rate, growth_rate) for i in range(num_convs)]
+        self.net = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for blk in self.net:

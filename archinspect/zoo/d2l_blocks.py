@@ -24,7 +24,11 @@ def vgg_block(num_convs: int, in_channels: int, out_channels: int) -> nn.Sequent
 
 
 def nin_block(
-    in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int,
+    padding: int,
 ) -> nn.Sequential:
     """A convolution followed by two 1×1 convolutions (per-pixel MLP), each with a ReLU."""
     return nn.Sequential(
@@ -66,7 +70,11 @@ class Residual(nn.Module):
     """Two 3×3 conv-BN pairs added to the input (through a 1×1 conv when ``use_1x1conv``), then ReLU."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, use_1x1conv: bool = False, stride: int = 1
+        self,
+        in_channels: int,
+        out_channels: int,
+        use_1x1conv: bool = False,
+        stride: int = 1,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)
@@ -84,7 +92,10 @@ class Residual(nn.Module):
 
 
 def resnet_block(
-    in_channels: int, out_channels: int, num_residuals: int, first_block: bool = False
+    in_channels: int,
+    out_channels: int,
+    num_residuals: int,
+    first_block: bool = False,
 ) -> list[nn.Module]:
     """``num_residuals`` residual blocks; unless ``first_block``, the first halves the map (1×1 shortcut)."""
     blocks: list[nn.Module] = []
@@ -99,7 +110,9 @@ def resnet_block(
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     """DenseNet's BN-ReLU-3×3 conv (padding 1)."""
     return nn.Sequential(
-        nn.BatchNorm2d(in_channels), nn.ReLU(), nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        nn.BatchNorm2d(in_channels),
+        nn.ReLU(),
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
     )
 
 
@@ -111,9 +124,8 @@ class DenseBlock(nn.Module):
 
     def __init__(self, num_convs: int, in_channels: int, num_channels: int) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            *(conv_block(in_channels + i * num_channels, num_channels) for i in range(num_convs))
-        )
+        blocks = [conv_block(in_channels + i * num_channels, num_channels) for i in range(num_convs)]
+        self.net = nn.Sequential(*blocks)
         self.out_channels = in_channels + num_convs * num_channels
 
     def forward(self, x: Tensor) -> Tensor:

@@ -91,10 +91,8 @@ def _resnet_cifar(depth: int, num_classes: int, in_channels: int) -> CifarResNet
     if isinstance(depth, str) and depth.strip().isdigit():
         depth = int(depth)
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
-        raise UsageError(
-            "CIFAR ResNet depth must be 6n+2 with n >= 1 (e.g. 8, 14, 20, 32, 44, 56, 110, 1202); "
-            f"got {depth!r}"
-        )
+        accepted = "6n+2 with n >= 1 (e.g. 8, 14, 20, 32, 44, 56, 110, 1202)"
+        raise UsageError(f"CIFAR ResNet depth must be {accepted}; got {depth!r}")
     return CifarResNet((depth - 2) // 6, num_classes=num_classes, in_channels=in_channels)
 
 

@@ -1,4 +1,4 @@
-"""Dive into Deep Learning teaching networks: exact figures (ZOO.md) and the book's shape tables (d2l_tables.md)."""
+"""Dive into Deep Learning teaching networks: exact figures (ZOO.md) and the shape tables of d2l_tables.md."""
 
 from __future__ import annotations
 
@@ -191,7 +191,8 @@ def test_num_classes_and_in_channels() -> None:
     assert table[-1] == ("Linear", (1, 100))
     # NiN's classes are the channels of its last block: 3x3 conv (384 -> k) and two k x k 1x1 convs.
     nin = _build("d2l-nin", num_classes=20)
-    assert _params(nin) - 1_992_166 == (384 * 9 * 20 + 20 + 2 * (20 * 20 + 20)) - (384 * 9 * 10 + 10 + 2 * 110)
+    last_block = {k: 384 * 9 * k + k + 2 * (k * k + k) for k in (10, 20)}
+    assert _params(nin) - 1_992_166 == last_block[20] - last_block[10]
 
 
 def test_small_models_run_on_cpu() -> None:
