@@ -66,6 +66,43 @@ def _attention_macs(q: Any, k: Any, v: Any) -> int:
     return prod(lead) * lq * lk * (d + dv)
 
 
+def _named_args(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Every argument of an ATen call by its schema name (defaults filled in)."""
+    named = {}
+    for i, arg in enumerate(func._schema.arguments):
+        if i < len(args) and not arg.kwarg_only:
+            named[arg.name] = args[i]
+        else:
+            named[arg.name] = kwargs.get(arg.name, arg.default_value if arg.has_default_value() else None)
+    return named
+
+
+# Fused attention kernels whose tensors are laid out (batch, seq, heads, dim) rather than (batch, heads, seq, dim).
+_SEQ_FIRST_ATTENTION = {"_flash_attention_forward", "_efficient_attention_forward"}
+
+
+def _attention_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[int, int]:
+    """(MACs, other ops) of one fused scaled-dot-product attention call.
+
+    Other ops are what the unfused (math) path does around its two matrix products, which is what runs
+    on devices without a fused kernel (meta, and CPU for some shapes): scale Q and K (one op per element
+    each), add the mask or causal bias when there is one, softmax the scores (5 per score). Charging a
+    fused call the same keeps CPU and meta reports identical.
+    """
+    q, k, v = args[0], args[1], args[2]
+    if func.overloadpacket.__name__ in _SEQ_FIRST_ATTENTION:
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+    macs = _attention_macs(q, k, v)
+    *lead, lq, _ = _shape(q)
+    scores = prod(lead) * lq * _shape(k)[-2]
+    named = _named_args(func, args, kwargs)
+    masked = named.get("is_causal") is True or any(
+        isinstance(named.get(key), torch.Tensor) for key in ("attn_mask", "attn_bias", "bias")
+    )
+    other = _numel(q) + _numel(k) + 5 * scores + (scores if masked else 0)
+    return macs, other
+
+
 def _numel(t: Any) -> int:
     return t.numel() if isinstance(t, torch.Tensor) else 0
 
@@ -96,9 +133,7 @@ _ATTENTION_OPS = [
     "_flash_attention_forward",
     "_efficient_attention_forward",
 ]
-for _name in _ATTENTION_OPS:
-    if hasattr(aten, _name):
-        _MATMUL_OPS[getattr(aten, _name)] = ("attention", lambda a, o: _attention_macs(a[0], a[1], a[2]))
+_ATTENTION = {getattr(aten, name) for name in _ATTENTION_OPS if hasattr(aten, name)}
 
 # Other ops: (category, cost per element, which elements: "out" or "in").
 OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
@@ -106,6 +141,7 @@ OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     "native_batch_norm": ("norm", 2, "in"),
     "_native_batch_norm_legit": ("norm", 2, "in"),
     "_native_batch_norm_legit_no_training": ("norm", 2, "in"),
+    "_native_batch_norm_legit_functional": ("norm", 2, "in"),
     "cudnn_batch_norm": ("norm", 2, "in"),
     "miopen_batch_norm": ("norm", 2, "in"),
     "native_layer_norm": ("norm", 5, "in"),
@@ -116,6 +152,7 @@ OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     "adaptive_avg_pool1d": ("pool", 1, "in"),
     "adaptive_max_pool2d": ("pool", 1, "in"),
     "adaptive_max_pool3d": ("pool", 1, "in"),
+    "adaptive_max_pool1d": ("pool", 1, "in"),
     # activations: one op per output element
     "relu": ("activation", 1, "out"),
     "relu_": ("activation", 1, "out"),
@@ -136,6 +173,20 @@ OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     "clamp": ("activation", 1, "out"),
     "clamp_min": ("activation", 1, "out"),
     "clamp_min_": ("activation", 1, "out"),
+    "clamp_": ("activation", 1, "out"),
+    "clamp_max": ("activation", 1, "out"),
+    "clamp_max_": ("activation", 1, "out"),
+    "tanh_": ("activation", 1, "out"),
+    "gelu_": ("activation", 1, "out"),
+    "hardswish_": ("activation", 1, "out"),
+    "hardsigmoid_": ("activation", 1, "out"),
+    "elu_": ("activation", 1, "out"),
+    "mish": ("activation", 1, "out"),
+    "mish_": ("activation", 1, "out"),
+    "softplus": ("activation", 1, "out"),
+    "log_sigmoid_forward": ("activation", 1, "out"),
+    "_prelu_kernel": ("activation", 1, "out"),
+    "glu": ("activation", 1, "out"),
     # elementwise arithmetic: one op per output element
     "add": ("elementwise", 1, "out"),
     "add_": ("elementwise", 1, "out"),
@@ -152,6 +203,22 @@ OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     "rsqrt": ("elementwise", 1, "out"),
     "pow": ("elementwise", 1, "out"),
     "addcmul": ("elementwise", 2, "out"),
+    "addcdiv": ("elementwise", 2, "out"),
+    "lerp": ("elementwise", 2, "out"),
+    "exp_": ("elementwise", 1, "out"),
+    "sqrt_": ("elementwise", 1, "out"),
+    "rsqrt_": ("elementwise", 1, "out"),
+    "neg_": ("elementwise", 1, "out"),
+    "pow_": ("elementwise", 1, "out"),
+    "abs": ("elementwise", 1, "out"),
+    "log": ("elementwise", 1, "out"),
+    "erf": ("elementwise", 1, "out"),
+    "reciprocal": ("elementwise", 1, "out"),
+    "square": ("elementwise", 1, "out"),
+    "maximum": ("elementwise", 1, "out"),
+    "minimum": ("elementwise", 1, "out"),
+    "sin": ("elementwise", 1, "out"),
+    "cos": ("elementwise", 1, "out"),
     # softmax: max, subtract, exp, sum, divide
     "_softmax": ("softmax", 5, "in"),
     "_safe_softmax": ("softmax", 5, "in"),
@@ -162,6 +229,10 @@ OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     "amax": ("reduction", 1, "in"),
     "max": ("reduction", 1, "in"),
     "var": ("reduction", 2, "in"),
+    "std": ("reduction", 2, "in"),
+    "var_mean": ("reduction", 2, "in"),
+    "logsumexp": ("reduction", 3, "in"),
+    "linalg_vector_norm": ("reduction", 2, "in"),
     # upsampling (as fvcore): nearest copies, bilinear interpolates from 4 neighbours
     "upsample_nearest1d": ("upsample", 1, "out"),
     "upsample_nearest2d": ("upsample", 1, "out"),
@@ -169,7 +240,15 @@ OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     "upsample_bilinear2d": ("upsample", 4, "out"),
     "_upsample_bilinear2d_aa": ("upsample", 4, "out"),
     "upsample_bicubic2d": ("upsample", 16, "out"),
+    "_upsample_nearest_exact1d": ("upsample", 1, "out"),
+    "_upsample_nearest_exact2d": ("upsample", 1, "out"),
+    "_upsample_nearest_exact3d": ("upsample", 1, "out"),
+    "upsample_linear1d": ("upsample", 2, "out"),
+    "upsample_trilinear3d": ("upsample", 8, "out"),
 }
+
+# Kernels that are the same operation as a public name a reader knows; tallied under that name.
+_SAME_AS = {"_adaptive_avg_pool2d": "adaptive_avg_pool2d", "_adaptive_avg_pool3d": "adaptive_avg_pool3d"}
 
 _WINDOW_POOLS = {
     "max_pool2d_with_indices": 2,
@@ -196,12 +275,18 @@ def _window_pool_cost(name: str, args: Sequence[Any], out: Any) -> int:
 def op_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost | None:
     """The cost of one ATen call, or None when it does no arithmetic (views, copies, factories)."""
     packet = func.overloadpacket
+    if packet in _ATTENTION:
+        macs, other = _attention_cost(func, args, kwargs)
+        return OpCost(packet.__name__, "attention", macs=macs, other=other)
     if packet in _MATMUL_OPS:
         category, fn = _MATMUL_OPS[packet]
         return OpCost(packet.__name__, category, macs=int(fn(args, _first_tensor(out))))
     name = packet.__name__
     if name in _WINDOW_POOLS:
         return OpCost(name, "pool", other=_window_pool_cost(name, args, out))
+    if name == "mean" and _is_global_average_pool(args, kwargs):
+        # adaptive_avg_pool{2,3}d to 1×1 is lowered to mean over the trailing dims before dispatch
+        return OpCost(f"adaptive_avg_pool{len(args[1])}d", "pool", other=_numel(args[0]))
     spec = OTHER_OP_COST.get(name)
     if spec is None:
         return None
@@ -209,7 +294,14 @@ def op_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) ->
     if category == "norm" and "batch_norm" in name:
         per_elem = _batch_norm_cost(name, args)
     base = args[0] if which == "in" and args else _first_tensor(out)
-    return OpCost(name, category, other=per_elem * _numel(base))
+    return OpCost(_SAME_AS.get(name, name), category, other=per_elem * _numel(base))
+
+
+def _is_global_average_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
+    """``mean(x, [-1, -2], keepdim=True)``: the exact call ATen's adaptive average pool to 1×1 makes."""
+    dims = args[1] if len(args) > 1 else kwargs.get("dim")
+    keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+    return keepdim is True and isinstance(dims, (list, tuple)) and list(dims) in ([-1, -2], [-1, -2, -3])
 
 
 def _batch_norm_cost(name: str, args: Sequence[Any]) -> int:
