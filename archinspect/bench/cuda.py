@@ -1,0 +1,146 @@
+"""Everything CUDA-specific in ``bench``, kept small so that it can be read against PyTorch's
+"CUDA semantics" notes line by line.
+
+- Kernels run asynchronously: the host only queues them. ``CudaEventTimer`` therefore records an event
+  pair on the current stream around each call and reads ``start.elapsed_time(end)`` (milliseconds,
+  measured on the device) once ``end.query()`` says the work has finished; there is no synchronize per
+  call, only one in ``finish``.
+- A CUDA graph must be captured on a side stream after a few warm-up calls on that same side stream,
+  with static input tensors; ``replay()`` then launches the whole forward with one call, which removes
+  the per-kernel launch overhead that eager mode pays.
+- ``max_memory_allocated`` is the peak of tensor memory handed out by the caching allocator since
+  ``reset_peak_memory_stats`` (weights, inputs and activations; not the allocator's cached reserve).
+- ``cudnn.benchmark = True`` makes cuDNN time several algorithms on the first call per input shape and
+  keep the fastest; that autotuning happens during warm-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+from archinspect.errors import UsageError
+
+DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; ``cuda[:N]`` without such a GPU is a :class:`UsageError`."""
+    text = str(device).strip().lower()
+    if text == "auto":
+        return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    m = re.fullmatch(r"cuda(?::(\d+))?", text)
+    if m is None:
+        raise UsageError(f"--device {device!r} cannot be benchmarked; accepted: {DEVICE_FORMS}")
+    if not torch.cuda.is_available():
+        why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA device is visible"
+        raise UsageError(f"--device {device!r}: CUDA is not available ({why}); use --device cpu or auto")
+    index = int(m.group(1)) if m.group(1) is not None else torch.cuda.current_device()
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise UsageError(f"--device {device!r}: there are {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    return torch.device("cuda", index)
+
+
+class CudaEventTimer:
+    """An event pair per call on the current stream; elapsed times read without blocking (seconds)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._pending: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
+        self._start: torch.cuda.Event | None = None
+
+    def start(self) -> None:
+        self._start = torch.cuda.Event(enable_timing=True)
+        self._start.record()
+
+    def stop(self) -> None:
+        end = torch.cuda.Event(enable_timing=True)
+        end.record()
+        assert self._start is not None
+        self._pending.append((self._start, end))
+        self._start = None
+
+    def collect(self) -> list[float]:
+        done = 0
+        # Events complete in stream order, so the finished ones are a prefix of the pending list.
+        while done < len(self._pending) and self._pending[done][1].query():
+            done += 1
+        out = [s.elapsed_time(e) / 1e3 for s, e in self._pending[:done]]
+        del self._pending[:done]
+        return out
+
+    def finish(self) -> list[float]:
+        torch.cuda.synchronize(self.device)
+        return self.collect()
+
+    def sync(self) -> None:
+        torch.cuda.synchronize(self.device)
+
+
+def capture_graph(step: Callable[[], Any], device: torch.device, warmup_calls: int = 3) -> Callable[[], None]:
+    """Capture ``step`` (which must only read static tensors) into a CUDA graph; returns its ``replay``."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(warmup_calls):
+            step()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+    return graph.replay
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory(device: torch.device) -> int | None:
+    """Peak allocated bytes since the last reset on CUDA; ``None`` on CPU (no allocator statistics)."""
+    if device.type != "cuda":
+        return None
+    return int(torch.cuda.max_memory_allocated(device))
+
+
+def release_memory(device: torch.device) -> None:
+    """After an out-of-memory error: give cached blocks back so the next row starts clean."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.empty_cache()
+
+
+@contextlib.contextmanager
+def cudnn_autotune(device: torch.device) -> Iterator[None]:
+    """``cudnn.benchmark = True`` while benchmarking on CUDA; the previous setting is restored."""
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+def device_header(device: torch.device) -> dict[str, Any]:
+    """Device name, capability, memory and the CUDA/cuDNN/TF32 settings in effect (CUDA only)."""
+    props = torch.cuda.get_device_properties(device)
+    return {
+        "device_name": props.name,
+        "compute_capability": f"{props.major}.{props.minor}",
+        "device_memory_bytes": int(props.total_memory),
+        "cuda_version": torch.version.cuda,
+        "cudnn_version": torch.backends.cudnn.version(),
+        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+    }

@@ -1,0 +1,269 @@
+"""``archinspect.benchmark``: time one model's forward pass over a batch sweep, on CPU or CUDA.
+
+For each batch size (and each variant: eager, ``torch.compile``d, CUDA-graph replay) it builds random
+inputs, warms up, samples until the spread is small, and records every sample. FLOPs come from
+``archinspect.inspect`` (the project's one counter); the matmul peak from :mod:`.peak`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from archinspect.bench import cuda
+from archinspect.bench.env import collect_environment
+from archinspect.bench.peak import make_timer, measure_matmul_peak
+from archinspect.bench.policy import StopPolicy, WarmupPolicy
+from archinspect.bench.result import OUT_OF_MEMORY, BenchResult, BenchRow, PeakResult
+from archinspect.bench.timing import measure
+from archinspect.errors import UsageError
+from archinspect.inputs import InputSpec
+
+DTYPES = ("float32", "float16", "bfloat16")
+EAGER, COMPILED, GRAPH = "eager", "compiled", "cuda-graph"
+
+
+def resolve_bench_device(device: str | torch.device) -> torch.device:
+    """``auto`` = CUDA when present, else CPU; ``meta`` or CUDA without CUDA is a :class:`UsageError`."""
+    from archinspect.devices import auto_bench_device, resolve_device
+
+    text = str(device).strip().lower()
+    if text == "meta":
+        raise UsageError("--device meta cannot be timed; bench accepts auto, cpu, cuda, cuda:N")
+    return torch.device(resolve_device(text, auto=auto_bench_device()))
+
+
+def _dtype(name: str | torch.dtype) -> torch.dtype:
+    text = str(name).removeprefix("torch.")
+    text = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}.get(text, text)
+    if text not in DTYPES:
+        raise UsageError(f"--dtype {str(name)!r} is not benchmarked; accepted: {', '.join(DTYPES)}")
+    return getattr(torch, text)
+
+
+def _name(dt: torch.dtype) -> str:
+    return str(dt).removeprefix("torch.")
+
+
+def count_batch_flops(model: nn.Module, specs: Sequence[InputSpec]) -> int | None:
+    """FLOPs (2 × MACs) of one forward call on ``specs``, from the shared counter on the meta device."""
+    from archinspect.engine import inspect
+
+    try:
+        return inspect(model, list(specs), device="auto", depth=0).totals.flops
+    except Exception:  # the timing still stands without a FLOP count; the row shows n/a
+        return None
+
+
+def _specs(inputs: Any) -> list[InputSpec]:
+    from archinspect.engine import as_specs
+
+    return as_specs(inputs)
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    before = torch.get_num_threads()
+    if n is not None:
+        if n < 1:
+            raise UsageError(f"--threads {n} must be 1 or more")
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def benchmark(
+    model: nn.Module,
+    inputs: Any,
+    *,
+    device: str | torch.device = "auto",
+    batch_sizes: Sequence[int] | None = None,
+    dtype: str | torch.dtype = "float32",
+    amp: bool = False,
+    channels_last: bool = False,
+    compile: bool | str = False,  # noqa: A002 - mirrors --compile
+    cuda_graph: bool = False,
+    warmup: int = 5,
+    warmup_time: float = 0.5,
+    iters: int = 10,
+    max_iters: int = 10_000,
+    min_time: float = 1.0,
+    max_time: float = 5.0,
+    target_rel_iqr: float = 0.05,
+    threads: int | None = None,
+    peak: bool | PeakResult = True,
+    name: str | None = None,
+    copy_model: bool = True,
+    on_row: Callable[[BenchRow], None] | None = None,
+) -> BenchResult:
+    """Time ``model``'s forward pass and return a :class:`BenchResult` (one row per batch × variant).
+
+    - ``inputs``: shapes, :class:`~archinspect.inputs.InputSpec` or tensors, one per positional input
+      (only their shape and dtype are used; inputs are random, never zeros).
+    - ``device``: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
+    - ``batch_sizes``: the sweep, replacing every input's first dimension (default: the inputs' own).
+    - ``dtype``: ``float32|float16|bfloat16``, a real cast of parameters and floating inputs; with ``amp``
+      the model stays float32 and runs under ``torch.autocast`` in ``dtype`` (float32 means float16 on
+      CUDA, bfloat16 on CPU).
+    - ``channels_last``: model and 4-D inputs in NHWC memory format.
+    - ``compile``: also time ``torch.compile(model)`` (a string picks the backend); the first call's
+      compile time is reported on its own, never in the samples. ``cuda_graph``: also time CUDA-graph replay.
+    - ``warmup`` calls and ``warmup_time`` seconds, both, before sampling (see :mod:`.policy`).
+    - ``iters``/``min_time``: sample at least this many calls and seconds, then stop once IQR/median is at
+      most ``target_rel_iqr``, or at ``max_iters`` / ``max_time``.
+    - ``threads``: CPU threads for the run (restored afterwards); default: torch's current setting.
+    - ``peak``: measure the matmul peak (``True``), skip it (``False``) or reuse a :class:`PeakResult`.
+    - ``copy_model``: benchmark a deep copy so that the caller's model is never moved, cast or put in eval.
+    - ``on_row``: called after each row (progress bars).
+
+    An out-of-memory batch becomes a row with ``error == "out of memory"`` and the sweep goes on; other
+    failures become rows with the error's text.
+    """
+    dev = resolve_bench_device(device)
+    dt = _dtype(dtype)
+    if cuda_graph and dev.type != "cuda":
+        raise UsageError("--cuda-graph needs a CUDA device (use --device cuda)")
+    if amp:
+        amp_dtype = dt if dt != torch.float32 else (torch.float16 if dev.type == "cuda" else torch.bfloat16)
+    specs = _specs(inputs)
+    if not specs:
+        raise UsageError("no input given; pass at least one shape, e.g. (1, 3, 224, 224)")
+    batches = list(batch_sizes) if batch_sizes else [specs[0].shape[0]]
+    if any(b < 1 for b in batches):
+        raise UsageError(f"--batch {','.join(map(str, batches))}: batch sizes must be 1 or more")
+    warm = WarmupPolicy(min_iters=warmup, min_time=warmup_time, max_time=max(warmup_time, 5.0))
+    try:
+        stop = StopPolicy(iters, max(iters, max_iters), min_time, max(min_time, max_time), target_rel_iqr)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    label = name or type(model).__name__
+    compute_dtype = amp_dtype if amp else dt
+    variants = [EAGER] + ([COMPILED] if compile else []) + ([GRAPH] if cuda_graph else [])
+    settings = {
+        "batch_sizes": batches,
+        "dtype": _name(dt),
+        "amp": amp,
+        "amp_dtype": _name(amp_dtype) if amp else None,
+        "channels_last": channels_last,
+        "variants": variants,
+        "compile_backend": (compile if isinstance(compile, str) else "inductor") if compile else None,
+        "warmup_iters": warm.min_iters,
+        "warmup_time_s": warm.min_time,
+        "min_iters": stop.min_iters,
+        "max_iters": stop.max_iters,
+        "min_time_s": stop.min_time,
+        "max_time_s": stop.max_time,
+        "target_rel_iqr": stop.target_rel_iqr,
+        "inference_mode": True,
+    }
+
+    with _threads(threads), cuda.cudnn_autotune(dev):
+        env = collect_environment(dev)
+        if peak is True:
+            peak_result: PeakResult | None = measure_matmul_peak(dev, compute_dtype)
+        else:
+            peak_result = peak or None
+        m = copy.deepcopy(model) if copy_model else model
+        m.eval()
+        m.to(device=dev) if amp else m.to(device=dev, dtype=dt)
+        if channels_last:
+            m.to(memory_format=torch.channels_last)
+        compiled = None
+        if compile:
+            backend = compile if isinstance(compile, str) else "inductor"
+            compiled = torch.compile(m, backend=backend)
+        rows: list[BenchRow] = []
+        for b in batches:
+            batch_specs = [s.with_batch(b) if amp else s.with_batch(b).with_dtype(_name(dt)) for s in specs]
+            flops = count_batch_flops(m, batch_specs)
+            for variant in variants:
+                row = BenchRow(
+                    model=label,
+                    batch=b,
+                    variant=variant,
+                    dtype=_name(compute_dtype),
+                    amp=amp,
+                    channels_last=channels_last,
+                    inputs=[str(s) for s in batch_specs],
+                    flops=flops,
+                    peak_tflops=peak_result.tflops if peak_result else None,
+                )
+                fn = compiled if variant == COMPILED else m
+                _run_row(row, fn, batch_specs, dev, variant, amp_dtype if amp else None, channels_last, warm, stop)
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+    return BenchResult(env, peak_result, settings, rows)
+
+
+def _run_row(
+    row: BenchRow,
+    fn: Any,
+    specs: Sequence[InputSpec],
+    dev: torch.device,
+    variant: str,
+    amp_dtype: torch.dtype | None,
+    channels_last: bool,
+    warm: WarmupPolicy,
+    stop: StopPolicy,
+) -> None:
+    """Fill ``row`` in place; an out-of-memory error or any other failure is recorded, not raised."""
+    try:
+        _time_row(row, fn, specs, dev, variant, amp_dtype, channels_last, warm, stop)
+    except torch.OutOfMemoryError:
+        row.error = OUT_OF_MEMORY
+        row.samples = []
+        cuda.release_memory(dev)
+    except Exception as exc:  # one bad batch or variant must not end the sweep
+        row.error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        row.samples = []
+
+
+def _time_row(
+    row: BenchRow,
+    fn: Any,
+    specs: Sequence[InputSpec],
+    dev: torch.device,
+    variant: str,
+    amp_dtype: torch.dtype | None,
+    channels_last: bool,
+    warm: WarmupPolicy,
+    stop: StopPolicy,
+) -> None:
+    timer = make_timer(dev)
+    with torch.inference_mode():
+        args = [s.make(dev) for s in specs]
+        if channels_last:
+            args = [a.contiguous(memory_format=torch.channels_last) if a.dim() == 4 else a for a in args]
+        # Autocast's weight-cast cache must be off under graph capture (CUDA semantics notes, "CUDA Graphs").
+        autocast = (
+            (lambda: torch.autocast(dev.type, dtype=amp_dtype, cache_enabled=variant != GRAPH))
+            if amp_dtype is not None
+            else contextlib.nullcontext
+        )
+
+        def forward() -> Any:
+            with autocast():
+                return fn(*args)
+
+        cuda.reset_peak_memory(dev)
+        if variant == COMPILED:
+            t0 = time.perf_counter()
+            forward()  # compiles for this input shape
+            timer.sync()
+            row.compile_time_s = time.perf_counter() - t0
+        step: Callable[[], Any] = cuda.capture_graph(forward, dev) if variant == GRAPH else forward
+        m = measure(step, timer, warm, stop)
+        row.peak_memory_bytes = cuda.peak_memory(dev)
+    row.samples = m.samples
+    row.stopped_by = m.stopped_by
+    row.warmup_iters = m.warmup_iters
+    row.warmup_time_s = m.warmup_time
