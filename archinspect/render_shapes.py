@@ -8,9 +8,8 @@ from archinspect.report import LayerRecord, Report
 from archinspect.tabular import Column, TableData, bar, fmt_bytes, fmt_count, fmt_int, fmt_shape
 
 CONVENTION = (
-    "MACs = multiply-accumulates of conv, linear, matmul and attention; FLOPs = 2 x MACs "
-    "(torch.utils.flop_counter's convention). Norm, pooling, activation and elementwise ops are counted "
-    "separately as other ops."
+    "FLOPs = 2 x MACs; MACs = multiply-accumulates of conv, linear, matmul, attention (torch.utils.flop_counter). "
+    "Norm, pooling, activation, elementwise ops: counted apart as other ops."
 )
 
 
@@ -46,7 +45,7 @@ class ShapesView:
                 Column("Output shape", "output_shape", fmt=fmt_shape),
                 Column("Params", "params", "right", fmt=_fmt_or_dash(fmt_int)),
                 Column("MACs", "macs", "right", fmt=_fmt_or_dash(fmt_count)),
-                Column("Share", "share", fmt=lambda v: f"{bar(v):<10} {v:6.1%}" if v else ""),
+                Column("Share", "share", fmt=lambda v: f"{v:6.1%} {bar(v)}" if v else ""),
                 Column("Output size", "output_bytes", "right", fmt=lambda v: fmt_bytes(v) if v else "—"),
             ],
         )

@@ -11,6 +11,7 @@ import contextlib
 import enum
 import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,7 +144,9 @@ class View(Protocol):
 def _console(file: Any = None, record: bool = False) -> Any:
     from rich.console import Console
 
-    width = None if (file is None and sys.stdout.isatty()) else 160
+    # A terminal (or $COLUMNS) sets the width; piped output gets room for a full table.
+    on_terminal = file is None and sys.stdout.isatty()
+    width = None if (on_terminal or "COLUMNS" in os.environ) else 160
     return Console(file=file, record=record, width=width, highlight=False)
 
 
