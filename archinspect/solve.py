@@ -309,7 +309,8 @@ def valid_input_sizes(
     shape = specs[0].shape
     if not 3 <= len(shape) <= 5:
         raise UsageError(
-            f"input {dims_text(shape)} has no spatial dimensions to search (expected N,C,H,W or similar)"
+            f"input {dims_text(shape)} has no 1, 2 or 3 spatial dimensions to search "
+            "(expected N,C,L or N,C,H,W or N,C,D,H,W)"
         )
     limit = max(max_size or DEFAULT_MAX_SIZE, *shape[2:])
     spatial = shape[2:]
