@@ -294,7 +294,9 @@ def op_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) ->
     if category == "norm" and "batch_norm" in name:
         per_elem = _batch_norm_cost(name, args)
     base = args[0] if which == "in" and args else _first_tensor(out)
-    return OpCost(_SAME_AS.get(name, name), category, other=per_elem * _numel(base))
+    # in-place variants (relu_, add_) are tallied with their out-of-place op
+    shown = _SAME_AS.get(name, name[:-1] if name.endswith("_") else name)
+    return OpCost(shown, category, other=per_elem * _numel(base))
 
 
 def _is_global_average_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
