@@ -24,7 +24,8 @@ CONVENTION = (
 
 
 def _na(fmt: Any) -> Any:
-    return lambda v: "n/a" if v is None else fmt(v)
+    """Format numbers; pass words (``OOM``, ``n/a``) through; ``None`` becomes ``n/a``."""
+    return lambda v: "n/a" if v is None else v if isinstance(v, str) else fmt(v)
 
 
 def header_lines(result: BenchResult) -> list[str]:
@@ -102,6 +103,8 @@ def table_data(result: BenchResult) -> TableData:
         d = row.to_dict(with_samples=False)
         if row.error is not None:
             d["median_ms"] = "OOM" if row.error == "out of memory" else "failed"
+        elif d["peak_memory_bytes"] is None:
+            d["peak_memory_bytes"] = "n/a"
         data.add(style=_style(row), **d)
     return data
 
