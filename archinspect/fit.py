@@ -395,12 +395,20 @@ def fit(
             model, inputs, device=device, mode=mode, model_name=model_name, intercept=tolerant
         )
     except ModelRunError as err:
+        text = str(err)
+        if getattr(err, "too_small", False) and "smallest input" not in text:
+            from archinspect.solve import smallest_runnable_size
+
+            with contextlib.suppress(Exception):  # the search must never hide the failure itself
+                shape = smallest_runnable_size(model, inputs, mode=mode)
+                text += f"; smallest input that runs is {dims_text(shape[2:])}" if shape else ""
         if tolerant.mismatches:
-            found = "; ".join(m.message for m in tolerant.mismatches.values())
-            wrapped = ModelRunError(f"{err} (before that, fit found: {found})")
-            wrapped.layer = getattr(err, "layer", None)  # type: ignore[attr-defined]
-            raise wrapped from err
-        raise
+            text += f" (before that, fit found: {'; '.join(m.message for m in tolerant.mismatches.values())})"
+        if text == str(err):
+            raise
+        wrapped = ModelRunError(text)
+        wrapped.__dict__.update(err.__dict__)  # keep .layer, .too_small
+        raise wrapped from err
     uses = _linear_uses(report, tolerant.linear_calls)
     mismatches = list(tolerant.mismatches.values())
     for m in mismatches:
