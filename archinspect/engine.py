@@ -290,7 +290,13 @@ def _run(
     except Exception as exc:
         if target.type == "meta" and _is_meta_gap(exc):
             raise MetaKernelMissing(_meta_gap_text(exc)) from exc
-        raise failure_error(exc, rec.records, rec.stack, specs) from exc
+        err = failure_error(exc, rec.records, rec.stack, specs, model=model)
+        if getattr(err, "too_small", False) and intercept is None:
+            # Not under an interceptor: fit's and solve's own probes must not start another size search.
+            from archinspect.failures import smallest_size_text
+
+            err = _reworded(err, f"{err}{smallest_size_text(model, specs, mode)}")
+        raise err from exc
     finally:
         for h in handles:
             h.remove()
@@ -340,15 +346,35 @@ def _fmt_shape(shape: Sequence[int]) -> str:
 
 
 def failure_error(
-    exc: BaseException, records: list[LayerRecord], stack: list[int], specs: Sequence[InputSpec]
+    exc: BaseException,
+    records: list[LayerRecord],
+    stack: list[int],
+    specs: Sequence[InputSpec],
+    model: nn.Module | None = None,
 ) -> ModelRunError:
-    """A one-line ModelRunError naming the innermost layer that was running and what it received."""
+    """A one-line ModelRunError naming the innermost layer that was running and what it received.
+
+    With ``model``, a wrong channel or feature count and an input too small for a window are told in
+    the layer's own terms (see :mod:`archinspect.failures`); ``err.too_small`` marks the latter.
+    """
+    from archinspect.failures import diagnose
+
     text = " ".join(str(exc).split()) or type(exc).__name__
     if not stack:
         return ModelRunError(f"the model failed before any layer ran: {text}")
     rec = records[stack[-1]]
-    got = ", ".join(_fmt_shape(s) for s in rec.input_shapes) or "no tensor"
-    label = f"{rec.name or rec.type} ({rec.type})"
-    err = ModelRunError(f"{label} failed on input {got}: {text}")
+    module = None
+    if model is not None:
+        with contextlib.suppress(AttributeError):
+            module = model.get_submodule(rec.name)
+    diagnosis = diagnose(exc, rec, module, specs[0].shape if specs else None)
+    err = ModelRunError(diagnosis.message)
     err.layer = rec  # type: ignore[attr-defined]
+    err.too_small = diagnosis.too_small  # type: ignore[attr-defined]
     return err
+
+
+def _reworded(err: ModelRunError, message: str) -> ModelRunError:
+    new = ModelRunError(message)
+    new.__dict__.update(err.__dict__)
+    return new

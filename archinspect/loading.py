@@ -150,7 +150,9 @@ def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | Non
 def _symbol_from_file(path: str, symbol: str) -> Any:
     file = Path(path)
     if not file.is_file():
-        raise UsageError(f"model file {path!r} does not exist")
+        raise UsageError(
+            f"model file {path!r} does not exist; expected FILE.py:Symbol naming an existing file"
+        )
     if not symbol:
         raise UsageError(f"{path!r}: name the model as {path}:Symbol (a class, factory or module instance)")
     mod_name = f"_archinspect_user_{abs(hash(str(file.resolve())))}"
@@ -188,10 +190,34 @@ def _get_symbol(module: Any, symbol: str, where: str) -> Any:
             import difflib
 
             close = difflib.get_close_matches(symbol, names, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            offered = _model_symbols(module)
+            if close:
+                hint = f"; did you mean {', '.join(close)}?"
+            elif offered:
+                hint = f"; it defines {', '.join(offered)}"
+            else:
+                hint = "; it defines no nn.Module class, instance or factory function"
             raise UsageError(f"{where} has no symbol {symbol!r}{hint}")
         obj = getattr(obj, part)
     return obj
+
+
+def _model_symbols(module: Any) -> list[str]:
+    """Public names in ``module`` that could be a MODEL: module instances, Module classes, its functions."""
+    from torch import nn
+
+    names = []
+    for name, obj in sorted(vars(module).items()):
+        if name.startswith("_"):
+            continue
+        own = getattr(obj, "__module__", None) == module.__name__
+        if (
+            isinstance(obj, nn.Module)
+            or (pyinspect.isclass(obj) and issubclass(obj, nn.Module) and own)
+            or (pyinspect.isfunction(obj) and own)
+        ):
+            names.append(name)
+    return names
 
 
 def _instantiate(
@@ -204,9 +230,14 @@ def _instantiate(
             raise UsageError(f"{label} is a module instance; --arg applies only to classes and factories")
         return LoadedModel(obj, label, source_file=source_file)
     if not callable(obj):
-        raise UsageError(f"{label} is a {type(obj).__name__}, not an nn.Module class, factory or instance")
+        raise UsageError(
+            f"{label} is of type {type(obj).__name__}; expected an nn.Module subclass, a factory function "
+            "returning a module, or a module instance"
+        )
     if pyinspect.isclass(obj) and not issubclass(obj, nn.Module):
-        raise UsageError(f"{label} is a class but not an nn.Module subclass")
+        raise UsageError(
+            f"{label} is a class but not an nn.Module subclass; expected a subclass of torch.nn.Module"
+        )
 
     def build(dev: str | None) -> Any:
         with _device_context(dev):
@@ -219,7 +250,7 @@ def _instantiate(
             except Exception as exc:
                 raise ModelRunError(f"{label}(...) raised {type(exc).__name__}: {exc}") from exc
         if not isinstance(made, nn.Module):
-            raise UsageError(f"{label} returned a {type(made).__name__}, not an nn.Module")
+            raise UsageError(f"{label} returned an object of type {type(made).__name__}, not an nn.Module")
         return made
 
     return LoadedModel(build(device), label, source_file=source_file, rebuild=build)
