@@ -31,7 +31,7 @@ class ZooEntry:
     macs: int | None = None  # exact MACs for one sample at default_input, where ZOO.md gives an integer
     gmacs: float | None = None  # GMACs rounded as ZOO.md prints them, where it gives no integer
     num_classes: int = 1000
-    fixed_kwargs: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)  # this entry's own defaults; the user may override
     aliases: tuple[str, ...] = ()
 
     @property
@@ -39,13 +39,9 @@ class ZooEntry:
         return self.macs / 1e9 if self.macs is not None else float(self.gmacs or 0.0)
 
     def accepted_kwargs(self) -> list[str]:
-        """Constructor arguments the builder takes (those fixed by the entry excluded)."""
+        """Constructor arguments the builder takes."""
         sig = inspect.signature(self.builder)
-        return [
-            p.name
-            for p in sig.parameters.values()
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in self.fixed_kwargs
-        ]
+        return [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
     def build(self, **kwargs: Any) -> Any:
         accepted = self.accepted_kwargs()
@@ -54,7 +50,7 @@ class ZooEntry:
             raise UsageError(
                 f"{self.name} takes no argument {unknown[0]!r}; accepted: {', '.join(accepted) or 'none'}"
             )
-        return self.builder(**self.fixed_kwargs, **kwargs)
+        return self.builder(**{**self.defaults, **kwargs})
 
 
 _REGISTRY: dict[str, ZooEntry] = {}
@@ -76,9 +72,13 @@ def register_model(
     gmacs: float | None = None,
     num_classes: int = 1000,
     aliases: tuple[str, ...] = (),
-    **fixed_kwargs: Any,
+    **defaults: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register the decorated builder as zoo entry ``name``; duplicates are refused."""
+    """Register the decorated builder as zoo entry ``name``; duplicates are refused.
+
+    ``defaults`` are this entry's values for builder arguments (``depth=100``), so that one builder can
+    serve several entries (decorators stack); the user can still override them with ``--arg``.
+    """
 
     def decorate(builder: Callable[..., Any]) -> Callable[..., Any]:
         key = canonical_name(name)
@@ -94,7 +94,7 @@ def register_model(
             macs=macs,
             gmacs=gmacs,
             num_classes=num_classes,
-            fixed_kwargs=dict(fixed_kwargs),
+            defaults=dict(defaults),
             aliases=tuple(canonical_name(a) for a in aliases),
         )
         for alias in aliases:

@@ -154,10 +154,17 @@ def _densenet_cifar(
 
 
 _COMMON = {"family": "DenseNet-CIFAR", "input": _INPUT, "source": _SOURCE, "num_classes": 10}
+_BC_ALIAS = ("densenet-bc",)  # the notes' "DenseNet-BC" means L=100, k=12
+_BC = {"bottleneck": True, "compression": 0.5}  # DenseNet-BC: bottleneck layers, halving transitions
 
 
 @register_model("densenet-40", params=1_019_722, macs=264_812_928, **_COMMON)
-def densenet_40(
+@register_model("densenet-100", params=6_979_642, macs=1_769_516_448, depth=100, **_COMMON)
+@register_model("densenet-100-24", params=27_249_082, macs=6_889_347_744, depth=100, growth_rate=24, **_COMMON)
+@register_model("densenet-bc-100", params=769_162, macs=287_929_692, depth=100, aliases=_BC_ALIAS, **_BC, **_COMMON)
+@register_model("densenet-bc-250", params=15_324_406, macs=5_418_785_724, depth=250, growth_rate=24, **_BC, **_COMMON)
+@register_model("densenet-bc-190", params=25_624_430, macs=9_301_945_740, depth=190, growth_rate=40, **_BC, **_COMMON)
+def densenet_cifar(
     depth: int = 40,
     growth_rate: int = 12,
     bottleneck: bool = False,
@@ -165,64 +172,5 @@ def densenet_40(
     num_classes: int = 10,
     in_channels: int = 3,
 ) -> CifarDenseNet:
-    return _densenet_cifar(depth, growth_rate, bottleneck, compression, num_classes, in_channels)
-
-
-@register_model("densenet-100", params=6_979_642, macs=1_769_516_448, **_COMMON)
-def densenet_100(
-    depth: int = 100,
-    growth_rate: int = 12,
-    bottleneck: bool = False,
-    compression: float = 1.0,
-    num_classes: int = 10,
-    in_channels: int = 3,
-) -> CifarDenseNet:
-    return _densenet_cifar(depth, growth_rate, bottleneck, compression, num_classes, in_channels)
-
-
-@register_model("densenet-100-24", params=27_249_082, macs=6_889_347_744, **_COMMON)
-def densenet_100_24(
-    depth: int = 100,
-    growth_rate: int = 24,
-    bottleneck: bool = False,
-    compression: float = 1.0,
-    num_classes: int = 10,
-    in_channels: int = 3,
-) -> CifarDenseNet:
-    return _densenet_cifar(depth, growth_rate, bottleneck, compression, num_classes, in_channels)
-
-
-@register_model("densenet-bc-100", params=769_162, macs=287_929_692, aliases=("densenet-bc",), **_COMMON)
-def densenet_bc_100(
-    depth: int = 100,
-    growth_rate: int = 12,
-    bottleneck: bool = True,
-    compression: float = 0.5,
-    num_classes: int = 10,
-    in_channels: int = 3,
-) -> CifarDenseNet:
-    return _densenet_cifar(depth, growth_rate, bottleneck, compression, num_classes, in_channels)
-
-
-@register_model("densenet-bc-250", params=15_324_406, macs=5_418_785_724, **_COMMON)
-def densenet_bc_250(
-    depth: int = 250,
-    growth_rate: int = 24,
-    bottleneck: bool = True,
-    compression: float = 0.5,
-    num_classes: int = 10,
-    in_channels: int = 3,
-) -> CifarDenseNet:
-    return _densenet_cifar(depth, growth_rate, bottleneck, compression, num_classes, in_channels)
-
-
-@register_model("densenet-bc-190", params=25_624_430, macs=9_301_945_740, **_COMMON)
-def densenet_bc_190(
-    depth: int = 190,
-    growth_rate: int = 40,
-    bottleneck: bool = True,
-    compression: float = 0.5,
-    num_classes: int = 10,
-    in_channels: int = 3,
-) -> CifarDenseNet:
+    """A CIFAR DenseNet; each zoo entry above gives its own defaults (plain: depth 40, k=12)."""
     return _densenet_cifar(depth, growth_rate, bottleneck, compression, num_classes, in_channels)

@@ -100,30 +100,11 @@ _COMMON = {"family": "ResNet-CIFAR", "input": _INPUT, "source": _SOURCE, "num_cl
 
 
 @register_model("resnet20", params=269_722, macs=40_551_040, **_COMMON)
-def resnet20(depth: int = 20, num_classes: int = 10, in_channels: int = 3) -> CifarResNet:
-    return _resnet_cifar(depth, num_classes, in_channels)
-
-
-@register_model("resnet32", params=464_154, macs=68_862_592, **_COMMON)
-def resnet32(depth: int = 32, num_classes: int = 10, in_channels: int = 3) -> CifarResNet:
-    return _resnet_cifar(depth, num_classes, in_channels)
-
-
-@register_model("resnet44", params=658_586, macs=97_174_144, **_COMMON)
-def resnet44(depth: int = 44, num_classes: int = 10, in_channels: int = 3) -> CifarResNet:
-    return _resnet_cifar(depth, num_classes, in_channels)
-
-
-@register_model("resnet56", params=853_018, macs=125_485_696, **_COMMON)
-def resnet56(depth: int = 56, num_classes: int = 10, in_channels: int = 3) -> CifarResNet:
-    return _resnet_cifar(depth, num_classes, in_channels)
-
-
-@register_model("resnet110", params=1_727_962, macs=252_887_680, **_COMMON)
-def resnet110(depth: int = 110, num_classes: int = 10, in_channels: int = 3) -> CifarResNet:
-    return _resnet_cifar(depth, num_classes, in_channels)
-
-
-@register_model("resnet1202", params=19_421_274, macs=2_829_238_912, **_COMMON)
-def resnet1202(depth: int = 1202, num_classes: int = 10, in_channels: int = 3) -> CifarResNet:
+@register_model("resnet32", params=464_154, macs=68_862_592, depth=32, **_COMMON)
+@register_model("resnet44", params=658_586, macs=97_174_144, depth=44, **_COMMON)
+@register_model("resnet56", params=853_018, macs=125_485_696, depth=56, **_COMMON)
+@register_model("resnet110", params=1_727_962, macs=252_887_680, depth=110, **_COMMON)
+@register_model("resnet1202", params=19_421_274, macs=2_829_238_912, depth=1202, **_COMMON)
+def resnet_cifar(depth: int = 20, num_classes: int = 10, in_channels: int = 3) -> CifarResNet:
+    """A CIFAR ResNet of ``depth`` = 6n+2 layers; each zoo entry above gives its own default depth."""
     return _resnet_cifar(depth, num_classes, in_channels)
