@@ -11,45 +11,18 @@ The file offers the model two ways, both loadable by archinspect:
 
 from torch import nn
 
-net = nn.Sequential(
-    # A larger 11x11 window captures objects; stride 4 cuts the output height and width a lot.
-    nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1),
-    nn.ReLU(),
-    nn.MaxPool2d(kernel_size=3, stride=2),
-    # Smaller window, padding 2 keeps the size, more output channels.
-    nn.Conv2d(96, 256, kernel_size=5, padding=2),
-    nn.ReLU(),
-    nn.MaxPool2d(kernel_size=3, stride=2),
-    # Three successive 3x3 convolutions.
-    nn.Conv2d(256, 384, kernel_size=3, padding=1),
-    nn.ReLU(),
-    nn.Conv2d(384, 384, kernel_size=3, padding=1),
-    nn.ReLU(),
-    nn.Conv2d(384, 256, kernel_size=3, padding=1),
-    nn.ReLU(),
-    nn.MaxPool2d(kernel_size=3, stride=2),
-    nn.Flatten(),
-    # Wide fully connected layers, with dropout against overfitting.
-    nn.Linear(6400, 4096),
-    nn.ReLU(),
-    nn.Dropout(p=0.5),
-    nn.Linear(4096, 4096),
-    nn.ReLU(),
-    nn.Dropout(p=0.5),
-    # Fashion-MNIST has 10 classes.
-    nn.Linear(4096, 10),
-)
-
-
 def alexnet() -> nn.Module:
-    """A freshly built AlexNet, the same layers as ``net``."""
+    """A freshly built AlexNet (the notes' ``net``)."""
     return nn.Sequential(
+        # A larger 11x11 window captures objects; stride 4 cuts the output height and width a lot.
         nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(kernel_size=3, stride=2),
+        # Smaller window, padding 2 keeps the size, more output channels.
         nn.Conv2d(96, 256, kernel_size=5, padding=2),
         nn.ReLU(),
         nn.MaxPool2d(kernel_size=3, stride=2),
+        # Three successive 3x3 convolutions.
         nn.Conv2d(256, 384, kernel_size=3, padding=1),
         nn.ReLU(),
         nn.Conv2d(384, 384, kernel_size=3, padding=1),
@@ -58,11 +31,16 @@ def alexnet() -> nn.Module:
         nn.ReLU(),
         nn.MaxPool2d(kernel_size=3, stride=2),
         nn.Flatten(),
+        # Wide fully connected layers, with dropout against overfitting.
         nn.Linear(6400, 4096),
         nn.ReLU(),
         nn.Dropout(p=0.5),
         nn.Linear(4096, 4096),
         nn.ReLU(),
         nn.Dropout(p=0.5),
+        # Fashion-MNIST has 10 classes.
         nn.Linear(4096, 10),
     )
+
+
+net = alexnet()
