@@ -11,6 +11,7 @@ The file offers the model two ways, both loadable by archinspect:
 
 from torch import nn
 
+
 def alexnet() -> nn.Module:
     """A freshly built AlexNet (the notes' ``net``)."""
     return nn.Sequential(
