@@ -99,6 +99,8 @@ def table_data(result: BenchResult) -> TableData:
         ],
         footer=footer_lines(result),
     )
+    if all(r.compile_time_s is None for r in result.rows):  # the column only when something was compiled
+        data.columns = [c for c in data.columns if c.key != "compile_time_s"]
     for row in result.rows:
         d = row.to_dict(with_samples=False)
         if row.error is not None:

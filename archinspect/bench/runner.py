@@ -36,10 +36,13 @@ def resolve_bench_device(device: str | torch.device) -> torch.device:
     text = str(device).strip().lower()
     if text == "meta":
         raise UsageError("--device meta cannot be timed; bench accepts auto, cpu, cuda, cuda:N")
+    if text.startswith("cuda") and not torch.cuda.is_available():
+        why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise UsageError(f"--device {str(device)!r}: CUDA is not available ({why}); use --device cpu or auto")
     return torch.device(resolve_device(text, auto=auto_bench_device()))
 
 
-def _dtype(name: str | torch.dtype) -> torch.dtype:
+def check_dtype(name: str | torch.dtype) -> torch.dtype:
     text = str(name).removeprefix("torch.")
     text = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}.get(text, text)
     if text not in DTYPES:
@@ -128,7 +131,7 @@ def benchmark(
     failures become rows with the error's text.
     """
     dev = resolve_bench_device(device)
-    dt = _dtype(dtype)
+    dt = check_dtype(dtype)
     if cuda_graph and dev.type != "cuda":
         raise UsageError("--cuda-graph needs a CUDA device (use --device cuda)")
     if amp:

@@ -146,7 +146,15 @@ def test_median_agrees_with_torch_utils_benchmark_timer():
 
     model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1)).eval()
     res = archinspect.benchmark(
-        model, [(1, 3, 32, 32)], threads=1, warmup=3, warmup_time=0.05, iters=10, min_time=0.2, max_time=1.0, peak=False
+        model,
+        [(1, 3, 32, 32)],
+        threads=1,
+        warmup=3,
+        warmup_time=0.05,
+        iters=10,
+        min_time=0.2,
+        max_time=1.0,
+        peak=False,
     )
     x = torch.randn(1, 3, 32, 32)
     with torch.inference_mode():
