@@ -55,9 +55,7 @@ def split_reference(ref: str) -> tuple[str, str, dict[str, Any]]:
     """(kind, target, kwargs) where kind is zoo, torchvision, timm, file or module."""
     text = ref.strip()
     if not text:
-        raise UsageError(
-            "MODEL is empty; give a zoo name (see `archinspect list`), FILE.py:Symbol or pkg.mod:Symbol"
-        )
+        raise UsageError("MODEL is empty; give a zoo name (see `archinspect list`), FILE.py:Symbol or pkg.mod:Symbol")
     head, sep, tail = text.partition(":")
     if sep and head.lower() in LIBRARY_PREFIXES:
         name, sep2, rest = tail.partition(":")
@@ -143,16 +141,18 @@ def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | Non
             return factory()
 
     model = build(device)
-    size = 299 if "inception" in name or "xception" in name else 224
-    return LoadedModel(model, f"{lib}:{name}", [InputSpec((1, 3, size, size))], rebuild=build)
+    # timm models carry their input size; torchvision's are 224 but for Inception v3's 299.
+    chw = tuple(getattr(model, "pretrained_cfg", {}).get("input_size") or ())
+    if len(chw) != 3:
+        size = 299 if "inception" in name else 224
+        chw = (3, size, size)
+    return LoadedModel(model, f"{lib}:{name}", [InputSpec((1, *chw))], rebuild=build)
 
 
 def _symbol_from_file(path: str, symbol: str) -> Any:
     file = Path(path)
     if not file.is_file():
-        raise UsageError(
-            f"model file {path!r} does not exist; expected FILE.py:Symbol naming an existing file"
-        )
+        raise UsageError(f"model file {path!r} does not exist; expected FILE.py:Symbol naming an existing file")
     if not symbol:
         raise UsageError(f"{path!r}: name the model as {path}:Symbol (a class, factory or module instance)")
     mod_name = f"_archinspect_user_{abs(hash(str(file.resolve())))}"
@@ -235,9 +235,7 @@ def _instantiate(
             "returning a module, or a module instance"
         )
     if pyinspect.isclass(obj) and not issubclass(obj, nn.Module):
-        raise UsageError(
-            f"{label} is a class but not an nn.Module subclass; expected a subclass of torch.nn.Module"
-        )
+        raise UsageError(f"{label} is a class but not an nn.Module subclass; expected a subclass of torch.nn.Module")
 
     def build(dev: str | None) -> Any:
         with _device_context(dev):
