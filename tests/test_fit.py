@@ -199,3 +199,75 @@ def test_every_zoo_model_is_consistent_at_its_default_input(name: str) -> None:
     assert all(u.matches for u in report.linears)
     assert bool(report.linears) == (name != "d2l-nin")  # NiN ends in a 1×1 conv and global pooling
     assert report.output_shapes[0] == (entry.default_input[0], entry.num_classes)
+
+
+# --- the command -----------------------------------------------------------------------------------------
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from archinspect.cli import app
+
+    result = CliRunner().invoke(app, ["fit", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_wrong_fc_exits_1_and_prints_the_line_and_the_file_line() -> None:
+    code, out, _ = _cli(f"{DENSENET_FILE}:DenseNetWrongFC", "--input", "1,3,32,32")
+    assert code == 1
+    assert "fc: Linear(in_features=1000) receives [1, 8800] = 88×10×10 after flatten → nn.Linear(8800, 10)" in out
+    assert f"constructed at {DENSENET_FILE}:{_line_of(DENSENET_FILE, 'self.fc = nn.Linear(1000')}" in out
+    assert "layer fc receives 8800 features at every size that runs" in out  # AdaptiveAvgPool2d(10)
+
+
+def test_cli_right_fc_exits_0_and_says_consistent() -> None:
+    code, out, _ = _cli(f"{DENSENET_FILE}:DenseNet", "--input", "1,3,32,32")
+    assert code == 0
+    assert "✓ consistent" in out and "88×10×10 after flatten" in out
+
+
+def test_cli_d2l_alexnet_solve_lines() -> None:
+    code, out, _ = _cli("d2l-alexnet", "--input", "1,1,96,96", "--solve")
+    assert code == 1
+    assert "square inputs 193–224 give 256×5×5 = 6400 (layer 14)" in out
+    assert "smallest input that runs at all: 65×65" in out
+    assert "nearest valid input to 96×96: 193×193 (--input 1,1,193,193)" in out
+
+
+def test_cli_json_of_two_mistakes() -> None:
+    import json
+
+    code, out, _ = _cli(f"{TWO_MISTAKES_FILE}:TwoMistakes", "--input", "1,3,32,32", "--format", "json", "--no-solve")
+    doc = json.loads(out)
+    assert code == 1 and doc["consistent"] is False and doc["solve"] is None
+    assert [(m["layer"], m["needed"]) for m in doc["mismatches"]] == [("conv2", 16), ("fc", 2048)]
+
+
+def test_cli_too_small_input_names_the_layer_and_the_smallest_size() -> None:
+    code, out, err = _cli("d2l-alexnet", "--input", "1,1,32,32")
+    assert code == 1 and out == ""
+    assert "input 32×32 is too small" in err and "smallest input that runs is 65×65" in err
+    assert "Traceback" not in err
+
+
+def test_cli_unrepairable_failure_exits_1_naming_the_layer(tmp_path: Path) -> None:
+    source = tmp_path / "hard_coded.py"
+    source.write_text(
+        "from torch import nn\n\n\n"
+        "class Head(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return x.view(x.size(0), 400)\n\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv2d(3, 16, 3)\n"
+        "        self.head = Head()\n"
+        "        self.fc = nn.Linear(400, 10)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(self.head(self.conv(x)))\n"
+    )
+    code, out, err = _cli(f"{source}:Net", "--input", "1,3,32,32")
+    assert code == 1 and out == ""
+    assert err.startswith("error: head (Head) failed on input [1, 16, 30, 30]:")
+    assert "Traceback" not in err
