@@ -126,10 +126,8 @@ def diagnose(
                 )
         spatial = _window_output(module, got[2:]) if len(got) > 2 else None
         if spatial is not None and min(spatial, default=1) < 1:
-            return Diagnosis(
-                f"{_too_small(model_input)}: {label} would shrink {dims_text(got[2:])} to {dims_text(spatial)}",
-                too_small=True,
-            )
+            shrink = f"would shrink {dims_text(got[2:])} to {dims_text(spatial)}"
+            return Diagnosis(f"{_too_small(model_input)}: {label} {shrink}", too_small=True)
     if any(t in text for t in _TOO_SMALL_TEXTS):
         return Diagnosis(
             f"{_too_small(model_input)}: {label} failed on input {received}: {text}", too_small=True
