@@ -135,6 +135,45 @@ _ATTENTION_OPS = [
 ]
 _ATTENTION = {getattr(aten, name) for name in _ATTENTION_OPS if hasattr(aten, name)}
 
+
+def _mha_cost(named: dict[str, Any], query: Any, key: Any) -> tuple[int, int]:
+    """(MACs, other ops) of a whole multi-head attention block: in-projection, attention, out-projection.
+
+    Other ops are those of the unfused path (``F.multi_head_attention_forward``) that meta runs: the
+    in-projection bias, Q and K scaling, mask, softmax; the out-projection bias is fused into its addmm.
+    """
+    *lead, lq, e = _shape(query)
+    lk = _shape(key)[-2]
+    batch = prod(lead)
+    heads = int(named["num_head"] if "num_head" in named else named["num_heads"])
+    scores = batch * heads * lq * lk
+    macs = batch * (lq + 2 * lk) * e * e + 2 * scores * (e // heads) + batch * lq * e * e
+    bias = batch * (lq + 2 * lk) * e if isinstance(named.get("qkv_bias"), torch.Tensor) else 0
+    masked = isinstance(named.get("mask"), torch.Tensor)
+    other = bias + batch * (lq + lk) * e + 5 * scores + (scores if masked else 0)
+    return macs, other
+
+
+def _fused_block_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[int, int]:
+    """The CPU/CUDA fast paths of nn.MultiheadAttention and nn.TransformerEncoderLayer in eval mode."""
+    named = _named_args(func, args, kwargs)
+    if func.overloadpacket.__name__ == "_native_multi_head_attention":
+        return _mha_cost(named, named["query"], named["key"])
+    src = named["src"]
+    macs, other = _mha_cost(named, src, src)
+    tokens, e = _numel(src) // _shape(src)[-1], _shape(src)[-1]
+    hidden = _shape(named["ffn_weight_1"])[0]
+    macs += 2 * tokens * e * hidden
+    other += 2 * 5 * tokens * e + 2 * tokens * e + tokens * hidden  # two layer norms, two residuals, activation
+    return macs, other
+
+
+_FUSED_BLOCKS = {
+    getattr(aten, name)
+    for name in ("_native_multi_head_attention", "_transformer_encoder_layer_fwd")
+    if hasattr(aten, name)
+}
+
 # Other ops: (category, cost per element, which elements: "out" or "in").
 OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     # normalisation: per input element; eval BatchNorm is a scale and a shift (2), see _norm_cost
@@ -278,6 +317,9 @@ def op_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) ->
     if packet in _ATTENTION:
         macs, other = _attention_cost(func, args, kwargs)
         return OpCost(packet.__name__, "attention", macs=macs, other=other)
+    if packet in _FUSED_BLOCKS:
+        macs, other = _fused_block_cost(func, args, kwargs)
+        return OpCost(packet.__name__, "attention", macs=macs, other=other)
     if packet in _MATMUL_OPS:
         category, fn = _MATMUL_OPS[packet]
         return OpCost(packet.__name__, category, macs=int(fn(args, _first_tensor(out))))
@@ -320,6 +362,12 @@ def _batch_norm_cost(name: str, args: Sequence[Any]) -> int:
 
 class OpCounter(TorchDispatchMode):
     """Calls ``on_op(cost)`` for every operator that does arithmetic, as it runs."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch wraps a mode's __torch_dispatch__ in dynamo.disable by default, which imports
+        # torch._dynamo (about 2 s) on the first operator. Counting never runs under torch.compile.
+        return False
 
     def __init__(self, on_op: Callable[[OpCost], None]) -> None:
         super().__init__()

@@ -139,3 +139,44 @@ def test_other_ops_are_named_and_separate() -> None:
     softmax = _count(lambda: torch.softmax(x, 1))
     upsample = _count(lambda: F.interpolate(x, scale_factor=2, mode="bilinear"))
     assert [(c.category, c.other) for c in softmax + upsample] == [("softmax", 5 * 576), ("upsample", 4 * 2304)]
+
+
+class SelfAttention(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(64, 4, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+# batch 2, 10 tokens, width 64, 4 heads: in-projection 3·(20·64·64), attention 2·(2·4·10·10·16),
+# out-projection 20·64·64 MACs; a TransformerEncoderLayer adds its 64→128→64 feed-forward
+MHA_MACS = 3 * 20 * 64 * 64 + 2 * 2 * 4 * 10 * 10 * 16 + 20 * 64 * 64
+LAYER_MACS = MHA_MACS + 2 * 20 * 64 * 128
+
+
+@pytest.mark.parametrize(
+    ("model", "macs"),
+    [(SelfAttention(), MHA_MACS), (nn.TransformerEncoderLayer(64, 4, 128, batch_first=True), LAYER_MACS)],
+    ids=["MultiheadAttention", "TransformerEncoderLayer"],
+)
+def test_attention_blocks_same_on_cpu_fast_path_and_meta(model: nn.Module, macs: int) -> None:
+    """On CPU in eval, PyTorch runs these as one fused kernel (_native_multi_head_attention)."""
+    cpu = inspect(model.eval(), [(2, 10, 64)], device="cpu")
+    meta = inspect(model, [(2, 10, 64)], device="meta")
+    assert "_native_multi_head_attention" in cpu.ops
+    assert cpu.totals.macs == meta.totals.macs == macs
+    assert cpu.totals.other_ops == meta.totals.other_ops
+
+
+def test_fused_encoder_layer_kernel() -> None:
+    layer = nn.TransformerEncoderLayer(64, 4, 128, batch_first=True).eval()
+    a = layer.self_attn
+    weights = (a.in_proj_weight, a.in_proj_bias, a.out_proj.weight, a.out_proj.bias)
+    norms = (layer.norm1.weight, layer.norm1.bias, layer.norm2.weight, layer.norm2.bias)
+    ffn = (layer.linear1.weight, layer.linear1.bias, layer.linear2.weight, layer.linear2.bias)
+    x = torch.randn(2, 10, 64)
+    (cost,) = _count(torch._transformer_encoder_layer_fwd, x, 64, 4, *weights, False, False, 1e-5, *norms, *ffn)
+    meta = inspect(layer, [(2, 10, 64)], device="meta")
+    assert (cost.macs, cost.other) == (LAYER_MACS, meta.totals.other_ops)
