@@ -51,7 +51,8 @@ def header_lines(result: BenchResult) -> list[str]:
             f"median of {p.n_samples}, IQR/median {p.rel_iqr:.1%})"
         )
     else:
-        lines.append("matmul peak: not measured")
+        why = result.settings.get("peak_error")
+        lines.append(f"matmul peak: not measured ({why})" if why else "matmul peak: not measured")
     s = result.settings
     amp = f" · amp ({s.get('amp_dtype')})" if s.get("amp") else ""
     cl = " · channels-last" if s.get("channels_last") else ""

@@ -170,13 +170,21 @@ def benchmark(
 
     with _threads(threads), cuda.cudnn_autotune(dev):
         env = collect_environment(dev)
+        peak_result: PeakResult | None = None
         if peak is True:
-            peak_result: PeakResult | None = measure_matmul_peak(dev, compute_dtype)
-        else:
-            peak_result = peak or None
+            try:
+                peak_result = measure_matmul_peak(dev, compute_dtype)
+            except Exception as exc:  # no peak means no "% peak" column, not no benchmark
+                settings["peak_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+                cuda.release_memory(dev)
+        elif peak:
+            peak_result = peak
         m = copy.deepcopy(model) if copy_model else model
         m.eval()
-        m.to(device=dev) if amp else m.to(device=dev, dtype=dt)
+        if amp:
+            m.to(device=dev)  # autocast casts per operator; the weights stay float32
+        else:
+            m.to(device=dev, dtype=dt)
         if channels_last:
             m.to(memory_format=torch.channels_last)
         compiled = None
@@ -257,12 +265,12 @@ def _time_row(
             with autocast():
                 return fn(*args)
 
-        cuda.reset_peak_memory(dev)
         if variant == COMPILED:
             t0 = time.perf_counter()
             forward()  # compiles for this input shape
             timer.sync()
             row.compile_time_s = time.perf_counter() - t0
+        cuda.reset_peak_memory(dev)  # after compiling; graph capture's memory pool stays in the figure
         step: Callable[[], Any] = cuda.capture_graph(forward, dev) if variant == GRAPH else forward
         m = measure(step, timer, warm, stop)
         row.peak_memory_bytes = cuda.peak_memory(dev)

@@ -141,23 +141,30 @@ def test_peak_fraction_uses_the_given_peak(fast):
 
 
 def test_median_agrees_with_torch_utils_benchmark_timer():
-    """Our CPU median and torch.utils.benchmark.Timer's for the same model, input and thread count."""
+    """Our CPU median and torch.utils.benchmark.Timer's for the same model, input and thread count.
+
+    Three alternating rounds, best median of each tool: load from other processes comes in bursts, and a
+    burst during one tool's round only must not fail the test. The band is generous (3×) on purpose.
+    """
     from torch.utils.benchmark import Timer
 
     model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1)).eval()
-    res = archinspect.benchmark(
-        model,
-        [(1, 3, 32, 32)],
-        threads=1,
-        warmup=3,
-        warmup_time=0.05,
-        iters=10,
-        min_time=0.2,
-        max_time=1.0,
-        peak=False,
-    )
     x = torch.randn(1, 3, 32, 32)
-    with torch.inference_mode():
-        theirs = Timer("model(x)", globals={"model": model, "x": x}, num_threads=1).blocked_autorange(min_run_time=0.3)
-    ours = res.rows[0].stats.median
-    assert theirs.median / 3 < ours < theirs.median * 3, (ours, theirs.median)
+    ours, theirs = [], []
+    for _ in range(3):
+        res = archinspect.benchmark(
+            model,
+            [(1, 3, 32, 32)],
+            threads=1,
+            warmup=3,
+            warmup_time=0.02,
+            iters=10,
+            min_time=0.1,
+            max_time=0.5,
+            peak=False,
+        )
+        ours.append(res.rows[0].stats.median)
+        with torch.inference_mode():
+            timer = Timer("model(x)", globals={"model": model, "x": x}, num_threads=1)
+            theirs.append(timer.blocked_autorange(min_run_time=0.1).median)
+    assert min(theirs) / 3 < min(ours) < min(theirs) * 3, (ours, theirs)
