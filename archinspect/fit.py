@@ -15,6 +15,7 @@ import contextlib
 import math
 import os
 import sys
+import types
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -352,7 +353,7 @@ def _linear_uses(report: Report, calls: list[tuple[str, nn.Linear, Shape]]) -> l
     """Pair the interceptor's Linear calls with their records (same order) to find what was flattened."""
     by_name: dict[str, list[int]] = {}
     for rec in report.records:
-        if rec.ran and rec.type != "" and rec.name is not None:
+        if rec.ran:
             by_name.setdefault(rec.name, []).append(rec.index)
     seen: dict[str, int] = {}
     uses = []
@@ -492,3 +493,24 @@ def construction_sites(source_file: str) -> Iterator[ConstructionSites]:
         yield sites
     finally:
         nn.Module.__init__ = original  # type: ignore[method-assign]
+
+
+def __getattr__(name: str) -> Any:
+    # ``archinspect.valid_input_sizes`` is documented next to ``fit``; solve imports this module, so lazily.
+    if name == "valid_input_sizes":
+        from archinspect.solve import valid_input_sizes
+
+        return valid_input_sizes
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this module sets ``archinspect.fit`` to the module, hiding the lazy ``archinspect.fit``
+    function; a call on the module is therefore a call of :func:`fit`, so ``archinspect.fit(model, x)``
+    works whether or not ``archinspect.fit`` was imported before."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> FitReport:
+        return fit(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

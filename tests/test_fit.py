@@ -216,7 +216,10 @@ def _cli(*args: str) -> tuple[int, str, str]:
 def test_cli_wrong_fc_exits_1_and_prints_the_line_and_the_file_line() -> None:
     code, out, _ = _cli(f"{DENSENET_FILE}:DenseNetWrongFC", "--input", "1,3,32,32")
     assert code == 1
-    assert "fc: Linear(in_features=1000) receives [1, 8800] = 88×10×10 after flatten → nn.Linear(8800, 10)" in out
+    assert (
+        "fc: Linear(in_features=1000) receives [1, 8800] = 88×10×10 after flatten → nn.Linear(8800, 10)"
+        in out
+    )
     assert f"constructed at {DENSENET_FILE}:{_line_of(DENSENET_FILE, 'self.fc = nn.Linear(1000')}" in out
     assert "layer fc receives 8800 features at every size that runs" in out  # AdaptiveAvgPool2d(10)
 
@@ -238,7 +241,9 @@ def test_cli_d2l_alexnet_solve_lines() -> None:
 def test_cli_json_of_two_mistakes() -> None:
     import json
 
-    code, out, _ = _cli(f"{TWO_MISTAKES_FILE}:TwoMistakes", "--input", "1,3,32,32", "--format", "json", "--no-solve")
+    code, out, _ = _cli(
+        f"{TWO_MISTAKES_FILE}:TwoMistakes", "--input", "1,3,32,32", "--format", "json", "--no-solve"
+    )
     doc = json.loads(out)
     assert code == 1 and doc["consistent"] is False and doc["solve"] is None
     assert [(m["layer"], m["needed"]) for m in doc["mismatches"]] == [("conv2", 16), ("fc", 2048)]
@@ -271,3 +276,13 @@ def test_cli_unrepairable_failure_exits_1_naming_the_layer(tmp_path: Path) -> No
     assert code == 1 and out == ""
     assert err.startswith("error: head (Head) failed on input [1, 16, 30, 30]:")
     assert "Traceback" not in err
+
+
+def test_package_level_api() -> None:
+    import archinspect
+
+    model = archinspect.create_model("d2l-alexnet", device="meta")
+    report = archinspect.fit(model, (1, 1, 96, 96))  # the submodule is imported: still the function's result
+    assert isinstance(report, archinspect.FitReport) and report.mismatches[0].needed == 256
+    assert report.solve is not None and report.solve.nearest_shape == (1, 1, 193, 193)
+    assert archinspect.valid_input_sizes(model, (1, 1, 96, 96)).axes[0].low == 193
