@@ -53,8 +53,12 @@ def solve_lines(solve: SolveResult) -> list[str]:
         if axis.valid:
             assert axis.low is not None
             gives = ", ".join(f"{r.gives} (layer {r.layer})" for r in constrained if r.low is not None)
-            what = f" give {gives}" if gives else " run and fit every Linear"
-            lines.append(f"  {label} {_span(axis.low, axis.high)}{what}")
+            if axis.low == axis.high:
+                what = f" gives {gives}" if gives else " runs and fits every Linear"
+                lines.append(f"  only {_axis_label(axis, solve, plural=False)} {axis.low}{what}")
+            else:
+                what = f" give {gives}" if gives else " run and fit every Linear"
+                lines.append(f"  {label} {_span(axis.low, axis.high)}{what}")
         for r in constrained:
             if r.low is not None:
                 continue
@@ -80,6 +84,8 @@ def solve_lines(solve: SolveResult) -> list[str]:
         lines.append(
             f"  smallest input that runs at all{varying}: {_size(solve, axis, axis.smallest_runnable)}"
         )
+        if axis.largest_runnable is not None:
+            lines.append(f"  largest input that runs{varying}: {_size(solve, axis, axis.largest_runnable)}")
     nearest = solve.nearest_shape
     given = dims_text(solve.input.shape[2:])
     if nearest is not None and tuple(nearest) != tuple(solve.input.shape):

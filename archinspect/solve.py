@@ -81,6 +81,7 @@ class AxisSolve:
     linears: list[LinearRange]
     nearest: int | None  # the valid size nearest the given one
     max_size: int
+    largest_runnable: int | None = None  # set when larger sizes fail again (e.g. a feature dimension)
 
     @property
     def valid(self) -> bool:
@@ -91,6 +92,7 @@ class AxisSolve:
             "axis": self.axis,
             "given": self.given,
             "smallest_runnable": self.smallest_runnable,
+            "largest_runnable": self.largest_runnable,
             "low": self.low,
             "high": self.high,
             "nearest": self.nearest,
@@ -270,9 +272,16 @@ def _solve_axis(
     result = AxisSolve(axis, given, start, None, None, [], None, limit)
     if start is None:
         return result, prober
+    # Conv and pooling sizes only ever run better as they grow, but a dimension that is really a feature
+    # count (N,T,C inputs, a hard-coded reshape) fails again above some size: find where, cheaply.
+    if not prober(limit).runs:
+        first_fail = _gallop_first_true(
+            lambda s: not prober(s).runs, max(start, given if prober(given).runs else start), limit
+        )
+        result.largest_runnable = None if first_fail is None else first_fail - 1
     declared = _declared_in_features(model, prober(start))
     result.linears = [_linear_range(prober, name, d, start, limit) for name, d in declared.items()]
-    low, high = start, None
+    low, high = start, result.largest_runnable
     for r in result.linears:
         if r.low is None:
             return result, prober

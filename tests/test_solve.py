@@ -53,7 +53,7 @@ def test_square_ranges_match_brute_force_on_cpu() -> None:
     [axis] = result.axes
     assert axis.axis == "square"
     assert (axis.low, axis.high) == (valid[0], valid[-1]) == (27, 30)
-    assert axis.smallest_runnable == runnable[0] == 15
+    assert axis.smallest_runnable == runnable[0] == 15 and axis.largest_runnable is None
     assert axis.nearest == 30 and result.nearest_shape == (1, 1, 30, 30)
     first, second = axis.linears
     assert (first.layer, first.low, first.high, first.gives) == ("6", 27, 30, "6×4×4 = 96")
@@ -114,3 +114,34 @@ def test_resnet50_any_size_from_1_runs_and_fits() -> None:
 def test_no_spatial_dimensions_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="no 1, 2 or 3 spatial dimensions"):
         valid_input_sizes(nn.Linear(4, 2), [(1, 4)])
+
+
+class _FeatureDim(nn.Module):
+    """A last dimension that is a feature count: sizes above it fail again (no monotone ray)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(32, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.w
+
+
+def test_length_axis_and_sizes_that_fail_again_above() -> None:
+    conv1d = nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 10, 5)).eval()
+    valid = [n for n in range(1, LIMIT + 1) if _runs_on_cpu_1d(conv1d, n)]
+    [axis] = valid_input_sizes(conv1d, [(1, 1, 20)], max_size=LIMIT).axes
+    assert axis.axis == "L" and (axis.low, axis.high) == (valid[0], valid[-1]) == (12, 12)
+    assert (axis.smallest_runnable, axis.largest_runnable) == (3, None)
+
+    [axis] = valid_input_sizes(_FeatureDim(), [(2, 16, 32)], max_size=LIMIT).axes
+    assert (axis.smallest_runnable, axis.largest_runnable, axis.low, axis.high) == (32, 32, 32, 32)
+
+
+def _runs_on_cpu_1d(model: nn.Module, n: int) -> bool:
+    try:
+        with torch.no_grad():
+            model(torch.randn(1, 1, n))
+    except RuntimeError:
+        return False
+    return True

@@ -85,6 +85,7 @@ def fit(
     archinspect fit d2l-alexnet --input 1,1,96,96 --solve
     """
     with handle_errors(debug):
+        from archinspect.errors import ModelRunError
         from archinspect.fit import fit as run_fit
         from archinspect.render_fit import FitView
         from archinspect.solve import valid_input_sizes
@@ -102,8 +103,11 @@ def fit(
         )
         spatial = len(specs[0].shape) > 2
         if solve or (solve is None and spatial and report.linear_mismatches):
-            with _status("searching the input sizes that fit…"):
-                report.solve = valid_input_sizes(loaded.model, specs, mode=mode.value, max_size=max_size)
+            try:
+                with _status("searching the input sizes that fit…"):
+                    report.solve = valid_input_sizes(loaded.model, specs, mode=mode.value, max_size=max_size)
+            except ModelRunError as err:  # e.g. an operator without a meta kernel: the fit report stands
+                report.notes.append(f"input sizes not searched: {err}")
         for note in report.notes:
             say(f"note: {note}")
         emit(FitView(report, label=loaded.label), format, output, save)
