@@ -257,9 +257,7 @@ class TolerantPass:
         elif isinstance(mod, nn.GroupNorm) and x.dim() >= 2:
             channels = shape[1]
             if channels != mod.num_channels or channels % mod.num_groups:
-                groups = (
-                    mod.num_groups if channels % mod.num_groups == 0 else math.gcd(channels, mod.num_groups)
-                )
+                groups = math.gcd(channels, mod.num_groups)  # num_groups itself when it divides
                 note = ""
                 if channels % mod.num_groups:
                     fits = ", ".join(str(d) for d in _divisors(channels) if d > 1)
@@ -299,9 +297,8 @@ class TolerantPass:
         self._record(name, mod, "in_channels", mod.in_channels, channels, shape, suggestion, note)
         # The output shape a fixed layer would give, worked out on meta (allocates nothing).
         meta_x = torch.empty(shape, dtype=x.dtype, device="meta")
-        weight = torch.empty(
-            (mod.out_channels, channels // groups, *mod.kernel_size), dtype=x.dtype, device="meta"
-        )
+        w_shape = (mod.out_channels, channels // groups, *mod.kernel_size)
+        weight = torch.empty(w_shape, dtype=x.dtype, device="meta")
         padding = mod.padding
         out = _CONV_FN[dims](meta_x, weight, None, mod.stride, padding, mod.dilation, groups)
         return _stand_in(tuple(out.shape), x)
@@ -364,11 +361,8 @@ def _linear_uses(report: Report, calls: list[tuple[str, nn.Linear, Shape]]) -> l
         flat = None
         if len(shape) == 2 and n < len(indices):
             flat = before_flatten(report.records, indices[n], shape[-1])
-        uses.append(
-            LinearUse(
-                name, mod.in_features, mod.out_features, shape, flat, matches=shape[-1] == mod.in_features
-            )
-        )
+        fits = shape[-1] == mod.in_features
+        uses.append(LinearUse(name, mod.in_features, mod.out_features, shape, flat, matches=fits))
     return uses
 
 
@@ -392,9 +386,8 @@ def fit(
     """
     tolerant = TolerantPass()
     try:
-        report = engine.inspect(
-            model, inputs, device=device, mode=mode, model_name=model_name, intercept=tolerant
-        )
+        kwargs = {"device": device, "mode": mode, "model_name": model_name}
+        report = engine.inspect(model, inputs, intercept=tolerant, **kwargs)
     except ModelRunError as err:
         text = str(err)
         if getattr(err, "too_small", False) and "smallest input" not in text:
@@ -414,9 +407,8 @@ def fit(
     mismatches = list(tolerant.mismatches.values())
     for m in mismatches:
         if m.attribute == "in_features":
-            m.before_flatten = next(
-                (u.before_flatten for u in uses if u.layer == m.layer and not u.matches), None
-            )
+            flats = [u.before_flatten for u in uses if u.layer == m.layer and not u.matches]
+            m.before_flatten = flats[0] if flats else None
         if sites:
             m.location = sites.get(m.layer)
     result = FitReport(

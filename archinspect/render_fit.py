@@ -40,10 +40,8 @@ def _constrained(axis: AxisSolve) -> list[LinearRange]:
 
 def solve_lines(solve: SolveResult) -> list[str]:
     """Plain lines on the input sizes that fit, e.g. ``square inputs 193–224 give 256×5×5 = 6400 for 14``."""
-    lines = [
-        f"Input sizes that fit the model as written (searched on meta: {solve.probes} passes, "
-        f"{solve.seconds:.2f} s):"
-    ]
+    searched = f"searched on meta: {solve.probes} passes, {solve.seconds:.2f} s"
+    lines = [f"Input sizes that fit the model as written ({searched}):"]
     for axis in solve.axes:
         label = _axis_label(axis, solve)
         if axis.smallest_runnable is None:
@@ -78,12 +76,10 @@ def solve_lines(solve: SolveResult) -> list[str]:
             lines.append(f"  no {one} gives layer {r.layer} its {r.in_features} features{tail}")
         if not axis.valid and all(r.low is not None for r in constrained) and constrained:
             lines.append(f"  no {label} fit every Linear at once")
-        varying = (
-            "" if axis.axis in ("square", "cube", "L") else f", varying the {_axis_label(axis, solve, False)}"
-        )
-        lines.append(
-            f"  smallest input that runs at all{varying}: {_size(solve, axis, axis.smallest_runnable)}"
-        )
+        one = _axis_label(axis, solve, plural=False)
+        varying = "" if axis.axis in ("square", "cube", "L") else f", varying the {one}"
+        smallest = _size(solve, axis, axis.smallest_runnable)
+        lines.append(f"  smallest input that runs at all{varying}: {smallest}")
         if axis.largest_runnable is not None:
             lines.append(f"  largest input that runs{varying}: {_size(solve, axis, axis.largest_runnable)}")
     nearest = solve.nearest_shape
@@ -114,12 +110,8 @@ class FitView:
         if r.consistent:
             return ["✓ consistent: every checked layer receives what it declares"]
         n = len(r.mismatches)
-        head = (
-            f"✗ {n} layers do not fit what they receive:"
-            if n > 1
-            else "✗ 1 layer does not fit what it receives:"
-        )
-        lines = [head]
+        single = "✗ 1 layer does not fit what it receives:"
+        lines = [f"✗ {n} layers do not fit what they receive:" if n > 1 else single]
         for m in r.mismatches:
             lines.append(f"  {m.message}")
             if m.location:

@@ -38,9 +38,8 @@ class Probe:
     error: str = ""
     received: dict[str, int] = field(default_factory=dict)  # Linear name -> features it receives (first call)
     flattened: dict[str, Shape | None] = field(default_factory=dict)  # Linear name -> shape before flatten
-    other_mismatches: list[str] = field(
-        default_factory=list
-    )  # "conv2 (Conv2d in_channels)": no size fixes them
+    # "conv2 (Conv2d in_channels)": mismatches no input size fixes
+    other_mismatches: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -185,17 +184,10 @@ class _Prober:
                 continue
             probe.received[name] = shape[-1] if shape else 0
             index = indices.get(name, [None])[0]
-            flat = (
-                before_flatten(report.records, index, shape[-1])
-                if index is not None and len(shape) == 2
-                else None
-            )
-            probe.flattened[name] = flat
-        probe.other_mismatches = [
-            f"{m.layer} ({m.type} {m.attribute})"
-            for m in tolerant.mismatches.values()
-            if m.attribute != "in_features"
-        ]
+            flat = index is not None and len(shape) == 2
+            probe.flattened[name] = before_flatten(report.records, index, shape[-1]) if flat else None
+        others = [m for m in tolerant.mismatches.values() if m.attribute != "in_features"]
+        probe.other_mismatches = [f"{m.layer} ({m.type} {m.attribute})" for m in others]
         return probe
 
 
@@ -296,9 +288,8 @@ def _solve_axis(
 
 def _declared_in_features(model: nn.Module, probe: Probe) -> dict[str, int]:
     modules = dict(model.named_modules())
-    return {
-        name: modules[name].in_features for name in probe.received if isinstance(modules.get(name), nn.Linear)
-    }
+    linears = [name for name in probe.received if isinstance(modules.get(name), nn.Linear)]
+    return {name: modules[name].in_features for name in linears}
 
 
 def valid_input_sizes(

@@ -216,10 +216,8 @@ def _cli(*args: str) -> tuple[int, str, str]:
 def test_cli_wrong_fc_exits_1_and_prints_the_line_and_the_file_line() -> None:
     code, out, _ = _cli(f"{DENSENET_FILE}:DenseNetWrongFC", "--input", "1,3,32,32")
     assert code == 1
-    assert (
-        "fc: Linear(in_features=1000) receives [1, 8800] = 88×10×10 after flatten → nn.Linear(8800, 10)"
-        in out
-    )
+    line = "fc: Linear(in_features=1000) receives [1, 8800] = 88×10×10 after flatten → nn.Linear(8800, 10)"
+    assert line in out
     assert f"constructed at {DENSENET_FILE}:{_line_of(DENSENET_FILE, 'self.fc = nn.Linear(1000')}" in out
     assert "layer fc receives 8800 features at every size that runs" in out  # AdaptiveAvgPool2d(10)
 
@@ -241,9 +239,8 @@ def test_cli_d2l_alexnet_solve_lines() -> None:
 def test_cli_json_of_two_mistakes() -> None:
     import json
 
-    code, out, _ = _cli(
-        f"{TWO_MISTAKES_FILE}:TwoMistakes", "--input", "1,3,32,32", "--format", "json", "--no-solve"
-    )
+    ref = f"{TWO_MISTAKES_FILE}:TwoMistakes"
+    code, out, _ = _cli(ref, "--input", "1,3,32,32", "--format", "json", "--no-solve")
     doc = json.loads(out)
     assert code == 1 and doc["consistent"] is False and doc["solve"] is None
     assert [(m["layer"], m["needed"]) for m in doc["mismatches"]] == [("conv2", 16), ("fc", 2048)]
