@@ -43,7 +43,8 @@ def header_lines(result: BenchResult) -> list[str]:
         )
     else:
         lines.append(f"TF32: n/a on CPU · float32 matmul precision {e.float32_matmul_precision}")
-    lines.append(f"threads: {e.threads} (interop {e.interop_threads})")
+    load = f" · load average {e.load_average:.2f} on {e.cpu_count} CPUs" if e.load_average is not None else ""
+    lines.append(f"threads: {e.threads} (interop {e.interop_threads}){load}")
     p = result.peak
     if p is not None:
         lines.append(
@@ -66,6 +67,12 @@ def header_lines(result: BenchResult) -> list[str]:
 
 def footer_lines(result: BenchResult) -> list[str]:
     lines = [CONVENTION]
+    e = result.environment
+    if e.busy:
+        lines.append(
+            f"warning: machine busy (load average {e.load_average:.2f} on {e.cpu_count} CPUs): other processes "
+            "compete for the cores; CPU timings with several threads suffer most (try --threads 1)"
+        )
     if result.environment.device.startswith("cpu"):
         lines.append("Peak memory: n/a on CPU (the CPU allocator keeps no peak statistics).")
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 
@@ -28,6 +29,8 @@ ENV = Environment(
     cudnn_benchmark=True,
     compute_capability="9.0",
     device_memory_bytes=80 * 2**30,
+    cpu_count=8,
+    load_average=9.5,
 )
 PEAK = PeakResult(dtype="float32", size=4096, median_s=2 * 4096**3 / 50e12, rel_iqr=0.01, n_samples=100)
 
@@ -87,7 +90,10 @@ def test_markdown_and_table_show_header_warning_and_oom():
     md = BenchView(make_result()).markdown()
     assert "device: cuda:0 · Test GPU" in md
     assert "CUDA 12.8 · cuDNN 91000" in md and "TF32: matmul off, cuDNN on" in md
-    assert "threads: 4" in md and "matmul peak: 50.000 TFLOP/s (float32, 4096x4096" in md
+    assert "threads: 4 (interop 4) · load average 9.50 on 8 CPUs" in md
+    assert "warning: machine busy (load average 9.50 on 8 CPUs)" in md
+    assert ENV.busy and not dataclasses.replace(ENV, load_average=8.0).busy
+    assert "matmul peak: 50.000 TFLOP/s (float32, 4096x4096" in md
     assert "| resnet50 | 8 | eager | 10.000 | 9.600 | 10.400 | 0.0% | 800.0 | 8.178 | 6.542 | 13.1% | 3.00 GiB |" in md
     assert "| 50.0% ! |" in md  # spread above 10 % is flagged
     assert "| resnet50 | 512 | eager | OOM |" in md
