@@ -1,9 +1,13 @@
-"""Shape-only answers for the few meta-device operators whose own meta kernels are slow.
+"""Shape-only answers for the meta-device operators whose own meta kernels are slow.
 
-On the meta device torch runs several operators through Python decompositions: eval BatchNorm costs
-about 5 ms a call and ``cat`` 1.5 ms, which makes a DenseNet pass take most of a second. The outputs'
-shapes, dtypes and layouts are trivial, so the counter answers them directly when every tensor is on
-meta; anything unusual falls through to torch's own kernel (return None).
+On the meta device torch runs many operators through Python reference implementations: eval BatchNorm
+costs about 5 ms a call, ``cat`` 1.5 ms, and the first elementwise op imports ``torch._dynamo`` (about
+2 s) because those references are wrapped in ``dynamo.disable``. Their outputs' shapes, dtypes and
+layouts are simple, so they are answered here when every tensor is on meta; anything unusual returns
+None and falls through to torch's own kernel.
+
+:class:`MetaBuild` does the same while a model is built on meta: in-place initialisers (``normal_``,
+``uniform_``, ``fill_``, ...) have nothing to write on a meta tensor, so they return it unchanged.
 """
 
 from __future__ import annotations
@@ -12,8 +16,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 aten = torch.ops.aten
+
+
+def _all_meta(args: Sequence[Any]) -> bool:
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    return bool(tensors) and all(t.device.type == "meta" for t in tensors)
 
 
 def _batch_norm(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -32,33 +42,122 @@ def _batch_norm(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
 def _cat(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     tensors = [t for t in args[0] if t.numel() or t.dim() > 1]
     dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-    if not tensors or any(not t.is_contiguous() for t in tensors):
+    if not tensors or not _all_meta(tensors) or any(not t.is_contiguous() for t in tensors):
         return None
     first = tensors[0]
     dim = dim % first.dim()
     if any(t.dim() != first.dim() or t.dtype != first.dtype for t in tensors):
         return None
-    shape = list(first.shape)
     for t in tensors[1:]:
         if any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape, strict=True)) if i != dim):
             return None
+    shape = list(first.shape)
     shape[dim] = sum(t.shape[dim] for t in tensors)
     return torch.empty(shape, dtype=first.dtype, device=first.device)
 
 
+def _unary(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    return torch.empty_like(args[0])
+
+
+def _broadcast(a: Any, b: Any) -> tuple[int, ...] | None:
+    try:
+        return tuple(torch.broadcast_shapes(a.shape, b.shape))
+    except RuntimeError:
+        return None  # incompatible: let torch's kernel raise its own error
+
+
+def _in_place(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    # An in-place op returns its first argument, whose shape it cannot change; an operand that would
+    # broadcast it to another shape is left to torch's kernel, so the error still surfaces.
+    self = args[0]
+    other = args[1] if len(args) > 1 else None
+    if isinstance(other, torch.Tensor) and _broadcast(self, other) != tuple(self.shape):
+        return None
+    return self
+
+
+def _binary(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    a, b = args[0], args[1]
+    dtype = torch.result_type(a, b)
+    if not isinstance(b, torch.Tensor):
+        return torch.empty_like(a, dtype=dtype)
+    shape = _broadcast(a, b)
+    if shape is None:
+        return None
+    for t in (a, b):  # the output takes the layout of an operand of its own shape
+        if tuple(t.shape) == shape:
+            return torch.empty_like(t, dtype=dtype)
+    return torch.empty(shape, dtype=dtype, device=a.device)
+
+
+def _matmul(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    # mm(a, b), bmm(a, b), addmm(bias, a, b): the product's shape; only well-formed operands.
+    a, b = (args[1], args[2]) if len(args) >= 3 else (args[0], args[1])
+    if a.dim() != b.dim() or a.shape[-1] != b.shape[-2] or a.dtype != b.dtype or a.shape[:-2] != b.shape[:-2]:
+        return None
+    return torch.empty((*a.shape[:-1], b.shape[-1]), dtype=a.dtype, device=a.device)
+
+
+def _reduce(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    # mean(x, dims, keepdim) / sum(x, dims, keepdim) on floating tensors, without a dtype override.
+    x = args[0]
+    dims = args[1] if len(args) > 1 else kwargs.get("dim")
+    keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+    if not x.is_floating_point() or not dims or kwargs.get("dtype") is not None or len(args) > 3:
+        return None
+    axes = {d % x.dim() for d in dims}
+    shape = [1 if i in axes else n for i, n in enumerate(x.shape) if keepdim or i not in axes]
+    return torch.empty(shape, dtype=x.dtype, device=x.device)
+
+
+_UNARY = ("relu", "sigmoid", "tanh", "gelu", "silu", "hardtanh", "hardswish", "hardsigmoid", "leaky_relu", "elu")
+_BINARY = ("add", "sub", "mul", "div")
+
 FAST_META: dict[Any, Callable[[Sequence[Any], dict[str, Any]], Any]] = {
     aten.native_batch_norm.default: _batch_norm,
-    aten._native_batch_norm_legit_no_training.default: lambda a, k: _batch_norm(a, k),
+    aten._native_batch_norm_legit_no_training.default: _batch_norm,
     aten.cat.default: _cat,
+    aten.mean.dim: _reduce,
+    aten.sum.dim_IntList: _reduce,
+    aten.mm.default: _matmul,
+    aten.bmm.default: _matmul,
+    aten.addmm.default: lambda a, k: _matmul(a, k) if a[0].dim() <= 2 and k.get("beta", 1) == 1 else None,
 }
+for _name in _UNARY:
+    FAST_META[getattr(aten, _name).default] = _unary
+    if hasattr(aten, _name + "_"):
+        FAST_META[getattr(aten, _name + "_").default] = _in_place
+for _name in _BINARY:
+    FAST_META[getattr(aten, _name).Tensor] = _binary
+    FAST_META[getattr(aten, _name + "_").Tensor] = _in_place
+    FAST_META[getattr(aten, _name).Scalar] = _binary
+    FAST_META[getattr(aten, _name + "_").Scalar] = _in_place
 
 
 def fast_meta(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     """The output of ``func`` if it is answered here and all its tensors are meta, else None."""
     handler = FAST_META.get(func)
-    if handler is None:
+    if handler is None or kwargs.get("alpha", 1) != 1:
         return None
-    first = args[0][0] if func is aten.cat.default and args[0] else args[0]
-    if not isinstance(first, torch.Tensor) or first.device.type != "meta":
+    if func is aten.cat.default:
+        return handler(args, kwargs)
+    if not _all_meta(args):
         return None
     return handler(args, kwargs)
+
+
+class MetaBuild(TorchDispatchMode):
+    """While building on meta: initialisers (in-place ops on meta tensors) are answered without work."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False  # see OpCounter: avoids importing torch._dynamo for nothing
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+        kwargs = kwargs or {}
+        name = func.overloadpacket.__name__
+        if name.endswith("_") and args and isinstance(args[0], torch.Tensor) and _all_meta(args):
+            return args[0]
+        out = fast_meta(func, args, kwargs)
+        return func(*args, **kwargs) if out is None else out

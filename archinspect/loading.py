@@ -38,12 +38,22 @@ class LoadedModel:
     rebuild: Callable[[str], Any] | None = field(default=None, repr=False)  # build again on a device
 
 
+@contextlib.contextmanager
 def _device_context(device: str | None) -> Any:
+    """Build on ``device``; on meta, initialisers have nothing to write and are skipped."""
     if not device:
-        return contextlib.nullcontext()
+        yield
+        return
     import torch
 
-    return torch.device(device)
+    with torch.device(device):
+        if torch.device(device).type == "meta":
+            from archinspect.fastmeta import MetaBuild
+
+            with MetaBuild():
+                yield
+        else:
+            yield
 
 
 def create_model(name: str, device: str | None = None, **kwargs: Any) -> Any:

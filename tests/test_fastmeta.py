@@ -1,0 +1,92 @@
+"""The meta-device shortcuts give exactly what torch's own meta kernels give (shape, dtype, strides)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from archinspect.fastmeta import MetaBuild, fast_meta
+
+aten = torch.ops.aten
+
+
+def meta(*shape: int, dtype: torch.dtype = torch.float32, channels_last: bool = False) -> torch.Tensor:
+    t = torch.empty(shape, dtype=dtype, device="meta")
+    return t.to(memory_format=torch.channels_last) if channels_last else t
+
+
+def _same(ours: object, theirs: object) -> None:
+    if isinstance(theirs, (tuple, list)):
+        assert isinstance(ours, (tuple, list)) and len(ours) == len(theirs)
+        for a, b in zip(ours, theirs, strict=True):
+            _same(a, b)
+        return
+    assert isinstance(ours, torch.Tensor) and isinstance(theirs, torch.Tensor)
+    assert (ours.shape, ours.dtype, ours.device) == (theirs.shape, theirs.dtype, theirs.device)
+    if ours.numel() > 1:
+        assert ours.stride() == theirs.stride()
+
+
+CASES = [
+    (aten.relu.default, (meta(2, 3, 4, 4),)),
+    (aten.sigmoid.default, (meta(2, 3, 4, 4, channels_last=True),)),
+    (aten.hardtanh.default, (meta(5, 7), 0.0, 6.0)),
+    (aten.add.Tensor, (meta(2, 3, 4, 4), meta(2, 3, 4, 4))),
+    (aten.add.Tensor, (meta(2, 3, 4, 4, channels_last=True), meta(2, 3, 4, 4, channels_last=True))),
+    (aten.mul.Tensor, (meta(2, 8, 5, 5), meta(2, 8, 1, 1))),
+    (aten.mul.Tensor, (meta(2, 8, 1, 1), meta(2, 8, 5, 5))),
+    (aten.div.Tensor, (meta(4, 1), meta(1, 6))),
+    (aten.add.Tensor, (meta(3, 4, dtype=torch.float16), meta(3, 4))),
+    (aten.mul.Scalar, (meta(3, 4, dtype=torch.int64), 0.5)),
+    (aten.add.Scalar, (meta(3, 4, dtype=torch.bfloat16), 2)),
+    (aten.mm.default, (meta(3, 5), meta(5, 7))),
+    (aten.bmm.default, (meta(2, 3, 5), meta(2, 5, 7))),
+    (aten.addmm.default, (meta(7), meta(3, 5), meta(5, 7))),
+    (aten.mean.dim, (meta(2, 8, 5, 5), [-1, -2], True)),
+    (aten.mean.dim, (meta(2, 8, 5, 5), [2, 3])),
+    (aten.sum.dim_IntList, (meta(2, 8, 5, 5), [1], True)),
+    (aten.cat.default, ([meta(2, 3, 4, 4), meta(2, 5, 4, 4)], 1)),
+    (aten.cat.default, ([meta(2, 3), meta(4, 3)],)),
+    (
+        aten.native_batch_norm.default,
+        (meta(2, 3, 4, 4), meta(3), meta(3), meta(3), meta(3), False, 0.1, 1e-5),
+    ),
+    (
+        aten._native_batch_norm_legit_no_training.default,
+        (meta(2, 3, 4, 4, dtype=torch.float16), meta(3), meta(3), meta(3), meta(3), 0.1, 1e-5),
+    ),
+]
+
+
+@pytest.mark.parametrize(("func", "args"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_shortcut_equals_torch_meta_kernel(func: object, args: tuple) -> None:
+    ours = fast_meta(func, args, {})
+    assert ours is not None, "expected the shortcut to answer this case"
+    _same(ours, func(*args))
+
+
+def test_in_place_returns_its_operand_and_leaves_errors_to_torch() -> None:
+    x = meta(2, 3)
+    assert fast_meta(aten.add_.Tensor, (x, meta(2, 3)), {}) is x
+    assert fast_meta(aten.relu_.default, (x,), {}) is x
+    # broadcasting self to a larger shape is an error torch must raise, not something to paper over
+    assert fast_meta(aten.add_.Tensor, (meta(1, 3), meta(2, 3)), {}) is None
+    with pytest.raises(RuntimeError):
+        aten.add_.Tensor(meta(1, 3), meta(2, 3))
+
+
+def test_unusual_cases_fall_through() -> None:
+    assert fast_meta(aten.add.Tensor, (meta(2, 3), meta(4, 3)), {}) is None  # incompatible shapes
+    assert fast_meta(aten.mm.default, (meta(3, 5), meta(4, 7)), {}) is None  # inner sizes differ
+    assert fast_meta(aten.add.Tensor, (meta(2, 3), meta(2, 3)), {"alpha": 2}) is None
+    assert fast_meta(aten.relu.default, (torch.zeros(2),), {}) is None  # not on meta
+    assert fast_meta(aten.mean.dim, (meta(2, 3, dtype=torch.int64), [1]), {}) is None
+
+
+def test_meta_build_skips_initialisers_but_keeps_shapes() -> None:
+    with torch.device("meta"), MetaBuild():
+        conv = torch.nn.Conv2d(3, 8, 3)
+        torch.nn.init.kaiming_normal_(conv.weight)
+        torch.nn.init.trunc_normal_(conv.bias, std=0.02)
+    assert conv.weight.shape == (8, 3, 3, 3) and conv.weight.device.type == "meta"
+    assert conv.bias.shape == (8,)
