@@ -67,16 +67,16 @@ def header_lines(result: BenchResult) -> list[str]:
 
 def footer_lines(result: BenchResult) -> list[str]:
     lines = [CONVENTION]
+    if result.environment.device.startswith("cpu"):
+        lines.append("Peak memory: n/a on CPU (the CPU allocator keeps no peak statistics).")
+    else:
+        lines.append("Peak memory: torch.cuda.max_memory_allocated (weights, inputs, activations).")
     e = result.environment
     if e.busy:
         lines.append(
             f"warning: machine busy (load average {e.load_average:.2f} on {e.cpu_count} CPUs): other processes "
             "compete for the cores; CPU timings with several threads suffer most (try --threads 1)"
         )
-    if result.environment.device.startswith("cpu"):
-        lines.append("Peak memory: n/a on CPU (the CPU allocator keeps no peak statistics).")
-    else:
-        lines.append("Peak memory: torch.cuda.max_memory_allocated (weights, inputs, activations).")
     for row in result.rows:
         for w in row.warnings:
             lines.append(f"warning: {row.model} batch {row.batch} {row.variant}: {w}")

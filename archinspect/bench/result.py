@@ -143,6 +143,12 @@ class BenchRow:
             out.append(f"spread IQR/median {st.rel_iqr:.0%} is above {SPREAD_WARNING:.0%}: noisy machine?")
         if st is not None and st.n < 5:
             out.append(f"only {st.n} sample(s) fit in the time budget")
+        share = self.peak_fraction
+        if share is not None and share > 1.0:
+            out.append(
+                f"{share:.0%} of the matmul peak: the peak run was slowed (see its IQR/median) "
+                "or this model's kernels beat that matmul"
+            )
         if self.error == OUT_OF_MEMORY:
             out.append(f"batch {self.batch} ran out of memory")
         return out

@@ -93,6 +93,10 @@ def test_markdown_and_table_show_header_warning_and_oom():
     assert "threads: 4 (interop 4) · load average 9.50 on 8 CPUs" in md
     assert "warning: machine busy (load average 9.50 on 8 CPUs)" in md
     assert ENV.busy and not dataclasses.replace(ENV, load_average=8.0).busy
+    fast = dataclasses.replace(make_result().rows[1], peak_tflops=5.0)
+    assert fast.warnings == [
+        "131% of the matmul peak: the peak run was slowed (see its IQR/median) or this model's kernels beat that matmul"
+    ]
     assert "matmul peak: 50.000 TFLOP/s (float32, 4096x4096" in md
     assert "| resnet50 | 8 | eager | 10.000 | 9.600 | 10.400 | 0.0% | 800.0 | 8.178 | 6.542 | 13.1% | 3.00 GiB |" in md
     assert "| 50.0% ! |" in md  # spread above 10 % is flagged
