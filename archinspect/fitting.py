@@ -15,7 +15,6 @@ import contextlib
 import math
 import os
 import sys
-import types
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -485,24 +484,3 @@ def construction_sites(source_file: str) -> Iterator[ConstructionSites]:
         yield sites
     finally:
         nn.Module.__init__ = original  # type: ignore[method-assign]
-
-
-def __getattr__(name: str) -> Any:
-    # ``archinspect.valid_input_sizes`` is documented next to ``fit``; solve imports this module, so lazily.
-    if name == "valid_input_sizes":
-        from archinspect.solve import valid_input_sizes
-
-        return valid_input_sizes
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this module sets ``archinspect.fit`` to the module, hiding the lazy ``archinspect.fit``
-    function; a call on the module is therefore a call of :func:`fit`, so ``archinspect.fit(model, x)``
-    works whether or not ``archinspect.fit`` was imported before."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> FitReport:
-        return fit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

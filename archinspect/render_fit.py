@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archinspect.fit import FitReport, dims_text
+from archinspect.fitting import FitReport, dims_text
 from archinspect.solve import AxisSolve, LinearRange, SolveResult
 from archinspect.tabular import Column, TableData, fmt_shape
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from archinspect import engine
 from archinspect.errors import ModelRunError, UsageError
-from archinspect.fit import Shape, TolerantPass, before_flatten, dims_text
+from archinspect.fitting import Shape, TolerantPass, before_flatten, dims_text
 from archinspect.inputs import InputSpec
 
 DEFAULT_MAX_SIZE = 4096

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from archinspect.errors import ModelRunError
-from archinspect.fit import construction_sites, fit
+from archinspect.fitting import construction_sites, fit
 from archinspect.loading import load_model
 from archinspect.zoo import get_entry, list_models
 
@@ -279,7 +279,7 @@ def test_package_level_api() -> None:
     import archinspect
 
     model = archinspect.create_model("d2l-alexnet", device="meta")
-    report = archinspect.fit(model, (1, 1, 96, 96))  # the submodule is imported: still the function's result
+    report = archinspect.fit(model, (1, 1, 96, 96))
     assert isinstance(report, archinspect.FitReport) and report.mismatches[0].needed == 256
     assert report.solve is not None and report.solve.nearest_shape == (1, 1, 193, 193)
     assert archinspect.valid_input_sizes(model, (1, 1, 96, 96)).axes[0].low == 193

@@ -45,7 +45,7 @@ def _sites_for(model_ref: str) -> Any:
     kind, target, _ = split_reference(model_ref)
     if kind != "file":
         return contextlib.nullcontext(None)
-    from archinspect.fit import construction_sites
+    from archinspect.fitting import construction_sites
 
     return construction_sites(target.rpartition(":")[0])
 
@@ -86,7 +86,7 @@ def fit(
     """
     with handle_errors(debug):
         from archinspect.errors import ModelRunError
-        from archinspect.fit import fit as run_fit
+        from archinspect.fitting import fit as run_fit
         from archinspect.render_fit import FitView
         from archinspect.solve import valid_input_sizes
 
