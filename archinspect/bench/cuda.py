@@ -6,7 +6,8 @@
   measured on the device) once ``end.query()`` says the work has finished; there is no synchronize per
   call, only one in ``finish``.
 - A CUDA graph must be captured on a side stream after a few warm-up calls on that same side stream,
-  with static input tensors; ``replay()`` then launches the whole forward with one call, which removes
+  with static input tensors, and nothing may synchronize or query events during capture (the timer
+  only starts after capture); ``replay()`` then launches the whole forward with one call, which removes
   the per-kernel launch overhead that eager mode pays.
 - ``max_memory_allocated`` is the peak of tensor memory handed out by the caching allocator since
   ``reset_peak_memory_stats`` (weights, inputs and activations; not the allocator's cached reserve).
@@ -85,7 +86,12 @@ class CudaEventTimer:
 
 
 def capture_graph(step: Callable[[], Any], device: torch.device, warmup_calls: int = 3) -> Callable[[], None]:
-    """Capture ``step`` (which must only read static tensors) into a CUDA graph; returns its ``replay``."""
+    """Capture ``step`` (which must only read static tensors) into a CUDA graph; returns its ``replay``.
+
+    Warm-up and capture use the same side stream, so that library handles (cuBLAS workspaces, cuDNN
+    plans) are created before capture, where creating them is not allowed. The captured output is kept
+    referenced for as long as the replay function lives.
+    """
     side = torch.cuda.Stream(device)
     side.wait_stream(torch.cuda.current_stream(device))
     with torch.cuda.stream(side):
@@ -93,9 +99,14 @@ def capture_graph(step: Callable[[], Any], device: torch.device, warmup_calls: i
             step()
     torch.cuda.current_stream(device).wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        step()
-    return graph.replay
+    with torch.cuda.graph(graph, stream=side):
+        static_output = step()
+
+    def replay() -> None:
+        graph.replay()
+
+    replay.static_output = static_output  # type: ignore[attr-defined]
+    return replay
 
 
 def reset_peak_memory(device: torch.device) -> None:
