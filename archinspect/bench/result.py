@@ -100,6 +100,7 @@ class BenchRow:
     warmup_time_s: float = 0.0
     compile_time_s: float | None = None
     flops: int | None = None
+    flops_error: str | None = None
     peak_tflops: float | None = None
     peak_memory_bytes: int | None = None
     error: str | None = None
@@ -149,6 +150,8 @@ class BenchRow:
                 f"{share:.0%} of the matmul peak: the peak run was slowed (see its IQR/median) "
                 "or this model's kernels beat that matmul"
             )
+        if self.flops_error is not None:
+            out.append(f"FLOPs not counted ({self.flops_error})")
         if self.error == OUT_OF_MEMORY:
             out.append(f"batch {self.batch} ran out of memory")
         return out

@@ -54,14 +54,15 @@ def _name(dt: torch.dtype) -> str:
     return str(dt).removeprefix("torch.")
 
 
-def count_batch_flops(model: nn.Module, specs: Sequence[InputSpec]) -> int | None:
-    """FLOPs (2 × MACs) of one forward call on ``specs``, from the shared counter on the meta device."""
+def count_batch_flops(model: nn.Module, specs: Sequence[InputSpec]) -> tuple[int | None, str | None]:
+    """(FLOPs, None) of one forward call on ``specs`` (2 × MACs, the shared counter on the meta device),
+    or (None, why) when the counter cannot run the model: the timing still stands without it."""
     from archinspect.engine import inspect
 
     try:
-        return inspect(model, list(specs), device="auto", depth=0).totals.flops
-    except Exception:  # the timing still stands without a FLOP count; the row shows n/a
-        return None
+        return inspect(model, list(specs), device="auto", depth=0).totals.flops, None
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
 
 def _specs(inputs: Any) -> list[InputSpec]:
@@ -194,7 +195,7 @@ def benchmark(
         rows: list[BenchRow] = []
         for b in batches:
             batch_specs = [s.with_batch(b) if amp else s.with_batch(b).with_dtype(_name(dt)) for s in specs]
-            flops = count_batch_flops(m, batch_specs)
+            flops, flops_error = count_batch_flops(m, batch_specs)
             for variant in variants:
                 row = BenchRow(
                     model=label,
@@ -205,6 +206,7 @@ def benchmark(
                     channels_last=channels_last,
                     inputs=[str(s) for s in batch_specs],
                     flops=flops,
+                    flops_error=flops_error,
                     peak_tflops=peak_result.tflops if peak_result else None,
                 )
                 fn = compiled if variant == COMPILED else m

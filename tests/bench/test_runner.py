@@ -168,3 +168,23 @@ def test_median_agrees_with_torch_utils_benchmark_timer():
             timer = Timer("model(x)", globals={"model": model, "x": x}, num_threads=1)
             theirs.append(timer.blocked_autorange(min_run_time=0.1).median)
     assert min(theirs) / 3 < min(ours) < min(theirs) * 3, (ours, theirs)
+
+
+class OnlyUnderInferenceMode(nn.Module):
+    """Runs when timed (inference mode) but not in the FLOP counter's pass (no_grad on meta)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_inference_mode_enabled():
+            raise RuntimeError("this model only runs under inference mode")
+        return self.fc(x)
+
+
+def test_counter_failure_keeps_the_timing_and_says_why(fast):
+    row = archinspect.benchmark(OnlyUnderInferenceMode(), [(1, 4)], **fast).rows[0]
+    assert row.ok and row.flops is None and row.achieved_tflops is None and row.gflops_per_sample is None
+    assert "this model only runs under inference mode" in row.flops_error
+    assert row.warnings[-1].startswith("FLOPs not counted (") and row.to_dict()["flops_per_batch"] is None
