@@ -135,10 +135,16 @@ for _name in _BINARY:
     FAST_META[getattr(aten, _name + "_").Scalar] = _in_place
 
 
+def _outer_modes() -> int:
+    # Inside __torch_dispatch__ the running mode is popped: what is left are modes outside it (a user's
+    # FlopCounterMode, a profiler). They must see every operator, so then nothing is answered here.
+    return torch._C._len_torch_dispatch_stack()
+
+
 def fast_meta(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     """The output of ``func`` if it is answered here and all its tensors are meta, else None."""
     handler = FAST_META.get(func)
-    if handler is None or kwargs.get("alpha", 1) != 1:
+    if handler is None or kwargs.get("alpha", 1) != 1 or _outer_modes():
         return None
     if func is aten.cat.default:
         return handler(args, kwargs)
@@ -157,7 +163,7 @@ class MetaBuild(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}
         name = func.overloadpacket.__name__
-        if name.endswith("_") and args and isinstance(args[0], torch.Tensor) and _all_meta(args):
+        if name.endswith("_") and args and isinstance(args[0], torch.Tensor) and _all_meta(args) and not _outer_modes():
             return args[0]
         out = fast_meta(func, args, kwargs)
         return func(*args, **kwargs) if out is None else out

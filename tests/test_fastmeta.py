@@ -90,3 +90,14 @@ def test_meta_build_skips_initialisers_but_keeps_shapes() -> None:
         torch.nn.init.trunc_normal_(conv.bias, std=0.02)
     assert conv.weight.shape == (8, 3, 3, 3) and conv.weight.device.type == "meta"
     assert conv.bias.shape == (8,)
+
+
+def test_an_outer_dispatch_mode_still_sees_every_operator() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from archinspect.counter import OpCounter
+
+    a, b = meta(3, 5), meta(5, 7)
+    with FlopCounterMode(display=False) as outer, OpCounter(lambda cost: None):
+        torch.mm(a, b)
+    assert outer.get_total_flops() == 2 * 3 * 5 * 7
