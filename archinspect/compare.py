@@ -37,7 +37,7 @@ class ToolFigure:
     """One counter's figure for the model, and why it is not ours."""
 
     tool: str
-    counts: str  # what its number is, e.g. "MACs + norm + adaptive pool"
+    counts: str  # what its number is, e.g. "MACs + norm + pool"
     value: int | None  # None when the tool is missing or failed
     reason: str  # why it differs from our MACs / FLOPs
     expected: int | None = None  # our counts in that tool's convention, where its rules are exact
@@ -140,7 +140,7 @@ def _flop_counter(subject: _Subject, report: FlopReport, inputs: list[Any]) -> T
     torch_ops = {getattr(packet, "__name__", str(packet)) for packet in flop_registry}
     unknown = [o for o in report.ops if o.macs and o.op not in torch_ops]
     missing = sum(o.macs for o in unknown)
-    reason = "FLOPs = 2 × MACs, the same convention"
+    reason = "same convention"
     if unknown:
         reason += "; no formula for " + ", ".join(f"{o.op} (−{_fmt(2 * o.macs)})" for o in unknown)
     return ToolFigure(
@@ -161,16 +161,14 @@ def _fvcore(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFig
     norm = report.other_ops_of("norm")
     pool = sum(o.other_ops for o in report.ops if o.op == "adaptive_avg_pool2d")
     upsample = sum(o.other_ops for o in report.ops if o.op in ("upsample_nearest2d", "upsample_bilinear2d"))
-    reason = "MACs (its 'flops'), " + (
-        _parts(("normalisation", norm), ("adaptive avg pool", pool), ("upsample", upsample), ("attention", -attention))
-        or "nothing else here"
-    )
+    extras = _parts(("norm", norm), ("adaptive pool", pool), ("upsample", upsample), ("attention", -attention))
+    reason = "its 'flops' are MACs" + (f"; {extras}" if extras else "")
     expected: int | None = int(report.totals.macs - attention + norm + pool + upsample)
     if skipped:
         reason += "; no handler for " + ", ".join(f"{k} ×{n}" for k, n in skipped.items()) + " (counted as 0)"
         if not attention:  # our pass ran attention unfused (bmm): its share cannot be told apart here
             expected = None
-    return ToolFigure("fvcore", "MACs + norm + adaptive pool", value, reason, expected=expected)
+    return ToolFigure("fvcore", "MACs + norm + pool", value, reason, expected=expected)
 
 
 def torchinfo_convention(report: FlopReport, model: nn.Module) -> int:
@@ -212,11 +210,9 @@ def _torchinfo(subject: _Subject, report: FlopReport, inputs: list[Any]) -> Tool
         stats = summary(model, input_data=list(inputs), verbose=0, mode=report.mode, device="cpu")
     expected = torchinfo_convention(report, subject.user)
     extra = expected - report.totals.macs
-    seen = "" if not extra else f" ({'+' if extra > 0 else '−'}{_fmt(abs(extra))} vs our MACs)"
-    reason = (
-        "parameter heuristic: weights × output positions, so + bias and norm weights, no functional matmul/attention"
-    )
-    return ToolFigure("torchinfo", "mult-adds", int(stats.total_mult_adds), reason + seen, expected=expected)
+    seen = "" if not extra else f" ({'+' if extra > 0 else '−'}{_fmt(abs(extra))})"
+    reason = f"params × output positions: +bias, +norm weights{seen}; no functional matmul/attention"
+    return ToolFigure("torchinfo", "mult-adds", int(stats.total_mult_adds), reason, expected=expected)
 
 
 def _thop(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
@@ -225,8 +221,8 @@ def _thop(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigur
     with _mode(subject.writable(), report.mode) as model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         macs, _ = thop.profile(model, inputs=tuple(inputs), verbose=False)
-    reason = "module hooks: MACs + bias, + BatchNorm, + pooling; functional ops (x @ w, attention) not seen"
-    return ToolFigure("thop", "MACs + bias + norm + pool", int(macs), reason)
+    reason = "module hooks: +bias, +BatchNorm, +pooling; no functional ops (x @ w, attention)"
+    return ToolFigure("thop", "MACs + extras", int(macs), reason)
 
 
 def _ptflops(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
@@ -243,16 +239,16 @@ def _ptflops(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFi
             print_per_layer_stat=False,
             verbose=False,
         )
-    reason = "MACs + bias, + BatchNorm, + ReLU, + pooling (per sample of batch 1)"
-    return ToolFigure("ptflops", "MACs + bias + norm + act + pool", int(macs or 0), reason)
+    reason = "+bias, +BatchNorm, +ReLU, +pooling"
+    return ToolFigure("ptflops", "MACs + extras", int(macs or 0), reason)
 
 
 _RUNNERS: dict[str, tuple[str, str, Callable[[_Subject, FlopReport, list[Any]], ToolFigure]]] = {
     "flop_counter": ("torch FlopCounterMode", "FLOPs", _flop_counter),
-    "fvcore": ("fvcore", "MACs + norm + adaptive pool", _fvcore),
+    "fvcore": ("fvcore", "MACs + norm + pool", _fvcore),
     "torchinfo": ("torchinfo", "mult-adds", _torchinfo),
-    "thop": ("thop", "MACs + bias + norm + pool", _thop),
-    "ptflops": ("ptflops", "MACs + bias + norm + act + pool", _ptflops),
+    "thop": ("thop", "MACs + extras", _thop),
+    "ptflops": ("ptflops", "MACs + extras", _ptflops),
 }
 
 
@@ -268,8 +264,8 @@ def compare_tools(
     A tool that is not installed or fails on the model gets a row saying so (``status``); nothing raises.
     """
     rows = [
-        ToolFigure("archinspect", "MACs", int(report.totals.macs), "conv + linear/matmul + attention MACs"),
-        ToolFigure("archinspect", "FLOPs", int(report.totals.flops), "2 × MACs; other ops counted apart"),
+        ToolFigure("archinspect", "MACs", int(report.totals.macs), "conv, linear/matmul, attention"),
+        ToolFigure("archinspect", "FLOPs", int(report.totals.flops), "2 × MACs"),
     ]
     subject = _Subject(model, rebuild)
     inputs = [spec.make("cpu") for spec in report.inputs]
@@ -279,7 +275,7 @@ def compare_tools(
         try:
             row = runner(subject, report, inputs)
         except ImportError:
-            row = ToolFigure(name, counts, None, f"pip install {key} to compare", status="not installed")
+            row = ToolFigure(name, counts, None, f"pip install {key}", status="not installed")
         except Exception as exc:  # a tool that cannot handle the model says so in its row
             text = " ".join(str(exc).split())[:160]
             row = ToolFigure(name, counts, None, "", status=f"failed: {type(exc).__name__}: {text}")

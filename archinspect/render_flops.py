@@ -152,7 +152,7 @@ class FlopsView:
                 Column("Tool", "tool"),
                 Column("Counts", "counts"),
                 Column("Figure", "value", "right", fmt=_dash(fmt_int)),
-                Column("vs our MACs", "ratio", "right", fmt=lambda v: f"{v:.4f}×" if v else "—"),
+                Column("vs our MACs", "ratio", "right", fmt=lambda v: f"{v:.3f}×" if v else "—"),
                 Column("From our counts", "expected", "right", fmt=_dash(fmt_int)),
                 Column("Match", "match"),
                 Column("Why it differs", "reason"),
@@ -169,7 +169,7 @@ class FlopsView:
                 ratio=_ratio(row.value, ours) if row.value else None,
                 expected=row.expected,
                 match=match,
-                reason=row.reason if row.status == "ok" else f"{row.status}. {row.reason}".rstrip(". "),
+                reason=row.reason if row.status == "ok" or not row.reason else f"{row.status} ({row.reason})",
                 status=row.status,
                 seconds=row.seconds,
             )
