@@ -126,9 +126,7 @@ def _substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode
     """Tensors to use in place of the model's for this one pass (the model keeps its own)."""
     cast = getattr(torch, dtype) if dtype else None
     subs: dict[str, Any] = {}
-    named = list(model.named_parameters(remove_duplicate=False)) + list(
-        model.named_buffers(remove_duplicate=False)
-    )
+    named = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers(remove_duplicate=False))
     buffer_names = {n for n, _ in model.named_buffers(remove_duplicate=False)}
     made: dict[int, torch.Tensor] = {}
     for key, t in named:
@@ -214,27 +212,37 @@ class _Recorder:
         tally.other_ops += cost.other
 
     def add_unrun(self) -> None:
-        """Records for modules that hold parameters but never ran (e.g. auxiliary heads in eval)."""
+        """Records for modules that hold parameters but never ran (e.g. auxiliary heads in eval).
+
+        Each hangs under the record of its nearest ancestor module (by name), so that folding to any
+        depth still carries its parameters and the column sums keep equal to the totals.
+        """
+        first_call = {self.records[i].name: i for i in range(len(self.records) - 1, -1, -1)}
         for mod, (params, trainable) in self.own.items():
-            if params and mod not in self.calls:
-                self.records.append(
-                    LayerRecord(
-                        index=len(self.records),
-                        name=self.names[mod],
-                        type=type(mod).__name__,
-                        depth=self.names[mod].count(".") + 1 if self.names[mod] else 0,
-                        parent=None,
-                        params=params,
-                        trainable_params=trainable,
-                        ran=False,
-                    )
-                )
+            if not params or mod in self.calls:
+                continue
+            name = self.names[mod]
+            ancestor = name
+            while ancestor and ancestor not in first_call:
+                ancestor = ancestor.rpartition(".")[0]
+            parent = first_call.get(ancestor, 0 if self.records else None)
+            rec = LayerRecord(
+                index=len(self.records),
+                name=name,
+                type=type(mod).__name__,
+                depth=self.records[parent].depth + 1 if parent is not None else 0,
+                parent=parent,
+                params=params,
+                trainable_params=trainable,
+                ran=False,
+            )
+            self.records.append(rec)
+            if parent is not None:
+                self.records[parent].children.append(rec.index)
 
 
 @contextlib.contextmanager
-def _patched_forwards(
-    model: nn.Module, names: dict[nn.Module, str], intercept: Interceptor
-) -> Iterator[None]:
+def _patched_forwards(model: nn.Module, names: dict[nn.Module, str], intercept: Interceptor) -> Iterator[None]:
     """Route every module's forward through ``intercept`` for the pass; restored afterwards."""
     patched: list[tuple[nn.Module, Any]] = []
 

@@ -107,11 +107,6 @@ def test_column_sums_equal_totals_at_every_depth(name: str) -> None:
     assert report.rows(0)[0].folded == len(report.records) - 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine._Recorder.add_unrun gives a never-run module parent=None, so rows(depth) above its own "
-    "depth neither lists nor folds it: its parameters drop out of the column sums",
-)
 def test_modules_that_never_run_still_count_at_every_depth() -> None:
     class Head(nn.Module):
         def __init__(self) -> None:
