@@ -187,3 +187,12 @@ def test_cli_user_errors_exit_2(runner, app) -> None:
 def test_cli_model_that_cannot_run_exits_1(runner, app) -> None:
     result = runner.invoke(app, ["flops", "vgg16", "--input", "1,3,16,16"])
     assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_cli_compare_json(runner, app) -> None:
+    result = runner.invoke(app, ["flops", "resnet20", "--compare", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["tool"]: row for row in json.loads(result.stdout)["compare"]}
+    assert rows["fvcore"]["matches"] is True and rows["torchinfo"]["matches"] is True
+    assert rows["torch FlopCounterMode"]["value"] == 2 * 40_551_040
+    assert rows["fvcore"]["value"] == rows["fvcore"]["expected_from_ours"] > 40_551_040
