@@ -214,31 +214,37 @@ class _Recorder:
     def add_unrun(self) -> None:
         """Records for modules that hold parameters but never ran (e.g. auxiliary heads in eval).
 
-        Each hangs under the record of its nearest ancestor module (by name), so that folding to any
-        depth still carries its parameters and the column sums keep equal to the totals.
+        They hang under the record of their nearest ancestor that ran, with records for the containers
+        in between (``aux1`` > ``aux1.conv`` > ``aux1.conv.conv``), so folding to any depth keeps their
+        parameters and the column sums equal the totals.
         """
-        first_call = {self.records[i].name: i for i in range(len(self.records) - 1, -1, -1)}
-        for mod, (params, trainable) in self.own.items():
-            if not params or mod in self.calls:
-                continue
-            name = self.names[mod]
-            ancestor = name
-            while ancestor and ancestor not in first_call:
-                ancestor = ancestor.rpartition(".")[0]
-            parent = first_call.get(ancestor, 0 if self.records else None)
-            rec = LayerRecord(
-                index=len(self.records),
-                name=name,
-                type=type(mod).__name__,
-                depth=self.records[parent].depth + 1 if parent is not None else 0,
-                parent=parent,
-                params=params,
-                trainable_params=trainable,
-                ran=False,
-            )
-            self.records.append(rec)
-            if parent is not None:
-                self.records[parent].children.append(rec.index)
+        by_name = {self.records[i].name: i for i in range(len(self.records) - 1, -1, -1)}  # first calls
+        modules = {name: mod for mod, name in self.names.items()}
+        for mod, (params, _) in self.own.items():
+            if params and mod not in self.calls:
+                self._unrun_record(self.names[mod], by_name, modules)
+
+    def _unrun_record(self, name: str, by_name: dict[str, int], modules: dict[str, nn.Module]) -> int | None:
+        if name in by_name:
+            return by_name[name]
+        parent = self._unrun_record(name.rpartition(".")[0], by_name, modules) if name else None
+        mod = modules[name]
+        params, trainable = self.own[mod]
+        rec = LayerRecord(
+            index=len(self.records),
+            name=name,
+            type=type(mod).__name__,
+            depth=self.records[parent].depth + 1 if parent is not None else 0,
+            parent=parent,
+            params=params,
+            trainable_params=trainable,
+            ran=False,
+        )
+        self.records.append(rec)
+        if parent is not None:
+            self.records[parent].children.append(rec.index)
+        by_name[name] = rec.index
+        return rec.index
 
 
 @contextlib.contextmanager

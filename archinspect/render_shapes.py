@@ -61,6 +61,7 @@ class ShapesView:
                 whole = r.subtree(rec.index)
                 params_shown = f"{fmt_int(rec.params) if rec.params else ''} ({whole.params:,})".lstrip()
                 macs_shown = f"{fmt_count(rec.macs) if rec.macs else ''} ({fmt_count(whole.macs)})".lstrip()
+                macs_shown = macs_shown if whole.macs else 0
             data.add(
                 style=None if rec.ran else "dim",
                 layer=name,
