@@ -8,8 +8,8 @@ memory the child's peak resident set size (``ru_maxrss``), the median.
     python benchmarks/bench_shapes.py [--model vgg16] [--repeat 3]
 
 Targets (issue 2): ``shapes vgg16`` at 1×3×224×224 in at most 0.6× the wall time and 0.5× the peak memory of
-the CPU + torchinfo route; ``shapes vgg16 --input 64,3,1024,1024`` (meta; the CPU route would need ~55 GiB of
-activations) in at most 1.5× the time and memory of the 224 run.
+the CPU + torchinfo route; ``shapes vgg16 --input 64,3,1024,1024`` (meta; on CPU the first convolution
+alone would output 16 GiB) in at most 1.5× the time and memory of the 224 run.
 """
 
 from __future__ import annotations
