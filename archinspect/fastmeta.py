@@ -111,6 +111,62 @@ def _reduce(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     return torch.empty(shape, dtype=x.dtype, device=x.device)
 
 
+def _window_out(size: int, k: int, s: int, p: int, d: int, ceil: bool = False) -> int:
+    # torch's pooling_output_shape / conv output size: floor (or ceil) of the span over the stride, + 1
+    span = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil else 0)
+    n = span // s + 1
+    if ceil and (n - 1) * s >= size + p:
+        n -= 1
+    return n
+
+
+def _conv(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    # convolution(x, w, bias, stride, padding, dilation, transposed, output_padding, groups);
+    # answered for the common case (not transposed, contiguous, consistent); torch checks the rest.
+    x, w = args[0], args[1]
+    stride, padding, dilation, transposed, _, groups = args[3:9]
+    nd = w.dim() - 2
+    if transposed or x.dim() != w.dim() or not x.is_contiguous() or x.dtype != w.dtype:
+        return None
+    if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        return None
+    sizes = [_window_out(x.shape[2 + i], w.shape[2 + i], stride[i], padding[i], dilation[i]) for i in range(nd)]
+    if min(sizes) < 1:
+        return None
+    return torch.empty((x.shape[0], w.shape[0], *sizes), dtype=x.dtype, device=x.device)
+
+
+def _max_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    # max_pool2d_with_indices(x, kernel, stride, padding, dilation, ceil_mode) on a 4-D contiguous input
+    x = args[0]
+    if x.dim() != 4 or not x.is_contiguous() or kwargs:
+        return None
+
+    def pair(v: Any, default: int) -> list[int]:
+        v = list(v) if v else [default, default]
+        return v * 2 if len(v) == 1 else v
+
+    k = pair(args[1], 1)
+    s = pair(args[2] if len(args) > 2 and args[2] else k, 1)
+    p = pair(args[3] if len(args) > 3 else None, 0)
+    d = pair(args[4] if len(args) > 4 else None, 1)
+    ceil = bool(args[5]) if len(args) > 5 else False
+    if any(p[i] > k[i] // 2 for i in range(2)):
+        return None
+    sizes = [_window_out(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil) for i in range(2)]
+    if min(sizes) < 1:
+        return None
+    shape = (*x.shape[:2], *sizes)
+    return torch.empty(shape, dtype=x.dtype, device=x.device), torch.empty(shape, dtype=torch.int64, device=x.device)
+
+
+def _adaptive_avg_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    x, size = args[0], list(args[1])
+    if x.dim() != 4 or not x.is_contiguous() or len(size) != 2 or min(size) < 1 or min(x.shape[2:]) < 1:
+        return None
+    return torch.empty((*x.shape[:2], *size), dtype=x.dtype, device=x.device)
+
+
 _UNARY = ("relu", "sigmoid", "tanh", "gelu", "silu", "hardtanh", "hardswish", "hardsigmoid", "leaky_relu", "elu")
 _BINARY = ("add", "sub", "mul", "div")
 
@@ -118,6 +174,9 @@ FAST_META: dict[Any, Callable[[Sequence[Any], dict[str, Any]], Any]] = {
     aten.native_batch_norm.default: _batch_norm,
     aten._native_batch_norm_legit_no_training.default: _batch_norm,
     aten.cat.default: _cat,
+    aten.convolution.default: _conv,
+    aten.max_pool2d_with_indices.default: _max_pool,
+    aten._adaptive_avg_pool2d.default: _adaptive_avg_pool,
     aten.mean.dim: _reduce,
     aten.sum.dim_IntList: _reduce,
     aten.mm.default: _matmul,

@@ -101,3 +101,49 @@ def test_an_outer_dispatch_mode_still_sees_every_operator() -> None:
     with FlopCounterMode(display=False) as outer, OpCounter(lambda cost: None):
         torch.mm(a, b)
     assert outer.get_total_flops() == 2 * 3 * 5 * 7
+
+
+def _conv_args(x, w, stride, padding, dilation, groups):  # noqa: ANN001, ANN202 - test helper
+    return (x, w, None, stride, padding, dilation, False, [0] * len(stride), groups)
+
+
+@pytest.mark.parametrize(
+    ("x", "w", "stride", "padding", "dilation", "groups"),
+    [
+        ((1, 3, 224, 224), (64, 3, 7, 7), [2, 2], [3, 3], [1, 1], 1),
+        ((2, 32, 17, 9), (64, 8, 3, 3), [1, 2], [1, 0], [2, 1], 4),
+        ((1, 8, 5, 5), (8, 1, 3, 3), [1, 1], [1, 1], [1, 1], 8),
+        ((1, 4, 10), (6, 4, 3), [2], [1], [1], 1),
+        ((1, 2, 6, 7, 8), (4, 2, 3, 3, 3), [1, 2, 1], [0, 1, 1], [1, 1, 2], 1),
+    ],
+)
+def test_convolution_shortcut(x, w, stride, padding, dilation, groups) -> None:  # noqa: ANN001
+    args = _conv_args(meta(*x), meta(*w), stride, padding, dilation, groups)
+    _same(fast_meta(aten.convolution.default, args, {}), aten.convolution.default(*args))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ([3, 3], [2, 2]),
+        ([3, 3], [2, 2], [1, 1]),
+        ([3, 3], [2, 2], [1, 1], [1, 1], True),
+        ([2, 2], [2, 2], [0, 0], [1, 1], True),
+        ([3, 3], [1, 1], [1, 1]),
+        ([3, 2], [], [1, 0], [2, 1], False),
+    ],
+)
+def test_max_pool_shortcut(args: tuple) -> None:
+    full = (meta(2, 4, 13, 10), *args)
+    _same(fast_meta(aten.max_pool2d_with_indices.default, full, {}), aten.max_pool2d_with_indices.default(*full))
+
+
+def test_adaptive_pool_shortcut_and_what_it_leaves_to_torch() -> None:
+    args = (meta(2, 4, 13, 10), [6, 6])
+    _same(fast_meta(aten._adaptive_avg_pool2d.default, args, {}), aten._adaptive_avg_pool2d.default(*args))
+    # a window larger than the input, a wrong channel count: torch's own error, not a guess
+    too_small = _conv_args(meta(1, 3, 2, 2), meta(4, 3, 3, 3), [1, 1], [0, 0], [1, 1], 1)
+    assert fast_meta(aten.convolution.default, too_small, {}) is None
+    wrong = _conv_args(meta(1, 2, 8, 8), meta(4, 3, 3, 3), [1, 1], [0, 0], [1, 1], 1)
+    assert fast_meta(aten.convolution.default, wrong, {}) is None
+    assert fast_meta(aten.max_pool2d_with_indices.default, (meta(1, 1, 1, 1), [3, 3], [2, 2]), {}) is None
