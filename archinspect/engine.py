@@ -150,10 +150,10 @@ def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
     """(params, trainable) each module holds directly; a shared parameter goes to its first owner."""
     seen: set[int] = set()
     out: dict[nn.Module, tuple[int, int]] = {}
-    for _, mod in model.named_modules():
+    for mod in model.modules():
         total = trainable = 0
-        for p in mod.parameters(recurse=False):
-            if id(p) in seen:
+        for p in mod._parameters.values():  # the module's own, without a recursive walk per module
+            if p is None or id(p) in seen:
                 continue
             seen.add(id(p))
             total += p.numel()

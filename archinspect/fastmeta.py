@@ -21,6 +21,16 @@ from torch.utils._python_dispatch import TorchDispatchMode
 aten = torch.ops.aten
 
 
+def _like(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``empty_like(x)`` for the usual layouts: on meta ``empty_like`` itself runs a slow Python reference."""
+    dtype = x.dtype if dtype is None else dtype
+    if x.is_contiguous():
+        return torch.empty(x.shape, dtype=dtype, device=x.device)
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.empty(x.shape, dtype=dtype, device=x.device, memory_format=torch.channels_last)
+    return torch.empty_like(x, dtype=dtype)
+
+
 def _all_meta(args: Sequence[Any]) -> bool:
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     return bool(tensors) and all(t.device.type == "meta" for t in tensors)
@@ -33,7 +43,7 @@ def _batch_norm(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     stats_dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
     stats = (x.shape[1],)
     return (
-        torch.empty_like(x),
+        _like(x),
         torch.empty(stats, dtype=stats_dtype, device=x.device),
         torch.empty(stats, dtype=stats_dtype, device=x.device),
     )
@@ -57,7 +67,7 @@ def _cat(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
 
 
 def _unary(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    return torch.empty_like(args[0])
+    return _like(args[0])
 
 
 def _broadcast(a: Any, b: Any) -> tuple[int, ...] | None:
@@ -81,13 +91,13 @@ def _binary(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     a, b = args[0], args[1]
     dtype = torch.result_type(a, b)
     if not isinstance(b, torch.Tensor):
-        return torch.empty_like(a, dtype=dtype)
+        return _like(a, dtype)
     shape = _broadcast(a, b)
     if shape is None:
         return None
     for t in (a, b):  # the output takes the layout of an operand of its own shape
         if tuple(t.shape) == shape:
-            return torch.empty_like(t, dtype=dtype)
+            return _like(t, dtype)
     return torch.empty(shape, dtype=dtype, device=a.device)
 
 
