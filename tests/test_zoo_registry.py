@@ -68,3 +68,19 @@ def test_meta_build_allocates_nothing() -> None:
     model = create_model("vgg16", device="meta")
     assert {p.device.type for p in model.parameters()} == {"meta"}
     assert torch.device("meta") == next(model.parameters()).device
+
+
+@pytest.mark.parametrize("name", ["resnet50", "densenet-bc", "inception-v3", "d2l-googlenet"])
+def test_totals_only_pass_counts_the_same(name: str) -> None:
+    entry = get_entry(name)
+    model = create_model(name, device="meta")
+    full = inspect(model, [entry.default_input], device="meta")
+    quick = inspect(model, [entry.default_input], device="meta", per_module=False)
+    for key in ("params", "trainable_params", "macs", "other_ops", "param_bytes", "input_bytes"):
+        assert getattr(quick.totals, key) == getattr(full.totals, key), key
+    assert [(r.params, r.macs, r.other_ops) for r in quick.rows(3)] == [
+        (full.totals.params, full.totals.macs, full.totals.other_ops)
+    ]
+    assert {k: (t.calls, t.macs, t.other_ops) for k, t in quick.ops.items()} == {
+        k: (t.calls, t.macs, t.other_ops) for k, t in full.ops.items()
+    }

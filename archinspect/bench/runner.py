@@ -60,7 +60,7 @@ def count_batch_flops(model: nn.Module, specs: Sequence[InputSpec]) -> tuple[int
     from archinspect.engine import inspect
 
     try:
-        return inspect(model, list(specs), device="auto", depth=0).totals.flops, None
+        return inspect(model, list(specs), device="auto", depth=0, per_module=False).totals.flops, None
     except Exception as exc:
         return None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 

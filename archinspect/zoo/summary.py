@@ -45,9 +45,8 @@ def summarize(
     progress: Callable[[str], None] | None = None,
 ) -> list[ZooSummary]:
     """One row per matching zoo entry; with ``figures`` the model is built on meta and counted (no memory)."""
-    import torch
-
     from archinspect.engine import inspect
+    from archinspect.loading import create_model
 
     rows = []
     for name in list_models(pattern, family):
@@ -56,9 +55,8 @@ def summarize(
             progress(name)
         params, macs = entry.params, int(entry.reference_gmacs * 1e9) if entry.macs is None else entry.macs
         if figures:
-            with torch.device("meta"):
-                model = entry.build()
-            report = inspect(model, [entry.default_input], device="meta", depth=0)
+            model = create_model(name, device="meta")  # initialisers skipped: nothing to write on meta
+            report = inspect(model, [entry.default_input], device="meta", depth=0, per_module=False)
             params, macs = report.totals.params, report.totals.macs // report.batch_size
         rows.append(
             ZooSummary(
