@@ -98,46 +98,24 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-def _vgg(config: str, batch_norm: bool, num_classes: int, in_channels: int, dropout: float) -> VGG:
+_COMMON = {"family": "VGG", "input": (1, 3, 224, 224), "source": _SOURCE}
+
+
+@register_model("vgg11", params=132_863_336, gmacs=7.609, config="A", **_COMMON)
+@register_model("vgg13", params=133_047_848, gmacs=11.308, config="B", **_COMMON)
+@register_model("vgg16", params=138_357_544, gmacs=15.47, config="D", **_COMMON)
+@register_model("vgg19", params=143_667_240, gmacs=19.632, config="E", **_COMMON)
+@register_model("vgg11-bn", params=132_868_840, gmacs=7.609, config="A", batch_norm=True, **_COMMON)
+@register_model("vgg13-bn", params=133_053_736, gmacs=11.308, config="B", batch_norm=True, **_COMMON)
+@register_model("vgg16-bn", params=138_365_992, gmacs=15.47, config="D", batch_norm=True, **_COMMON)
+@register_model("vgg19-bn", params=143_678_248, gmacs=19.632, config="E", batch_norm=True, **_COMMON)
+def vgg(
+    config: str = "A", batch_norm: bool = False, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5
+) -> VGG:
+    """A VGG of the paper's configuration ``config`` (A, B, D, E); each zoo entry above gives its own."""
+    if config not in _CONFIGS:
+        from archinspect.errors import UsageError
+
+        raise UsageError(f"VGG config {config!r} is not one of the paper's: {', '.join(_CONFIGS)}")
     features = make_features(_CONFIGS[config], in_channels, batch_norm)
     return VGG(features, num_classes=num_classes, dropout=dropout)
-
-
-@register_model("vgg11", family="VGG", input=(1, 3, 224, 224), source=_SOURCE, params=132_863_336, gmacs=7.609)
-def vgg11(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
-    return _vgg("A", False, num_classes, in_channels, dropout)
-
-
-@register_model("vgg13", family="VGG", input=(1, 3, 224, 224), source=_SOURCE, params=133_047_848, gmacs=11.308)
-def vgg13(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
-    return _vgg("B", False, num_classes, in_channels, dropout)
-
-
-@register_model("vgg16", family="VGG", input=(1, 3, 224, 224), source=_SOURCE, params=138_357_544, gmacs=15.47)
-def vgg16(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
-    return _vgg("D", False, num_classes, in_channels, dropout)
-
-
-@register_model("vgg19", family="VGG", input=(1, 3, 224, 224), source=_SOURCE, params=143_667_240, gmacs=19.632)
-def vgg19(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
-    return _vgg("E", False, num_classes, in_channels, dropout)
-
-
-@register_model("vgg11-bn", family="VGG", input=(1, 3, 224, 224), source=_SOURCE, params=132_868_840, gmacs=7.609)
-def vgg11_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
-    return _vgg("A", True, num_classes, in_channels, dropout)
-
-
-@register_model("vgg13-bn", family="VGG", input=(1, 3, 224, 224), source=_SOURCE, params=133_053_736, gmacs=11.308)
-def vgg13_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
-    return _vgg("B", True, num_classes, in_channels, dropout)
-
-
-@register_model("vgg16-bn", family="VGG", input=(1, 3, 224, 224), source=_SOURCE, params=138_365_992, gmacs=15.47)
-def vgg16_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
-    return _vgg("D", True, num_classes, in_channels, dropout)
-
-
-@register_model("vgg19-bn", family="VGG", input=(1, 3, 224, 224), source=_SOURCE, params=143_678_248, gmacs=19.632)
-def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
-    return _vgg("E", True, num_classes, in_channels, dropout)
