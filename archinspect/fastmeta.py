@@ -146,28 +146,40 @@ def _conv(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     return torch.empty((x.shape[0], w.shape[0], *sizes), dtype=x.dtype, device=x.device)
 
 
-def _max_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-    # max_pool2d_with_indices(x, kernel, stride, padding, dilation, ceil_mode) on a 4-D contiguous input
-    x = args[0]
-    if x.dim() != 4 or not x.is_contiguous() or kwargs:
+def _pool_shape(x: Any, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil: bool) -> tuple | None:
+    """The output shape of a 2-D window pool over a 4-D contiguous input, or None to leave it to torch."""
+    if x.dim() != 4 or not x.is_contiguous():
         return None
 
     def pair(v: Any, default: int) -> list[int]:
-        v = list(v) if v else [default, default]
+        v = [v] if isinstance(v, int) else (list(v) if v else [default, default])
         return v * 2 if len(v) == 1 else v
 
-    k = pair(args[1], 1)
-    s = pair(args[2] if len(args) > 2 and args[2] else k, 1)
-    p = pair(args[3] if len(args) > 3 else None, 0)
-    d = pair(args[4] if len(args) > 4 else None, 1)
-    ceil = bool(args[5]) if len(args) > 5 else False
+    k = pair(kernel, 1)
+    s = pair(stride or k, 1)
+    p, d = pair(padding, 0), pair(dilation, 1)
     if any(p[i] > k[i] // 2 for i in range(2)):
         return None
     sizes = [_window_out(x.shape[2 + i], k[i], s[i], p[i], d[i], ceil) for i in range(2)]
-    if min(sizes) < 1:
+    return (*x.shape[:2], *sizes) if min(sizes) >= 1 else None
+
+
+def _max_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    # max_pool2d_with_indices(x, kernel, stride, padding, dilation, ceil_mode)
+    x = args[0]
+    opts = list(args[2:6]) + [None] * (4 - len(args[2:6]))
+    shape = None if kwargs else _pool_shape(x, args[1], opts[0], opts[1], opts[2], bool(opts[3]))
+    if shape is None:
         return None
-    shape = (*x.shape[:2], *sizes)
     return torch.empty(shape, dtype=x.dtype, device=x.device), torch.empty(shape, dtype=torch.int64, device=x.device)
+
+
+def _avg_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    # avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
+    x = args[0]
+    opts = list(args[2:5]) + [None] * (3 - len(args[2:5]))
+    shape = None if kwargs else _pool_shape(x, args[1], opts[0], opts[1], None, bool(opts[2]))
+    return None if shape is None else torch.empty(shape, dtype=x.dtype, device=x.device)
 
 
 def _adaptive_avg_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -186,6 +198,7 @@ FAST_META: dict[Any, Callable[[Sequence[Any], dict[str, Any]], Any]] = {
     aten.cat.default: _cat,
     aten.convolution.default: _conv,
     aten.max_pool2d_with_indices.default: _max_pool,
+    aten.avg_pool2d.default: _avg_pool,
     aten._adaptive_avg_pool2d.default: _adaptive_avg_pool,
     aten.mean.dim: _reduce,
     aten.sum.dim_IntList: _reduce,

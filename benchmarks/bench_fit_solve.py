@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     import torch  # noqa: F401 - the import is what is timed
 
     in_process_import = time.perf_counter() - t0
-    from archinspect.fit import fit
+    from archinspect.fitting import fit
     from archinspect.loading import load_model
     from archinspect.solve import valid_input_sizes
 

@@ -147,3 +147,12 @@ def test_adaptive_pool_shortcut_and_what_it_leaves_to_torch() -> None:
     wrong = _conv_args(meta(1, 2, 8, 8), meta(4, 3, 3, 3), [1, 1], [0, 0], [1, 1], 1)
     assert fast_meta(aten.convolution.default, wrong, {}) is None
     assert fast_meta(aten.max_pool2d_with_indices.default, (meta(1, 1, 1, 1), [3, 3], [2, 2]), {}) is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [([2, 2], [2, 2]), ([3, 3], [2, 2], [1, 1]), ([3, 3], [2, 2], [1, 1], True), ([2, 3], [], [1, 1], False, False)],
+)
+def test_avg_pool_shortcut(args: tuple) -> None:
+    full = (meta(2, 4, 13, 10), *args)
+    _same(fast_meta(aten.avg_pool2d.default, full, {}), aten.avg_pool2d.default(*full))
