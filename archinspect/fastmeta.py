@@ -71,10 +71,18 @@ def _unary(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
 
 
 def _broadcast(a: Any, b: Any) -> tuple[int, ...] | None:
-    try:
-        return tuple(torch.broadcast_shapes(a.shape, b.shape))
-    except RuntimeError:
-        return None  # incompatible: let torch's kernel raise its own error
+    """Broadcast shape of two tensors, or None if incompatible (torch's kernel then raises its own error).
+
+    Written out rather than ``torch.broadcast_shapes``, whose Python reference imports SymPy."""
+    x, y = tuple(a.shape), tuple(b.shape)
+    n = max(len(x), len(y))
+    x, y = (1,) * (n - len(x)) + x, (1,) * (n - len(y)) + y
+    out = []
+    for p, q in zip(x, y, strict=True):
+        if p != q and 1 not in (p, q):
+            return None
+        out.append(q if p == 1 else p)
+    return tuple(out)
 
 
 def _in_place(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:

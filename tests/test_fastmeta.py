@@ -156,3 +156,23 @@ def test_adaptive_pool_shortcut_and_what_it_leaves_to_torch() -> None:
 def test_avg_pool_shortcut(args: tuple) -> None:
     full = (meta(2, 4, 13, 10), *args)
     _same(fast_meta(aten.avg_pool2d.default, full, {}), aten.avg_pool2d.default(*full))
+
+
+def test_meta_passes_over_the_zoo_import_neither_sympy_nor_dynamo() -> None:
+    """Both cost seconds per command; every zoo model's build and pass stay clear of them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from archinspect.engine import inspect\n"
+        "from archinspect.loading import load_model\n"
+        "from archinspect.zoo import list_models\n"
+        "for name in list_models():\n"
+        "    if name in ('resnet1202', 'densenet-bc-250', 'densenet-bc-190'): continue  # same blocks, slower\n"
+        "    loaded = load_model(name, device='meta')\n"
+        "    inspect(loaded.model, loaded.default_inputs, device='meta', per_module=False)\n"
+        "print(sorted(m for m in ('sympy', 'torch._dynamo') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
