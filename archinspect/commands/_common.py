@@ -37,6 +37,7 @@ class Mode(str, enum.Enum):
 ModelArg = Annotated[
     str,
     typer.Argument(
+        metavar="MODEL",
         help="Zoo name (see `archinspect list`), torchvision:NAME, timm:NAME, FILE.py:Symbol or "
         "package.module:Symbol. Loading a file or module RUNS ITS CODE.",
         show_default=False,

@@ -54,7 +54,8 @@ class ZooView:
 
 def list_command(
     pattern: Annotated[
-        str | None, typer.Argument(help="Wildcard filter: 'resnet*', '*cifar*'; plain text matches anywhere.")
+        str | None,
+        typer.Argument(metavar="PATTERN", help="Wildcard filter: 'resnet*', '*cifar*'; plain text matches anywhere."),
     ] = None,
     family: Annotated[str | None, typer.Option("--family", help="Only this family (e.g. DenseNet, D2L).")] = None,
     figures: Annotated[
@@ -65,7 +66,7 @@ def list_command(
     save: SaveOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """List the zoo: name, family, default input, params, GMACs at the default input, source.
+    """List the zoo: name, family, default input, params, MACs at the default input, source.
 
     Examples: archinspect list · archinspect list 'densenet*' · archinspect list --family D2L --format json
     """
