@@ -111,5 +111,7 @@ class TableData:
 
 def _raw(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, str) for v in value):
+            return " ".join(value)
         return fmt_shape(value) if value and isinstance(value[0], (list, tuple, int)) else ""
     return value

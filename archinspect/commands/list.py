@@ -32,6 +32,8 @@ class ZooView:
             ],
             footer=[f"Params and MACs for one sample at the default input, {how}. FLOPs = 2 x MACs."],
         )
+        if any(row.aliases for row in self.rows):
+            data.columns.insert(1, Column("Also", "aliases", fmt=", ".join))
         for row in self.rows:
             data.add(**row.to_dict())
         return data

@@ -19,6 +19,7 @@ class ZooSummary:
     source: str
     reference_params: int
     reference_gmacs: float
+    aliases: tuple[str, ...] = ()
 
     @property
     def matches_reference(self) -> bool:
@@ -33,6 +34,7 @@ class ZooSummary:
             "macs": self.macs,
             "gmacs": round(self.macs / 1e9, 3),
             "source": self.source,
+            "aliases": list(self.aliases),
             "matches_reference": self.matches_reference,
         }
 
@@ -68,6 +70,7 @@ def summarize(
                 entry.source,
                 entry.params,
                 entry.reference_gmacs,
+                entry.aliases,
             )
         )
     return rows
