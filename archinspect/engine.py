@@ -367,10 +367,6 @@ def _totals(model: nn.Module, records: list[LayerRecord], args: list[Any], dtype
     )
 
 
-def _fmt_shape(shape: Sequence[int]) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
 def failure_error(
     exc: BaseException,
     records: list[LayerRecord],

@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from archinspect.report import LayerRecord
+from archinspect.tabular import dims_text, shape_text
 
 Shape = tuple[int, ...]
 
@@ -33,15 +34,6 @@ class Diagnosis:
 
     message: str
     too_small: bool = False
-
-
-def dims_text(dims: Sequence[int]) -> str:
-    """(32, 32) -> '32×32'."""
-    return "×".join(str(d) for d in dims)
-
-
-def shape_text(shape: Sequence[int]) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 def _plural(n: int, word: str) -> str:
@@ -98,9 +90,7 @@ def _too_small(model_input: Shape | None) -> str:
     return f"input {dims_text(model_input[2:])} is too small"
 
 
-def diagnose(
-    exc: BaseException, rec: LayerRecord, module: nn.Module | None, model_input: Shape | None
-) -> Diagnosis:
+def diagnose(exc: BaseException, rec: LayerRecord, module: nn.Module | None, model_input: Shape | None) -> Diagnosis:
     """Explain why ``module`` (the innermost one running, recorded as ``rec``) raised ``exc``."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     label = f"{rec.name} ({rec.type})" if rec.name else f"{rec.type}.forward"
@@ -110,9 +100,7 @@ def diagnose(
         channels = _channel_problem(module, got)
         if channels is not None:
             expected, what = channels
-            return Diagnosis(
-                f"{label} expects {_plural(expected, what)} but got {got[1]} (input {shape_text(got)})"
-            )
+            return Diagnosis(f"{label} expects {_plural(expected, what)} but got {got[1]} (input {shape_text(got)})")
         if isinstance(module, nn.Linear) and got and got[-1] != module.in_features:
             return Diagnosis(
                 f"{label} expects {module.in_features} input features but got {got[-1]} "
@@ -129,9 +117,7 @@ def diagnose(
             shrink = f"would shrink {dims_text(got[2:])} to {dims_text(spatial)}"
             return Diagnosis(f"{_too_small(model_input)}: {label} {shrink}", too_small=True)
     if any(t in text for t in _TOO_SMALL_TEXTS):
-        return Diagnosis(
-            f"{_too_small(model_input)}: {label} failed on input {received}: {text}", too_small=True
-        )
+        return Diagnosis(f"{_too_small(model_input)}: {label} failed on input {received}: {text}", too_small=True)
     return Diagnosis(f"{label} failed on input {received}: {text}")
 
 

@@ -28,6 +28,7 @@ from archinspect import engine
 from archinspect.errors import ModelRunError
 from archinspect.inputs import InputSpec
 from archinspect.report import LayerRecord, Report
+from archinspect.tabular import dims_text, shape_text
 
 Shape = tuple[int, ...]
 
@@ -54,15 +55,6 @@ _SHAPE_PRESERVING = (
     nn.Hardsigmoid,
     nn.Mish,
 )
-
-
-def dims_text(shape: Shape) -> str:
-    """``(88, 10, 10)`` -> ``88×10×10``."""
-    return "×".join(str(d) for d in shape)
-
-
-def shape_text(shape: Shape) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 @dataclass

@@ -97,9 +97,7 @@ def parse_input(text: str) -> InputSpec:
         try:
             value = int(p)
         except ValueError:
-            raise UsageError(
-                f"--input {raw!r}: {p!r} is not a whole number; expected {INPUT_FORMS}"
-            ) from None
+            raise UsageError(f"--input {raw!r}: {p!r} is not a whole number; expected {INPUT_FORMS}") from None
         if value <= 0:
             raise UsageError(f"--input {raw!r}: size {value} must be positive; expected {INPUT_FORMS}")
         dims.append(value)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archinspect.fitting import FitReport, dims_text
+from archinspect.fitting import FitReport
 from archinspect.solve import AxisSolve, LinearRange, SolveResult
-from archinspect.tabular import Column, TableData, fmt_shape
+from archinspect.tabular import Column, TableData, dims_text, fmt_shape
 
 CHECKED = "Linear in_features, Conv in_channels/groups, BatchNorm num_features, LayerNorm, GroupNorm"
 

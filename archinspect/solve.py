@@ -22,8 +22,9 @@ from torch import nn
 
 from archinspect import engine
 from archinspect.errors import ModelRunError, UsageError
-from archinspect.fitting import Shape, TolerantPass, before_flatten, dims_text
+from archinspect.fitting import Shape, TolerantPass, before_flatten
 from archinspect.inputs import InputSpec
+from archinspect.tabular import dims_text
 
 DEFAULT_MAX_SIZE = 4096
 _AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}

@@ -33,13 +33,23 @@ def fmt_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
+def dims_text(dims: Any) -> str:
+    """``(88, 10, 10)`` -> ``88×10×10``."""
+    return "×".join(str(d) for d in dims)
+
+
+def shape_text(shape: Any) -> str:
+    """``(1, 3, 32, 32)`` -> ``[1, 3, 32, 32]``."""
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
 def fmt_shape(shapes: Any) -> str:
     """[(1, 3, 32, 32)] -> '[1, 3, 32, 32]'; several tensors are joined with ', '."""
     if not shapes:
         return "—"
     if isinstance(shapes[0], int):
         shapes = [shapes]
-    return ", ".join("[" + ", ".join(str(d) for d in s) + "]" for s in shapes)
+    return ", ".join(shape_text(s) for s in shapes)
 
 
 def bar(share: float, width: int = 10) -> str:

@@ -47,9 +47,7 @@ class ZooEntry:
         accepted = self.accepted_kwargs()
         unknown = [k for k in kwargs if k not in accepted]
         if unknown:
-            raise UsageError(
-                f"{self.name} takes no argument {unknown[0]!r}; accepted: {', '.join(accepted) or 'none'}"
-            )
+            raise UsageError(f"{self.name} takes no argument {unknown[0]!r}; accepted: {', '.join(accepted) or 'none'}")
         return self.builder(**{**self.defaults, **kwargs})
 
 
