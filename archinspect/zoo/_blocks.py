@@ -39,3 +39,12 @@ def clipped_normal_(tensor: Tensor, std: float) -> Tensor:
     """
     with torch.no_grad():
         return tensor.normal_(0.0, std).clamp_(-2 * std, 2 * std)
+
+
+def imagenet_to_tf_range(x: Tensor) -> Tensor:
+    """Re-normalise an input prepared with ImageNet mean/std to the [-1, 1] range of the original
+    TensorFlow Inception weights: ``(x * std + mean - 0.5) / 0.5`` per channel (torchvision's
+    ``transform_input``)."""
+    mean = torch.tensor([0.485, 0.456, 0.406], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return x * (std / 0.5) + (mean - 0.5) / 0.5

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from archinspect.zoo._blocks import BasicConv2d, clipped_normal_
+from archinspect.zoo._blocks import BasicConv2d, clipped_normal_, imagenet_to_tf_range
 from archinspect.zoo._registry import register_model
 
 
@@ -212,15 +212,9 @@ class Inception3(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def _transform_input(self, x: Tensor) -> Tensor:
-        # (x * std + mean - 0.5) / 0.5 per channel, with ImageNet mean and std.
-        mean = torch.tensor([0.485, 0.456, 0.406], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor([0.229, 0.224, 0.225], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return x * (std / 0.5) + (mean - 0.5) / 0.5
-
     def forward(self, x: Tensor) -> Tensor | InceptionOutputs:
         if self.transform_input:
-            x = self._transform_input(x)
+            x = imagenet_to_tf_range(x)
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = self.maxpool1(x)
         x = self.maxpool2(self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)))

@@ -95,12 +95,21 @@ def test_torchvision_parameter_names() -> None:
 
 @pytest.mark.parametrize("name", ["googlenet", "inception-v3"])
 def test_transform_input(name: str) -> None:
-    with torch.device("meta"):
-        model = get_entry(name).build(transform_input=True)
+    from archinspect.zoo._blocks import imagenet_to_tf_range
+
     x = torch.rand(2, 3, 4, 4)
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
     expected = torch.cat([(x[:, c : c + 1] * std[c] + mean[c] - 0.5) / 0.5 for c in range(3)], 1)
-    torch.testing.assert_close(model._transform_input(x), expected)
+    torch.testing.assert_close(imagenet_to_tf_range(x), expected)
+    # the model applies it first: with transform_input its stem sees the re-normalised input
+    model = get_entry(name).build(transform_input=True).eval()
+    seen = []
+    stem = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    stem.register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    image = torch.rand(1, 3, 80, 80)
+    with torch.no_grad():
+        model(image)
+    torch.testing.assert_close(seen[0], imagenet_to_tf_range(image))
     with pytest.raises(ValueError, match="in_channels=3"):
         get_entry(name).build(in_channels=1, transform_input=True)
 
