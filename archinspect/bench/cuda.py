@@ -18,35 +18,21 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 
-from archinspect.errors import UsageError
 
-DEVICE_FORMS = "auto, cpu, cuda or cuda:N"
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU; ``cuda[:N]`` without such a GPU is a :class:`UsageError`."""
-    text = str(device).strip().lower()
-    if text == "auto":
-        return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
-    if text == "cpu":
-        return torch.device("cpu")
-    m = re.fullmatch(r"cuda(?::(\d+))?", text)
-    if m is None:
-        raise UsageError(f"--device {device!r} cannot be benchmarked; accepted: {DEVICE_FORMS}")
-    if not torch.cuda.is_available():
-        why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA device is visible"
-        raise UsageError(f"--device {device!r}: CUDA is not available ({why}); use --device cpu or auto")
-    index = int(m.group(1)) if m.group(1) is not None else torch.cuda.current_device()
-    count = torch.cuda.device_count()
-    if index >= count:
-        raise UsageError(f"--device {device!r}: there are {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
-    return torch.device("cuda", index)
+@contextlib.contextmanager
+def current_device(device: torch.device) -> Iterator[None]:
+    """Make ``device`` the current CUDA device for the run: events are recorded and streams taken on the
+    current device, so on ``cuda:1`` they must not default to ``cuda:0``."""
+    if device.type != "cuda":
+        yield
+        return
+    with torch.cuda.device(device):
+        yield
 
 
 class CudaEventTimer:

@@ -169,7 +169,7 @@ def benchmark(
         "inference_mode": True,
     }
 
-    with _threads(threads), cuda.cudnn_autotune(dev):
+    with _threads(threads), cuda.current_device(dev), cuda.cudnn_autotune(dev):
         env = collect_environment(dev)
         peak_result: PeakResult | None = None
         if peak is True:
