@@ -11,58 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from d2l_reference import ALEXNET_TABLE, RESNET18_TABLE, VGG11_TABLE
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-# d2l_tables.md: the top-level layers and output shapes the notes print for a 1×1×224×224 input.
-D2L_ALEXNET = [
-    ("Conv2d", [1, 96, 54, 54]),
-    ("ReLU", [1, 96, 54, 54]),
-    ("MaxPool2d", [1, 96, 26, 26]),
-    ("Conv2d", [1, 256, 26, 26]),
-    ("ReLU", [1, 256, 26, 26]),
-    ("MaxPool2d", [1, 256, 12, 12]),
-    ("Conv2d", [1, 384, 12, 12]),
-    ("ReLU", [1, 384, 12, 12]),
-    ("Conv2d", [1, 384, 12, 12]),
-    ("ReLU", [1, 384, 12, 12]),
-    ("Conv2d", [1, 256, 12, 12]),
-    ("ReLU", [1, 256, 12, 12]),
-    ("MaxPool2d", [1, 256, 5, 5]),
-    ("Flatten", [1, 6400]),
-    ("Linear", [1, 4096]),
-    ("ReLU", [1, 4096]),
-    ("Dropout", [1, 4096]),
-    ("Linear", [1, 4096]),
-    ("ReLU", [1, 4096]),
-    ("Dropout", [1, 4096]),
-    ("Linear", [1, 10]),
-]
-D2L_VGG11 = [
-    ("Sequential", [1, 64, 112, 112]),
-    ("Sequential", [1, 128, 56, 56]),
-    ("Sequential", [1, 256, 28, 28]),
-    ("Sequential", [1, 512, 14, 14]),
-    ("Sequential", [1, 512, 7, 7]),
-    ("Flatten", [1, 25088]),
-    ("Linear", [1, 4096]),
-    ("ReLU", [1, 4096]),
-    ("Dropout", [1, 4096]),
-    ("Linear", [1, 4096]),
-    ("ReLU", [1, 4096]),
-    ("Dropout", [1, 4096]),
-    ("Linear", [1, 10]),
-]
-D2L_RESNET18 = [
-    ("Sequential", [1, 64, 56, 56]),
-    ("Sequential", [1, 64, 56, 56]),
-    ("Sequential", [1, 128, 28, 28]),
-    ("Sequential", [1, 256, 14, 14]),
-    ("Sequential", [1, 512, 7, 7]),
-    ("AdaptiveAvgPool2d", [1, 512, 1, 1]),
-    ("Flatten", [1, 512]),
-    ("Linear", [1, 10]),
-]
+# d2l_tables.md as JSON gives it: shapes as lists.
+D2L_ALEXNET, D2L_VGG11, D2L_RESNET18 = (
+    [(kind, list(shape)) for kind, shape in table] for table in (ALEXNET_TABLE, VGG11_TABLE, RESNET18_TABLE)
+)
 
 DOCUMENT_KEYS = {"model", "inputs", "device", "mode", "depth", "batch_size", "convention", "notes"}
 DOCUMENT_KEYS |= {"totals", "layers", "ops"}
@@ -158,9 +114,7 @@ def test_csv_and_markdown_carry_the_same_rows(cli: Callable[..., Any]) -> None:
     markdown = _ok(cli(*args, "--format", "markdown"))
     lines = markdown.splitlines()
     assert lines[0] == "**densenet-bc-100 · input 2,3,32,32**"
-    header = lines.index(
-        "| Layer | Type | Input shape | Output shape | Params | MACs | Share | Output size |"
-    )
+    header = lines.index("| Layer | Type | Input shape | Output shape | Params | MACs | Share | Output size |")
     md_rows = [line for line in lines[header + 2 :] if line.startswith("| ")]
     assert [r.split(" | ")[1] for r in md_rows] == [layer["type"] for layer in layers]
     assert _footer_numbers(markdown.replace("  \n", "\n"))["params"] == doc["totals"]["params"] == 769_162
@@ -196,9 +150,7 @@ def test_output_save_device_mode_and_dtype(cli: Callable[..., Any], tmp_path: Pa
     assert picture.read_text().startswith("<svg")
     out = _ok(cli("shapes", "d2l-lenet-bn", "--device", "cpu", "--dtype", "float16", "--depth", "0"))
     assert "Device: cpu · mode eval · depth 0" in out
-    half = json.loads(
-        _ok(cli("shapes", "d2l-lenet-bn", "--dtype", "float16", "-f", "json", "-i", "2,1,28,28"))
-    )
+    half = json.loads(_ok(cli("shapes", "d2l-lenet-bn", "--dtype", "float16", "-f", "json", "-i", "2,1,28,28")))
     assert half["totals"]["param_bytes"] * 2 == doc["totals"]["param_bytes"]
 
 
@@ -220,8 +172,7 @@ def test_meta_fallback_is_one_note_on_stderr(cli: Callable[..., Any], user_file:
     doc = json.loads(_ok(result))
     assert doc["device"] == "cpu" and doc["totals"]["macs"] == 32
     assert result.stderr == (
-        "note: an operator has no meta kernel (Tensor.item() cannot be called on meta tensors); "
-        "ran on CPU instead\n"
+        "note: an operator has no meta kernel (Tensor.item() cannot be called on meta tensors); ran on CPU instead\n"
     )
 
 

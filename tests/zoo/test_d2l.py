@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from d2l_reference import ALEXNET_TABLE, RESNET18_TABLE, VGG11_TABLE
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -21,55 +22,6 @@ EXPECTED = {
     "d2l-densenet": ((1, 1, 96, 96), 758_226, 129_077_168),
 }
 
-# d2l_tables.md: (type name, output shape) of every top-level child, input 1x1x224x224.
-ALEXNET_TABLE = [
-    ("Conv2d", (1, 96, 54, 54)),
-    ("ReLU", (1, 96, 54, 54)),
-    ("MaxPool2d", (1, 96, 26, 26)),
-    ("Conv2d", (1, 256, 26, 26)),
-    ("ReLU", (1, 256, 26, 26)),
-    ("MaxPool2d", (1, 256, 12, 12)),
-    ("Conv2d", (1, 384, 12, 12)),
-    ("ReLU", (1, 384, 12, 12)),
-    ("Conv2d", (1, 384, 12, 12)),
-    ("ReLU", (1, 384, 12, 12)),
-    ("Conv2d", (1, 256, 12, 12)),
-    ("ReLU", (1, 256, 12, 12)),
-    ("MaxPool2d", (1, 256, 5, 5)),
-    ("Flatten", (1, 6400)),
-    ("Linear", (1, 4096)),
-    ("ReLU", (1, 4096)),
-    ("Dropout", (1, 4096)),
-    ("Linear", (1, 4096)),
-    ("ReLU", (1, 4096)),
-    ("Dropout", (1, 4096)),
-    ("Linear", (1, 10)),
-]
-VGG11_TABLE = [
-    ("Sequential", (1, 64, 112, 112)),
-    ("Sequential", (1, 128, 56, 56)),
-    ("Sequential", (1, 256, 28, 28)),
-    ("Sequential", (1, 512, 14, 14)),
-    ("Sequential", (1, 512, 7, 7)),
-    ("Flatten", (1, 25088)),
-    ("Linear", (1, 4096)),
-    ("ReLU", (1, 4096)),
-    ("Dropout", (1, 4096)),
-    ("Linear", (1, 4096)),
-    ("ReLU", (1, 4096)),
-    ("Dropout", (1, 4096)),
-    ("Linear", (1, 10)),
-]
-RESNET18_TABLE = [
-    ("Sequential", (1, 64, 56, 56)),
-    ("Sequential", (1, 64, 56, 56)),
-    ("Sequential", (1, 128, 28, 28)),
-    ("Sequential", (1, 256, 14, 14)),
-    ("Sequential", (1, 512, 7, 7)),
-    ("AdaptiveAvgPool2d", (1, 512, 1, 1)),
-    ("Flatten", (1, 512)),
-    ("Linear", (1, 10)),
-]
 # Not in d2l_tables.md; follow from ZOO.md's structure (b4 ends with the notes' 2x2 pool, padding 1).
 GOOGLENET_TABLE = [
     ("Sequential", (1, 64, 24, 24)),
