@@ -218,9 +218,6 @@ class FlopReport:
                 sums[op.category] = sums.get(op.category, 0) + op.other_ops
         return dict(sorted(sums.items(), key=lambda kv: -kv[1]))
 
-    def macs_of(self, *ops: str) -> Number:
-        return sum(o.macs for o in self.ops if o.op in ops)
-
     def other_ops_of(self, *categories: str) -> Number:
         return sum(o.other_ops for o in self.ops if o.category in categories)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from archinspect.errors import ModelRunError, UsageError
 from archinspect.inputs import InputSpec, parse_kwargs
-from archinspect.zoo import ZooEntry, canonical_name, get_entry, is_zoo_name
+from archinspect.zoo import ZooEntry, get_entry, is_zoo_name
 
 LIBRARY_PREFIXES = ("torchvision", "timm")
 
@@ -280,7 +280,3 @@ def _is_signature_error(obj: Any, kwargs: dict[str, Any]) -> bool:
     except ValueError:
         return False
     return False
-
-
-def model_label(ref: str) -> str:
-    return canonical_name(ref) if is_zoo_name(ref) else ref

@@ -70,14 +70,3 @@ class StopPolicy:
         if len(samples) < self.min_iters or elapsed < self.min_time:
             return False
         return relative_iqr(samples) <= self.target_rel_iqr
-
-    def check(self, samples: Sequence[float], elapsed: float, launched: int | None = None) -> str | None:
-        """Why to stop (``"stable"``, ``"max_iters"``, ``"max_time"``) or ``None`` to go on.
-
-        ``samples``: completed timings (s); ``elapsed``: wall seconds since sampling began; ``launched``:
-        calls issued so far (on CUDA some may not have finished yet; defaults to ``len(samples)``).
-        """
-        reason = self.capped(len(samples) if launched is None else launched, elapsed)
-        if reason is None and self.stable(samples, elapsed):
-            return STABLE
-        return reason

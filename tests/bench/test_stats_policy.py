@@ -95,16 +95,18 @@ def test_noisy_samples_stop_at_max_time_and_all_are_kept():
     assert m.samples[:4] == [0.125, 0.25, 0.125, 0.25]
 
 
-def test_count_cap_and_policy_check():
+def test_count_cap_and_the_policy_rules():
     clock = FakeClock([0.125, 0.25])
     m = sample(clock.step, PerfCounterTimer(clock), StopPolicy(4, 7, 0.0, 100.0, 0.05), clock)
     assert (m.stopped_by, len(m.samples)) == (MAX_ITERS, 7)
     p = StopPolicy(min_iters=3, max_iters=100, min_time=1.0, max_time=10.0, target_rel_iqr=0.05)
-    assert p.check([1.0, 1.0, 1.0], elapsed=0.5) is None
-    assert p.check([1.0, 1.0, 1.0], elapsed=1.0) == STABLE
-    assert p.check([1.0, 2.0, 3.0], elapsed=1.0) is None
-    assert p.check([1.0, 2.0, 3.0], elapsed=10.0) == MAX_TIME
-    assert p.check([1.0] * 2, elapsed=1.0, launched=100) == MAX_ITERS
+    assert not p.stable([1.0, 1.0, 1.0], elapsed=0.5)  # too early
+    assert not p.stable([1.0, 1.0], elapsed=1.0)  # too few
+    assert p.stable([1.0, 1.0, 1.0], elapsed=1.0)
+    assert not p.stable([1.0, 2.0, 3.0], elapsed=1.0)  # IQR/median 0.5
+    assert p.capped(3, elapsed=9.9) is None
+    assert p.capped(3, elapsed=10.0) == MAX_TIME
+    assert p.capped(100, elapsed=1.0) == MAX_ITERS
     with pytest.raises(ValueError):
         StopPolicy(min_iters=10, max_iters=5)
 
