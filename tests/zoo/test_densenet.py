@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from zoo_count import count
 
 from archinspect.zoo import get_entry
 from archinspect.zoo.densenet import DenseBlock, DenseNet
@@ -17,18 +17,6 @@ CASES = [
     ("densenet169", 14_149_480, 3_359_843_328, 12_494_858, 3_279_520_000),
     ("densenet201", 20_013_928, 4_291_365_888, 18_105_866, 4_210_789_120),
 ]
-
-
-def count(name: str, **kwargs: int) -> tuple[int, int, tuple[int, ...]]:
-    """Parameters, MACs and output shape of a zoo model built and run on the meta device."""
-    entry = get_entry(name)
-    shape = list(entry.default_input)
-    shape[1] = kwargs.get("in_channels", shape[1])
-    with torch.device("meta"):
-        model = entry.build(**kwargs).eval()
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            out = model(torch.randn(*shape))
-    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2, tuple(out.shape)
 
 
 @pytest.mark.parametrize(("name", "params", "macs", "_p", "_m"), CASES)

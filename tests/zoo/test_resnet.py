@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from zoo_count import count
 
 from archinspect.errors import UsageError
 from archinspect.zoo import get_entry, list_models
@@ -24,18 +24,6 @@ CASES = [
     ("resnext101-32x8d", 88_791_336, 16_414_015_488, 86_756_554, 16_333_312_000),
     ("wide-resnet50-2", 68_883_240, 11_398_021_120, 66_848_458, 11_317_317_632),
 ]
-
-
-def count(name: str, **kwargs: int) -> tuple[int, int, tuple[int, ...]]:
-    """Parameters, MACs and output shape of a zoo model built and run on the meta device."""
-    entry = get_entry(name)
-    shape = list(entry.default_input)
-    shape[1] = kwargs.get("in_channels", shape[1])
-    with torch.device("meta"):
-        model = entry.build(**kwargs).eval()
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            out = model(torch.randn(*shape))
-    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2, tuple(out.shape)
 
 
 def test_family_is_registered() -> None:
