@@ -1,3 +1,3 @@
-from archinspect.cli import main
+from archinspect.cli.app import main
 
 main()

@@ -31,9 +31,9 @@ def main(argv: list[str]) -> int:
     import torch  # noqa: F401 - the import is what is timed
 
     in_process_import = time.perf_counter() - t0
-    from archinspect.fitting import fit
-    from archinspect.loading import load_model
-    from archinspect.solve import valid_input_sizes
+    from archinspect.analyses.fitting import fit
+    from archinspect.analyses.solve import valid_input_sizes
+    from archinspect.models.loading import load_model
 
     print(f"import torch: {torch_import:.2f} s in a fresh process ({in_process_import:.2f} s here)")
     header = f"{'model':<14} {'input':<12} {'fit':>6} {'solve':>6} {'probes':>6} {'cmd':>6} {'no-solve':>8}  "

@@ -59,7 +59,7 @@ def measure_one(counter: str, name: str) -> dict[str, float]:
     """Build ``name`` on CPU, then time ``counter`` from the built model to the total (in this process)."""
     import torch
 
-    from archinspect.loading import load_model
+    from archinspect.models.loading import load_model
 
     torch.manual_seed(0)
     loaded = load_model(name, device="cpu")
@@ -69,7 +69,7 @@ def measure_one(counter: str, name: str) -> dict[str, float]:
     with _PeakRss() as peak:
         start = time.perf_counter()
         if counter.startswith("archinspect"):
-            from archinspect.flops import count_flops
+            from archinspect.analyses.flops import count_flops
 
             device = "cpu" if counter == "archinspect-cpu" else "auto"
             total = count_flops(model, [shape], device=device).totals.macs

@@ -37,9 +37,9 @@ def main() -> int:
 
     import torch
 
-    from archinspect.engine import inspect
-    from archinspect.loading import create_model
-    from archinspect.zoo import get_entry, list_models
+    from archinspect.core.engine import inspect
+    from archinspect.models.loading import create_model
+    from archinspect.models.zoo import get_entry, list_models
 
     rows = []
     for name in list_models():  # what `list` does for each entry: build on meta, one totals-only pass

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     py = sys.executable
     shapes = [py, "-m", "archinspect", "shapes", opts.model]
-    from archinspect.zoo import get_entry
+    from archinspect.models.zoo import get_entry
 
     default = get_entry(opts.model).default_input
     size = "×".join(str(d) for d in default)

@@ -19,7 +19,7 @@ from torch.utils.benchmark import Timer
 
 import archinspect
 from archinspect.bench.env import cpu_name
-from archinspect.loading import load_model
+from archinspect.models.loading import load_model
 
 
 def compare(name: str, threads: int, min_time: float, rounds: int) -> dict[str, object]:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 @pytest.fixture
 def cli() -> Callable[..., object]:
     """``cli("shapes", "resnet18", "--depth", "1")`` runs the app in-process; stdout and stderr apart."""
-    from archinspect.cli import app
+    from archinspect.cli.app import app
 
     runner = CliRunner()
 

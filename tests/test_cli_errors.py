@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from archinspect.inputs import INPUT_FORMS
+from archinspect.core.inputs import INPUT_FORMS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 ALEXNET = EXAMPLES / "d2l_alexnet.py"

@@ -8,7 +8,7 @@ import json
 
 from typer.testing import CliRunner
 
-from archinspect.cli import app
+from archinspect.cli.app import app
 
 runner = CliRunner()
 

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archinspect.compare import ToolFigure, compare_tools, torchinfo_convention
-from archinspect.flops import FlopReport, count_flops
-from archinspect.loading import load_model
+from archinspect.analyses.compare import ToolFigure, compare_tools, torchinfo_convention
+from archinspect.analyses.flops import FlopReport, count_flops
+from archinspect.models.loading import load_model
 
 pytest.importorskip("fvcore")
 pytest.importorskip("torchinfo")

@@ -12,9 +12,9 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from archinspect import create_model, inspect
+from archinspect.core.report import Report
 from archinspect.errors import ModelRunError, UsageError
-from archinspect.loading import load_model
-from archinspect.report import Report
+from archinspect.models.loading import load_model
 
 # --- agreement with torchinfo --------------------------------------------------------------------------
 
@@ -305,7 +305,7 @@ def test_meta_model_is_unchanged_and_train_mode_on_meta() -> None:
 
 
 def test_interceptor_forwards_are_restored() -> None:
-    from archinspect.engine import NOT_HANDLED
+    from archinspect.core.engine import NOT_HANDLED
 
     model = _bn_net()
     before = _snapshot(model)

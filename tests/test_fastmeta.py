@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from archinspect.fastmeta import MetaBuild, fast_meta
+from archinspect.core.fastmeta import MetaBuild, fast_meta
 
 aten = torch.ops.aten
 
@@ -95,7 +95,7 @@ def test_meta_build_skips_initialisers_but_keeps_shapes() -> None:
 def test_an_outer_dispatch_mode_still_sees_every_operator() -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from archinspect.counter import OpCounter
+    from archinspect.core.counter import OpCounter
 
     a, b = meta(3, 5), meta(5, 7)
     with FlopCounterMode(display=False) as outer, OpCounter(lambda cost: None):
@@ -165,9 +165,9 @@ def test_meta_passes_over_the_zoo_import_neither_sympy_nor_dynamo() -> None:
 
     code = (
         "import sys\n"
-        "from archinspect.engine import inspect\n"
-        "from archinspect.loading import load_model\n"
-        "from archinspect.zoo import list_models\n"
+        "from archinspect.core.engine import inspect\n"
+        "from archinspect.models.loading import load_model\n"
+        "from archinspect.models.zoo import list_models\n"
         "for name in list_models():\n"
         "    if name in ('resnet1202', 'densenet-bc-250', 'densenet-bc-190'): continue  # same blocks, slower\n"
         "    loaded = load_model(name, device='meta')\n"

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
+from archinspect.analyses.fitting import construction_sites, fit
 from archinspect.errors import ModelRunError
-from archinspect.fitting import construction_sites, fit
-from archinspect.loading import load_model
-from archinspect.zoo import get_entry, list_models
+from archinspect.models.loading import load_model
+from archinspect.models.zoo import get_entry, list_models
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DENSENET_FILE = EXAMPLES / "d2l_densenet_fc.py"
@@ -207,7 +207,7 @@ def test_every_zoo_model_is_consistent_at_its_default_input(name: str) -> None:
 def _cli(*args: str) -> tuple[int, str, str]:
     from typer.testing import CliRunner
 
-    from archinspect.cli import app
+    from archinspect.cli.app import app
 
     result = CliRunner().invoke(app, ["fit", *args])
     return result.exit_code, result.stdout, result.stderr

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from archinspect.flops import FlopReport, count_flops
-from archinspect.loading import load_model
-from archinspect.zoo import get_entry, list_models
+from archinspect.analyses.flops import FlopReport, count_flops
+from archinspect.models.loading import load_model
+from archinspect.models.zoo import get_entry, list_models
 
 RESNET50_MACS = 4_089_184_256
 
@@ -139,7 +139,7 @@ def runner():
 
 @pytest.fixture(scope="module")
 def app():
-    from archinspect.cli import app
+    from archinspect.cli.app import app
 
     return app
 

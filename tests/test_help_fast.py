@@ -11,7 +11,7 @@ import pytest
 PROBE = """
 import sys
 from typer.testing import CliRunner
-from archinspect.cli import app
+from archinspect.cli.app import app
 
 args = sys.argv[1:]
 result = CliRunner().invoke(app, args)
@@ -36,7 +36,7 @@ def test_top_level_help_does_not_import_torch() -> None:
 
 @pytest.mark.parametrize("command", ["list", "shapes", "flops", "fit", "bench"])
 def test_command_help_does_not_import_torch(command: str) -> None:
-    from archinspect.cli import app
+    from archinspect.cli.app import app
 
     names = {c.name for c in app.registered_commands}
     if command not in names:

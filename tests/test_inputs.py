@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from archinspect.core.inputs import INPUT_FORMS, MAX_DIMS, InputSpec, parse_input, parse_inputs, parse_kwargs
 from archinspect.errors import UsageError
-from archinspect.inputs import INPUT_FORMS, MAX_DIMS, InputSpec, parse_input, parse_inputs, parse_kwargs
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from archinspect.cli import app
+from archinspect.cli.app import app
 from archinspect.errors import UsageError
-from archinspect.loading import load_model
+from archinspect.models.loading import load_model
 
 runner = CliRunner()
 

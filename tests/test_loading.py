@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from archinspect.core.inputs import InputSpec
 from archinspect.errors import ModelRunError, UsageError
-from archinspect.inputs import InputSpec
-from archinspect.loading import create_model, load_model, split_reference
+from archinspect.models.loading import create_model, load_model, split_reference
 
 NET_PY = """
     from torch import nn

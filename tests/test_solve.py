@@ -1,4 +1,4 @@
-"""archinspect.solve: the input sizes a model accepts, checked against brute force on CPU."""
+"""archinspect.analyses.solve: the input sizes a model accepts, checked against brute force on CPU."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from archinspect.analyses.solve import smallest_runnable_size, valid_input_sizes
 from archinspect.errors import UsageError
-from archinspect.loading import load_model
-from archinspect.solve import smallest_runnable_size, valid_input_sizes
+from archinspect.models.loading import load_model
 
 
 def _small_net() -> nn.Module:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from archinspect.engine import inspect
+from archinspect.core.engine import inspect
 from archinspect.errors import UsageError
-from archinspect.loading import create_model, load_model
-from archinspect.zoo import get_entry, list_models
+from archinspect.models.loading import create_model, load_model
+from archinspect.models.zoo import get_entry, list_models
 
 ALL = list_models()
 

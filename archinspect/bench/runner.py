@@ -22,8 +22,8 @@ from archinspect.bench.peak import make_timer, measure_matmul_peak
 from archinspect.bench.policy import StopPolicy, WarmupPolicy
 from archinspect.bench.result import OUT_OF_MEMORY, BenchResult, BenchRow, PeakResult
 from archinspect.bench.timing import measure
+from archinspect.core.inputs import InputSpec
 from archinspect.errors import UsageError
-from archinspect.inputs import InputSpec
 
 DTYPES = ("float32", "float16", "bfloat16")
 EAGER, COMPILED, GRAPH = "eager", "compiled", "cuda-graph"
@@ -31,7 +31,7 @@ EAGER, COMPILED, GRAPH = "eager", "compiled", "cuda-graph"
 
 def resolve_bench_device(device: str | torch.device) -> torch.device:
     """``auto`` = CUDA when present, else CPU; ``meta`` or CUDA without CUDA is a :class:`UsageError`."""
-    from archinspect.devices import auto_bench_device, resolve_device
+    from archinspect.core.devices import auto_bench_device, resolve_device
 
     text = str(device).strip().lower()
     if text == "meta":
@@ -57,7 +57,7 @@ def _name(dt: torch.dtype) -> str:
 def count_batch_flops(model: nn.Module, specs: Sequence[InputSpec]) -> tuple[int | None, str | None]:
     """(FLOPs, None) of one forward call on ``specs`` (2 × MACs, the shared counter on the meta device),
     or (None, why) when the counter cannot run the model: the timing still stands without it."""
-    from archinspect.engine import inspect
+    from archinspect.core.engine import inspect
 
     try:
         return inspect(model, list(specs), device="auto", depth=0, per_module=False).totals.flops, None
@@ -66,7 +66,7 @@ def count_batch_flops(model: nn.Module, specs: Sequence[InputSpec]) -> tuple[int
 
 
 def _specs(inputs: Any) -> list[InputSpec]:
-    from archinspect.engine import as_specs
+    from archinspect.core.engine import as_specs
 
     return as_specs(inputs)
 
@@ -110,7 +110,7 @@ def benchmark(
 ) -> BenchResult:
     """Time ``model``'s forward pass and return a :class:`BenchResult` (one row per batch × variant).
 
-    - ``inputs``: shapes, :class:`~archinspect.inputs.InputSpec` or tensors, one per positional input
+    - ``inputs``: shapes, :class:`~archinspect.core.inputs.InputSpec` or tensors, one per positional input
       (only their shape and dtype are used; inputs are random, never zeros).
     - ``device``: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
     - ``batch_sizes``: the sweep, replacing every input's first dimension (default: the inputs' own).

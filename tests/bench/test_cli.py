@@ -107,6 +107,6 @@ def test_failed_row_exits_1(cli, user_file):
 
 
 def test_command_module_does_not_import_torch():
-    code = "import sys, archinspect.cli, archinspect.commands.bench; print('torch' in sys.modules)"
+    code = "import sys, archinspect.cli, archinspect.cli.bench; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -10,8 +10,8 @@ import json
 import pytest
 from rich.console import Console
 
-from archinspect.bench.render import CSV_KEYS, BenchView
 from archinspect.bench.result import OUT_OF_MEMORY, BenchResult, BenchRow, Environment, PeakResult
+from archinspect.render.bench import CSV_KEYS, BenchView
 
 ENV = Environment(
     device="cuda:0",

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from archinspect.zoo import get_entry
+from archinspect.models.zoo import get_entry
 
 # name -> (params, exact MACs for 1x3x224x224); ZOO.md prints the MACs as GMACs to 3 decimals.
 EXPECTED = {

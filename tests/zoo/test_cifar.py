@@ -8,8 +8,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from archinspect.errors import UsageError
-from archinspect.zoo import get_entry
-from archinspect.zoo.resnet_cifar import ZeroPadShortcut
+from archinspect.models.zoo import get_entry
+from archinspect.models.zoo.resnet_cifar import ZeroPadShortcut
 
 CIFAR_INPUT = (1, 3, 32, 32)
 

@@ -8,8 +8,8 @@ from d2l_reference import ALEXNET_TABLE, RESNET18_TABLE, VGG11_TABLE
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from archinspect.zoo import get_entry
-from archinspect.zoo.d2l_blocks import DenseBlock, transition_block
+from archinspect.models.zoo import get_entry
+from archinspect.models.zoo.d2l_blocks import DenseBlock, transition_block
 
 # name -> (default input, params, exact MACs for one sample).
 EXPECTED = {

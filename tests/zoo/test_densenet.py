@@ -6,8 +6,8 @@ import pytest
 import torch
 from zoo_count import count
 
-from archinspect.zoo import get_entry
-from archinspect.zoo.densenet import DenseBlock, DenseNet
+from archinspect.models.zoo import get_entry
+from archinspect.models.zoo.densenet import DenseBlock, DenseNet
 
 # name, params, MACs at 1×3×224×224, then the same for num_classes=10, in_channels=1 at 1×1×224×224.
 # The variant drops (classifier_in + 1) * 990 parameters and 2 * init_features * 7 * 7 stem weights.

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from archinspect.zoo import get_entry
+from archinspect.models.zoo import get_entry
 
 # (name, kwargs, params, exact MACs at the default input in eval mode, where the aux heads do not run)
 CASES = [
@@ -95,7 +95,7 @@ def test_torchvision_parameter_names() -> None:
 
 @pytest.mark.parametrize("name", ["googlenet", "inception-v3"])
 def test_transform_input(name: str) -> None:
-    from archinspect.zoo._blocks import imagenet_to_tf_range
+    from archinspect.models.zoo._blocks import imagenet_to_tf_range
 
     x = torch.rand(2, 3, 4, 4)
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

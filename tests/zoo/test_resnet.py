@@ -8,8 +8,8 @@ from torch import nn
 from zoo_count import count
 
 from archinspect.errors import UsageError
-from archinspect.zoo import get_entry, list_models
-from archinspect.zoo.resnet import BasicBlock, Bottleneck
+from archinspect.models.zoo import get_entry, list_models
+from archinspect.models.zoo.resnet import BasicBlock, Bottleneck
 
 # name, params, MACs at 1×3×224×224, then the same for num_classes=10, in_channels=1 at 1×1×224×224.
 # The variant drops (fc_in + 1) * 990 fc parameters and 2 * 64 * 7 * 7 = 6,272 stem weights; MACs drop

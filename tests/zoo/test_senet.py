@@ -6,8 +6,8 @@ import pytest
 import torch
 from zoo_count import count
 
-from archinspect.zoo import get_entry
-from archinspect.zoo.senet import SqueezeExcite, make_divisible
+from archinspect.models.zoo import get_entry
+from archinspect.models.zoo.senet import SqueezeExcite, make_divisible
 
 
 def test_default_counts_match_zoo() -> None:

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from archinspect.zoo._registry import get_entry
-from archinspect.zoo.inception_resnet_v2 import inception_resnet_v2
-from archinspect.zoo.inception_v4 import inception_v4
-from archinspect.zoo.xception import xception
+from archinspect.models.zoo._registry import get_entry
+from archinspect.models.zoo.inception_resnet_v2 import inception_resnet_v2
+from archinspect.models.zoo.inception_v4 import inception_v4
+from archinspect.models.zoo.xception import xception
 
 # name, params (1000 classes), params (10 classes), params (1 input channel), exact MACs at 1x3x299x299
 FIGURES = [

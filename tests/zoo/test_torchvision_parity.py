@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from archinspect.zoo import get_entry
+from archinspect.models.zoo import get_entry
 
 tv_models = pytest.importorskip("torchvision.models")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from archinspect.zoo import get_entry
+from archinspect.models.zoo import get_entry
 
 
 def count(name: str, **kwargs: int) -> tuple[int, int, tuple[int, ...]]:

@@ -1,0 +1,284 @@
+"""Other FLOP counters on the same model and input, each with the reason its figure differs from ours.
+
+Every tool prints a different number for the same network because each counts something different:
+fvcore's "flops" are MACs plus normalisation and adaptive pooling; torchinfo multiplies parameters by
+output positions (so biases and BatchNorm weights count, functional matmul and attention do not);
+PyTorch's own ``FlopCounterMode`` has no formula for some kernels (fused attention on CPU). For the
+tools whose rules are exact, the row also shows what our own per-operator counts give when re-added
+in that tool's convention, so a match is checkable rather than asserted.
+
+The tools run in this process. fvcore and torchinfo run a real forward pass, so a model built on the
+meta device is materialised as a private CPU copy (zero-filled: values do not change the count); the
+user's model is never modified — a CPU model is borrowed with its train/eval flags restored, and tools
+that write to the model they are given (thop, ptflops) get a copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from archinspect.analyses.flops import FlopReport
+from archinspect.core.engine import inspect
+
+TOOLS = ("flop_counter", "fvcore", "torchinfo", "thop", "ptflops")
+
+
+@dataclass
+class ToolFigure:
+    """One counter's figure for the model, and why it is not ours."""
+
+    tool: str
+    counts: str  # what its number is, e.g. "MACs + norm + pool"
+    value: int | None  # None when the tool is missing or failed
+    reason: str  # why it differs from our MACs / FLOPs
+    expected: int | None = None  # our counts in that tool's convention, where its rules are exact
+    status: str = "ok"  # "ok", "not installed", "failed: ..."
+    seconds: float | None = None
+
+    @property
+    def matches(self) -> bool | None:
+        if self.value is None or self.expected is None:
+            return None
+        return self.value == self.expected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "counts": self.counts,
+            "value": self.value,
+            "expected_from_ours": self.expected,
+            "matches": self.matches,
+            "reason": self.reason,
+            "status": self.status,
+            "seconds": None if self.seconds is None else round(self.seconds, 3),
+        }
+
+
+def _fmt(n: int | float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3f} {unit}"
+    return str(int(n))
+
+
+def _parts(*items: tuple[str, int | float]) -> str:
+    """``+normalisation 22.228 M, −attention 1.000 M`` for the non-zero items."""
+    return ", ".join(f"{'+' if v > 0 else '−'}{label} {_fmt(abs(v))}" for label, v in items if v)
+
+
+# ---- where the model and inputs for the other tools come from ---------------------------------------
+
+
+def _on_device(model: nn.Module, kind: str) -> bool:
+    """True when every parameter and buffer is on a ``kind`` device (or there are none)."""
+    return all(t.device.type == kind for t in [*model.parameters(), *model.buffers()])
+
+
+def materialise_cpu(model: nn.Module) -> nn.Module:
+    """A private CPU copy of ``model`` (meta or any device): same structure, zero-filled tensors."""
+    if _on_device(model, "meta"):
+        clone = copy.deepcopy(model).to_empty(device="cpu")
+        with torch.no_grad():
+            for t in list(clone.parameters()) + list(clone.buffers()):
+                t.zero_()
+        return clone
+    return copy.deepcopy(model).to("cpu")
+
+
+@contextlib.contextmanager
+def _mode(model: nn.Module, mode: str) -> Iterator[nn.Module]:
+    flags = {m: m.training for m in model.modules()}
+    try:
+        model.train(mode == "train")
+        yield model
+    finally:
+        for m, flag in flags.items():
+            m.training = flag
+
+
+class _Subject:
+    """The model as the other tools get it: a CPU model (the user's, borrowed, or a private copy)."""
+
+    def __init__(self, model: nn.Module, rebuild: Callable[[str], Any] | None) -> None:
+        self.user = model
+        self.rebuild = rebuild
+        self.borrowed = _on_device(model, "cpu")
+        self._cpu: nn.Module | None = model if self.borrowed else None
+
+    def cpu(self) -> nn.Module:
+        if self._cpu is None:
+            try:
+                self._cpu = materialise_cpu(self.user)
+            except Exception:
+                if self.rebuild is None:
+                    raise
+                self._cpu = self.rebuild("cpu")  # e.g. a module deepcopy cannot copy
+        return self._cpu
+
+    def writable(self) -> nn.Module:
+        """A CPU model a tool may write attributes and buffers to."""
+        return copy.deepcopy(self.cpu()) if self.borrowed else self.cpu()
+
+
+# ---- the tools --------------------------------------------------------------------------------------
+
+
+def _flop_counter(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
+    from torch.utils.flop_counter import FlopCounterMode, flop_registry
+
+    with FlopCounterMode(display=False) as counter:
+        inspect(subject.user, report.inputs, device=report.device, mode=report.mode, meta_fallback=False)
+    torch_ops = {getattr(packet, "__name__", str(packet)) for packet in flop_registry}
+    unknown = [o for o in report.ops if o.macs and o.op not in torch_ops]
+    missing = sum(o.macs for o in unknown)
+    reason = "same convention"
+    if unknown:
+        reason += "; no formula for " + ", ".join(f"{o.op} (−{_fmt(2 * o.macs)})" for o in unknown)
+    return ToolFigure(
+        "torch FlopCounterMode", "FLOPs", counter.get_total_flops(), reason, expected=2 * (report.totals.macs - missing)
+    )
+
+
+def _fvcore(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
+    from fvcore.nn import FlopCountAnalysis
+
+    with _mode(subject.cpu(), report.mode) as model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analysis = FlopCountAnalysis(model, tuple(inputs))
+        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+        value = int(analysis.total())
+        skipped = {k.removeprefix("aten::"): n for k, n in analysis.unsupported_ops().items() if "attention" in k}
+    attention = sum(o.macs for o in report.ops if o.category == "attention")
+    norm = report.other_ops_of("norm")
+    pool = sum(o.other_ops for o in report.ops if o.op == "adaptive_avg_pool2d")
+    upsample = sum(o.other_ops for o in report.ops if o.op in ("upsample_nearest2d", "upsample_bilinear2d"))
+    extras = _parts(("norm", norm), ("adaptive pool", pool), ("upsample", upsample), ("attention", -attention))
+    reason = "its 'flops' are MACs" + (f"; {extras}" if extras else "")
+    expected: int | None = int(report.totals.macs - attention + norm + pool + upsample)
+    if skipped:
+        reason += "; no handler for " + ", ".join(f"{k} ×{n}" for k, n in skipped.items()) + " (counted as 0)"
+        if not attention:  # our pass ran attention unfused (bmm): its share cannot be told apart here
+            expected = None
+    return ToolFigure("fvcore", "MACs + norm + pool", value, reason, expected=expected)
+
+
+def torchinfo_convention(report: FlopReport, model: nn.Module) -> int:
+    """torchinfo's mult-adds from our records: every leaf layer call's weight and bias element count
+    times its output positions (conv: batch × spatial; others: batch)."""
+    modules = dict(model.named_modules())
+    total = 0
+    for rec in report.modules:
+        mod = modules.get(rec.name)
+        if mod is None or any(True for _ in mod.children()) or report.report is None:
+            continue
+        shapes = report.report.records[rec.index].output_shapes
+        if not shapes or not shapes[0]:
+            continue
+        out = shapes[0]
+        for name, p in mod.named_parameters():
+            if name in ("weight", "bias"):
+                positions = out[0] * _prod(out[2:]) if "Conv" in rec.type else out[0]
+            elif "weight" in name or "bias" in name:
+                positions = _prod(out[:2])
+            else:
+                continue
+            total += p.numel() * positions
+    return total
+
+
+def _prod(dims: Any) -> int:
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _torchinfo(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
+    from torchinfo import summary
+
+    with _mode(subject.cpu(), report.mode) as model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stats = summary(model, input_data=list(inputs), verbose=0, mode=report.mode, device="cpu")
+    expected = torchinfo_convention(report, subject.user)
+    extra = expected - report.totals.macs
+    seen = "" if not extra else f" ({'+' if extra > 0 else '−'}{_fmt(abs(extra))})"
+    reason = f"params × output positions: +bias, +norm weights{seen}; no functional matmul/attention"
+    return ToolFigure("torchinfo", "mult-adds", int(stats.total_mult_adds), reason, expected=expected)
+
+
+def _thop(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
+    import thop
+
+    with _mode(subject.writable(), report.mode) as model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        macs, _ = thop.profile(model, inputs=tuple(inputs), verbose=False)
+    reason = "module hooks: +bias, +BatchNorm, +pooling; no functional ops (x @ w, attention)"
+    return ToolFigure("thop", "MACs + extras", int(macs), reason)
+
+
+def _ptflops(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
+    from ptflops import get_model_complexity_info
+
+    first = inputs[0]
+    with _mode(subject.writable(), report.mode) as model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        macs, _ = get_model_complexity_info(
+            model,
+            tuple(first.shape[1:]),
+            input_constructor=lambda _: first if len(inputs) == 1 else {"args": inputs},
+            as_strings=False,
+            print_per_layer_stat=False,
+            verbose=False,
+        )
+    reason = "+bias, +BatchNorm, +ReLU, +pooling"
+    return ToolFigure("ptflops", "MACs + extras", int(macs or 0), reason)
+
+
+_RUNNERS: dict[str, tuple[str, str, Callable[[_Subject, FlopReport, list[Any]], ToolFigure]]] = {
+    "flop_counter": ("torch FlopCounterMode", "FLOPs", _flop_counter),
+    "fvcore": ("fvcore", "MACs + norm + pool", _fvcore),
+    "torchinfo": ("torchinfo", "mult-adds", _torchinfo),
+    "thop": ("thop", "MACs + extras", _thop),
+    "ptflops": ("ptflops", "MACs + extras", _ptflops),
+}
+
+
+def compare_tools(
+    model: nn.Module,
+    report: FlopReport,
+    *,
+    tools: tuple[str, ...] = TOOLS,
+    rebuild: Callable[[str], Any] | None = None,
+) -> list[ToolFigure]:
+    """Our MACs and FLOPs, then each other counter's figure for ``model`` on ``report``'s inputs.
+
+    A tool that is not installed or fails on the model gets a row saying so (``status``); nothing raises.
+    """
+    rows = [
+        ToolFigure("archinspect", "MACs", int(report.totals.macs), "conv, linear/matmul, attention"),
+        ToolFigure("archinspect", "FLOPs", int(report.totals.flops), "2 × MACs"),
+    ]
+    subject = _Subject(model, rebuild)
+    inputs = [spec.make("cpu") for spec in report.inputs]
+    for key in tools:
+        name, counts, runner = _RUNNERS[key]
+        start = time.perf_counter()
+        try:
+            row = runner(subject, report, inputs)
+        except ImportError:
+            row = ToolFigure(name, counts, None, f"pip install {key}", status="not installed")
+        except Exception as exc:  # a tool that cannot handle the model says so in its row
+            text = " ".join(str(exc).split())[:160]
+            row = ToolFigure(name, counts, None, "", status=f"failed: {type(exc).__name__}: {text}")
+        row.seconds = time.perf_counter() - start
+        rows.append(row)
+    return rows

@@ -1,0 +1,76 @@
+"""Figures for ``archinspect list``: each zoo entry built on the meta device and counted by the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from archinspect.models.zoo._registry import get_entry, list_models
+
+
+@dataclass(frozen=True)
+class ZooSummary:
+    name: str
+    family: str
+    default_input: tuple[int, ...]
+    params: int  # counted from the built model
+    macs: int  # counted by the engine for one sample at the default input
+    source: str
+    reference_params: int
+    reference_gmacs: float
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def matches_reference(self) -> bool:
+        return self.params == self.reference_params and round(self.macs / 1e9, 3) == round(self.reference_gmacs, 3)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "default_input": list(self.default_input),
+            "params": self.params,
+            "macs": self.macs,
+            "gmacs": round(self.macs / 1e9, 3),
+            "source": self.source,
+            "aliases": list(self.aliases),
+            "matches_reference": self.matches_reference,
+        }
+
+
+def summarize(
+    pattern: str | None = None,
+    family: str | None = None,
+    *,
+    figures: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[ZooSummary]:
+    """One row per matching zoo entry; with ``figures`` the model is built on meta and counted (no memory)."""
+    from archinspect.core.engine import inspect
+    from archinspect.models.loading import create_model
+
+    rows = []
+    for name in list_models(pattern, family):
+        entry = get_entry(name)
+        if progress:
+            progress(name)
+        params, macs = entry.params, int(entry.reference_gmacs * 1e9) if entry.macs is None else entry.macs
+        if figures:
+            model = create_model(name, device="meta")  # initialisers skipped: nothing to write on meta
+            report = inspect(model, [entry.default_input], device="meta", depth=0, per_module=False)
+            params, macs = report.totals.params, report.totals.macs // report.batch_size
+        rows.append(
+            ZooSummary(
+                entry.name,
+                entry.family,
+                entry.default_input,
+                params,
+                macs,
+                entry.source,
+                entry.params,
+                entry.reference_gmacs,
+                entry.aliases,
+            )
+        )
+    return rows

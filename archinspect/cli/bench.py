@@ -1,0 +1,224 @@
+"""``archinspect bench``: forward latency and throughput of one or more models over a batch sweep."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from archinspect.cli.common import (
+    ArgOpt,
+    DebugOpt,
+    FormatOpt,
+    InputOpt,
+    OutputFormat,
+    OutputOpt,
+    SaveOpt,
+    emit,
+    handle_errors,
+    load_target,
+    say,
+)
+from archinspect.errors import UsageError
+
+# Small to mid-size zoo models: two ResNets, a DenseNet, VGG-16 (matmul-heavy) and the CIFAR DenseNet-BC
+# (many small kernels, launch-bound at batch 1). On 2 CPU cores the whole suite takes about a minute.
+DEFAULT_SUITE = ("resnet18", "resnet50", "densenet121", "vgg16", "densenet-bc")
+DEFAULT_BATCHES_CUDA = (1, 32)
+
+
+def parse_batches(text: str | None) -> list[int] | None:
+    """``1,8,32`` -> [1, 8, 32]; ``None`` -> None (the command's default)."""
+    if text is None:
+        return None
+    out: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        if not part.isdigit() or int(part) < 1:
+            raise UsageError(f"--batch {text!r}: expected positive whole numbers separated by commas, e.g. 1,8,32")
+        out.append(int(part))
+    return out
+
+
+def bench(
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Models to time (zoo names, torchvision:NAME, timm:NAME, FILE.py:Symbol, pkg.mod:Symbol; "
+            "loading a file RUNS ITS CODE). Default: " + ", ".join(DEFAULT_SUITE) + ".",
+            show_default=False,
+            metavar="MODEL",
+        ),
+    ] = None,
+    input: InputOpt = None,  # noqa: A002 - the option is --input
+    arg: ArgOpt = None,
+    device: Annotated[
+        str, typer.Option("--device", "-d", help="auto|cpu|cuda|cuda:N; auto = CUDA when present, else CPU.")
+    ] = "auto",
+    batch: Annotated[
+        str | None,
+        typer.Option(
+            "--batch", "-b", help="Batch sizes to sweep, e.g. 1,8,32. Default: 1,32 on CUDA; the input's on CPU."
+        ),
+    ] = None,
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="float32|float16|bfloat16: parameters and inputs really cast.")
+    ] = "float32",
+    amp: Annotated[
+        bool, typer.Option("--amp", help="Keep float32 weights, run under torch.autocast (fp16 CUDA, bf16 CPU).")
+    ] = False,
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
+    compile: Annotated[  # noqa: A002 - the option is --compile
+        bool, typer.Option("--compile", help="Also time torch.compile(model); compile time shown on its own.")
+    ] = False,
+    cuda_graph: Annotated[bool, typer.Option("--cuda-graph", help="Also time CUDA-graph replay (CUDA only).")] = False,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Warm-up calls (at least; see --warmup-time).")] = 5,
+    warmup_time: Annotated[float, typer.Option("--warmup-time", min=0.0, help="Warm-up seconds (at least).")] = 0.5,
+    iters: Annotated[int, typer.Option("--iters", min=1, help="Timed calls, at least.")] = 10,
+    min_time: Annotated[float, typer.Option("--min-time", min=0.0, help="Seconds of sampling, at least.")] = 1.0,
+    max_time: Annotated[
+        float, typer.Option("--max-time", min=0.0, help="Stop sampling after this many seconds per row.")
+    ] = 5.0,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, help="CPU threads (torch.set_num_threads); default: torch's.")
+    ] = None,
+    peak: Annotated[bool, typer.Option("--peak/--no-peak", help="Measure the matmul peak for '% peak'.")] = True,
+    format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
+    output: OutputOpt = None,
+    save: SaveOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Time the forward pass: warm-up, device-side timing, median and spread, samples/s, achieved TFLOP/s
+    against the device's matmul peak measured in the same run, peak memory.
+
+    Without MODEL, a default suite of zoo models. An out-of-memory batch is reported in its row and the
+    sweep goes on. Examples: archinspect bench --device cuda · archinspect bench resnet50 --batch 1,8,32
+    --dtype float16 --cuda-graph · archinspect bench densenet-bc --device cpu --threads 1 --format json
+    """
+    with handle_errors(debug):
+        result = run_bench(
+            models or list(DEFAULT_SUITE),
+            inputs=input,
+            args=arg,
+            device=device,
+            batches=parse_batches(batch),
+            options=dict(
+                dtype=dtype,
+                amp=amp,
+                channels_last=channels_last,
+                compile=compile,
+                cuda_graph=cuda_graph,
+                warmup=warmup,
+                warmup_time=warmup_time,
+                iters=iters,
+                min_time=min_time,
+                max_time=max(max_time, min_time),
+                threads=threads,
+            ),
+            peak=peak,
+        )
+        from archinspect.render.bench import BenchView
+
+        emit(BenchView(result), format, output, save)
+        oom = [r for r in result.rows if r.error == "out of memory"]
+        if oom:
+            say("note: out of memory at " + ", ".join(f"{r.model} batch {r.batch}" for r in oom))
+        if result.failed:
+            for r in result.failed:
+                say(f"error: {r.model} batch {r.batch} {r.variant}: {r.error}")
+            raise typer.Exit(1)
+
+
+def _check_references(refs: list[str]) -> None:
+    """Unknown zoo names fail before anything is timed, not after minutes of the suite."""
+    from archinspect.models.loading import split_reference
+    from archinspect.models.zoo import get_entry
+
+    for ref in refs:
+        kind, target, _ = split_reference(ref)
+        if kind == "zoo":
+            get_entry(target)
+
+
+def run_bench(
+    refs: list[str],
+    *,
+    inputs: list[str] | None,
+    args: list[str] | None,
+    device: str,
+    batches: list[int] | None,
+    options: dict[str, Any],
+    peak: bool = True,
+) -> Any:
+    """Load and benchmark each model in turn (one at a time, so memory holds one model); one result."""
+    from archinspect.bench import BenchResult, benchmark
+    from archinspect.bench.runner import check_dtype, resolve_bench_device
+
+    dev = resolve_bench_device(device)
+    check_dtype(options.get("dtype", "float32"))
+    _check_references(refs)
+    if options.get("cuda_graph") and dev.type != "cuda":
+        raise UsageError("--cuda-graph needs a CUDA device (use --device cuda)")
+    if batches is None and dev.type == "cuda":
+        batches = list(DEFAULT_BATCHES_CUDA)
+    n_variants = 1 + bool(options.get("compile")) + bool(options.get("cuda_graph"))
+    results: list[Any] = []
+    shared_peak: Any = peak
+    with _progress(total=len(refs) * len(batches or [1]) * n_variants) as advance:
+        for ref in refs:
+            advance(f"{ref}: loading", 0)
+            loaded, specs, _ = load_target(ref, args, inputs, str(dev), auto=str(dev))
+            advance(f"{loaded.label}: timing", 0)
+            res = benchmark(
+                loaded.model,
+                specs,
+                device=dev,
+                batch_sizes=batches,
+                name=loaded.label,
+                peak=shared_peak,
+                copy_model=False,  # built for this run; no caller holds it
+                on_row=lambda row: advance(f"{row.model} batch {row.batch} {row.variant}", 1),
+                **options,
+            )
+            shared_peak = res.peak if res.peak is not None else False
+            results.append(res)
+            del loaded
+    return BenchResult.concat(results)
+
+
+class _progress:
+    """A rich progress bar on stderr while stdout is a terminal; silent when output is piped."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if sys.stdout.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            from archinspect.cli.common import stderr_console
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=stderr_console(),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("bench", total=self.total)
+        return self.advance
+
+    def advance(self, description: str, steps: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=description, advance=steps)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)

@@ -1,0 +1,119 @@
+"""``archinspect fit``: layers whose declared size disagrees with their input; the input sizes that fit."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from archinspect.cli.common import (
+    ArgOpt,
+    DebugOpt,
+    DeviceOpt,
+    FormatOpt,
+    InputOpt,
+    Mode,
+    ModelArg,
+    ModeOpt,
+    OutputFormat,
+    OutputOpt,
+    SaveOpt,
+    emit,
+    handle_errors,
+    load_target,
+    say,
+)
+
+SolveOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--solve/--no-solve",
+        help="Search the input sizes for which the model as written runs and every Linear matches "
+        "(on the meta device). Default: only when a Linear mismatches.",
+        show_default=False,
+    ),
+]
+MaxSizeOpt = Annotated[int, typer.Option("--max-size", min=1, help="The largest input size --solve tries.")]
+
+
+def _sites_for(model_ref: str) -> Any:
+    """A construction_sites context for a model from a user file (file:line per layer), else a null one."""
+    from archinspect.models.loading import split_reference
+
+    kind, target, _ = split_reference(model_ref)
+    if kind != "file":
+        return contextlib.nullcontext(None)
+    from archinspect.analyses.fitting import construction_sites
+
+    return construction_sites(target.rpartition(":")[0])
+
+
+def _status(text: str) -> Any:
+    """A spinner on a terminal; nothing when stderr is piped."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from archinspect.cli.common import stderr_console
+
+    return stderr_console().status(text)
+
+
+def fit(
+    model: ModelArg,
+    input: InputOpt = None,  # noqa: A002 - the option is --input
+    solve: SolveOpt = None,
+    max_size: MaxSizeOpt = 4096,
+    device: DeviceOpt = "auto",
+    mode: ModeOpt = Mode.eval,
+    arg: ArgOpt = None,
+    format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
+    output: OutputOpt = None,
+    save: SaveOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Find every layer whose declared size disagrees with what it receives — Linear in_features, Conv
+    in_channels and groups, BatchNorm num_features, LayerNorm normalized_shape, GroupNorm num_channels —
+    in one pass, with the value each needs (e.g. "fc: Linear(in_features=1000) receives [1, 8800] =
+    88×10×10 after flatten → nn.Linear(8800, 10)") and, for a model from a file, the line that built it.
+    With --solve (and by default when a Linear mismatches): the input sizes that fit the model as written.
+
+    Exit status: 0 when every layer fits; 1 when a mismatch was found, or when the model fails for a
+    reason fit cannot step over (the failing layer is named); 2 for a usage error.
+
+    Examples: archinspect fit examples/d2l_densenet_fc.py:DenseNetWrongFC --input 1,3,32,32 ·
+    archinspect fit d2l-alexnet --input 1,1,96,96 --solve
+    """
+    with handle_errors(debug):
+        from archinspect.analyses.fitting import fit as run_fit
+        from archinspect.analyses.solve import valid_input_sizes
+        from archinspect.errors import ModelRunError
+        from archinspect.render.fit import FitView
+
+        with _sites_for(model) as sites:
+            loaded, specs, resolved = load_target(model, arg, input, device)
+        report = run_fit(
+            loaded.model,
+            specs,
+            device="auto" if device == "auto" else resolved,
+            mode=mode.value,
+            model_name=loaded.label,
+            sites=sites.for_model(loaded.model) if sites is not None else None,
+            solve=False,
+        )
+        spatial = len(specs[0].shape) > 2
+        if solve or (solve is None and spatial and report.linear_mismatches):
+            try:
+                with _status("searching the input sizes that fit…"):
+                    report.solve = valid_input_sizes(loaded.model, specs, mode=mode.value, max_size=max_size)
+            except ModelRunError as err:  # e.g. an operator without a meta kernel: the fit report stands
+                report.notes.append(f"input sizes not searched: {err}")
+        for note in report.notes:
+            say(f"note: {note}")
+        emit(FitView(report, label=loaded.label), format, output, save)
+        if not report.consistent:
+            raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fit")(fit)

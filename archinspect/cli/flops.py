@@ -1,0 +1,102 @@
+"""``archinspect flops``: FLOP and MAC accounting per module or per operator, beside other counters."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+import typer
+
+from archinspect.cli.common import (
+    ArgOpt,
+    DebugOpt,
+    DepthOpt,
+    DeviceOpt,
+    DtypeOpt,
+    FormatOpt,
+    InputOpt,
+    Mode,
+    ModelArg,
+    ModeOpt,
+    OutputFormat,
+    OutputOpt,
+    SaveOpt,
+    emit,
+    handle_errors,
+    load_target,
+    say,
+)
+
+
+class By(str, enum.Enum):
+    module = "module"
+    op = "op"
+
+
+ByOpt = Annotated[By, typer.Option("--by", help="Group by module (a tree) or by ATen operator.")]
+TopOpt = Annotated[int, typer.Option("--top", min=0, help="Also list the K heaviest layers (0: none).")]
+PerSampleOpt = Annotated[bool, typer.Option("--per-sample", help="Divide every figure by the batch size.")]
+CompareOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compare",
+        help="Also run fvcore, torchinfo, torch's FlopCounterMode (and thop, ptflops when installed) on the "
+        "same model and input, each with the reason its figure differs. Builds a CPU copy of the model.",
+    ),
+]
+
+
+def flops(
+    model: ModelArg,
+    input: InputOpt = None,  # noqa: A002 - the option is --input
+    by: ByOpt = By.module,
+    depth: DepthOpt = 2,
+    top: TopOpt = 10,
+    per_sample: PerSampleOpt = False,
+    compare: CompareOpt = False,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = None,
+    mode: ModeOpt = Mode.eval,
+    arg: ArgOpt = None,
+    format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
+    output: OutputOpt = None,
+    save: SaveOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Count MODEL's FLOPs and MACs from the operators that actually run: per module (a tree with share
+    bars) or per operator, the heaviest layers, and totals with FLOPs per parameter.
+
+    MACs are multiply-accumulates of convolutions, linear/matmul and attention; FLOPs = 2 x MACs.
+    Normalisation, pooling, activations and elementwise ops are "other ops", counted apart.
+
+    Examples: archinspect flops resnet50 · archinspect flops resnet50 --by op ·
+    archinspect flops densenet121 --depth 1 --top 5 --compare · archinspect flops net.py:Net --input 8,3,32,32
+    """
+    with handle_errors(debug):
+        from archinspect.analyses.flops import count_flops
+        from archinspect.render.flops import FlopsView
+
+        loaded, specs, resolved = load_target(model, arg, input, device)
+        report = count_flops(
+            loaded.model,
+            specs,
+            device="auto" if device == "auto" else resolved,
+            depth=depth,
+            mode=mode.value,
+            dtype=dtype,
+            model_name=loaded.label,
+        )
+        for note in report.notes:
+            say(f"note: {note}")
+        comparison = None
+        if compare:
+            from archinspect.analyses.compare import compare_tools
+
+            say("comparing with other counters (runs them on a CPU copy of the model) ...")
+            comparison = compare_tools(loaded.model, report, rebuild=loaded.rebuild)
+        shown = report.per_sample_view() if per_sample else report
+        emit(FlopsView(shown, by=by.value, depth=depth, top=top, comparison=comparison), format, output, save)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("flops")(flops)

@@ -1,0 +1,384 @@
+"""The one operator-level FLOP counter every command uses.
+
+A :class:`OpCounter` is a ``TorchDispatchMode``: it sees every ATen operator that actually runs — inside
+module hooks' reach or not, so ``x @ w``, ``F.linear``, ``einsum`` and attention in a custom ``forward``
+count — and hands each one's cost to a callback, which the engine attributes to the module running it.
+
+Convention (PyTorch's ``torch.utils.flop_counter``): a multiply–accumulate (MAC) is 2 FLOPs, and only
+convolution, matrix products and attention are counted as MACs. Everything else that does arithmetic
+(normalisation, pooling, activations, elementwise, softmax, reductions, upsampling) is counted
+separately as "other ops", one operation per element touched, with the per-element costs in
+``OTHER_OP_COST`` below. Data movement (views, cat, copies) costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from archinspect.core.fastmeta import fast_meta
+
+aten = torch.ops.aten
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """The cost of one operator call: MACs (conv/matmul/attention) and other arithmetic ops."""
+
+    op: str  # short ATen name, e.g. "convolution", "addmm", "native_batch_norm"
+    category: str  # "conv", "matmul", "attention", "norm", "pool", "activation", "elementwise", ...
+    macs: int = 0
+    other: int = 0
+
+
+def _shape(t: Any) -> tuple[int, ...]:
+    return tuple(t.shape)
+
+
+def _conv_macs(args: Sequence[Any], out: Any) -> int:
+    x, w = args[0], args[1]
+    transposed = bool(args[6]) if len(args) > 6 else False
+    # Every weight element meets every spatial position once per sample. For a normal conv the positions
+    # are the output's; for a transposed conv they are the input's (weight shape [Cin, Cout/g, k...]).
+    spatial = _shape(x)[2:] if transposed else _shape(out)[2:]
+    return _shape(x)[0] * prod(_shape(w)) * prod(spatial)
+
+
+def _mm_macs(a: Any, b: Any) -> int:
+    n, k = _shape(a)
+    return n * k * _shape(b)[-1]
+
+
+def _bmm_macs(a: Any, b: Any) -> int:
+    bsz, n, k = _shape(a)
+    return bsz * n * k * _shape(b)[-1]
+
+
+def _attention_macs(q: Any, k: Any, v: Any) -> int:
+    # Q·Kᵀ: (Lq × d) by (d × Lk), then P·V: (Lq × Lk) by (Lk × dv), for every batch × head.
+    *lead, lq, d = _shape(q)
+    lk, dv = _shape(k)[-2], _shape(v)[-1]
+    return prod(lead) * lq * lk * (d + dv)
+
+
+def _named_args(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Every argument of an ATen call by its schema name (defaults filled in)."""
+    named = {}
+    for i, arg in enumerate(func._schema.arguments):
+        if i < len(args) and not arg.kwarg_only:
+            named[arg.name] = args[i]
+        else:
+            named[arg.name] = kwargs.get(arg.name, arg.default_value if arg.has_default_value() else None)
+    return named
+
+
+# Fused attention kernels whose tensors are laid out (batch, seq, heads, dim) rather than (batch, heads, seq, dim).
+_SEQ_FIRST_ATTENTION = {"_flash_attention_forward", "_efficient_attention_forward"}
+
+
+def _attention_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[int, int]:
+    """(MACs, other ops) of one fused scaled-dot-product attention call.
+
+    Other ops are what the unfused (math) path does around its two matrix products, which is what runs
+    on devices without a fused kernel (meta, and CPU for some shapes): scale Q and K (one op per element
+    each), add the mask or causal bias when there is one, softmax the scores (5 per score). Charging a
+    fused call the same keeps CPU and meta reports identical.
+    """
+    q, k, v = args[0], args[1], args[2]
+    if func.overloadpacket.__name__ in _SEQ_FIRST_ATTENTION:
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+    macs = _attention_macs(q, k, v)
+    *lead, lq, _ = _shape(q)
+    scores = prod(lead) * lq * _shape(k)[-2]
+    named = _named_args(func, args, kwargs)
+    masked = named.get("is_causal") is True or any(
+        isinstance(named.get(key), torch.Tensor) for key in ("attn_mask", "attn_bias", "bias")
+    )
+    other = _numel(q) + _numel(k) + 5 * scores + (scores if masked else 0)
+    return macs, other
+
+
+def _numel(t: Any) -> int:
+    return t.numel() if isinstance(t, torch.Tensor) else 0
+
+
+def _first_tensor(x: Any) -> Any:
+    if isinstance(x, (tuple, list)):
+        return x[0]
+    return x
+
+
+_MATMUL_OPS: dict[Any, tuple[str, Callable[[Sequence[Any], Any], int]]] = {
+    aten.mm: ("matmul", lambda a, o: _mm_macs(a[0], a[1])),
+    aten.addmm: ("matmul", lambda a, o: _mm_macs(a[1], a[2])),
+    aten.bmm: ("matmul", lambda a, o: _bmm_macs(a[0], a[1])),
+    aten.baddbmm: ("matmul", lambda a, o: _bmm_macs(a[1], a[2])),
+    aten.mv: ("matmul", lambda a, o: prod(_shape(a[0]))),
+    aten.addmv: ("matmul", lambda a, o: prod(_shape(a[1]))),
+    aten.dot: ("matmul", lambda a, o: _numel(a[0])),
+    aten.convolution: ("conv", _conv_macs),
+    aten._convolution: ("conv", _conv_macs),
+}
+
+_ATTENTION_OPS = [
+    "_scaled_dot_product_flash_attention_for_cpu",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_cudnn_attention",
+    "_flash_attention_forward",
+    "_efficient_attention_forward",
+]
+_ATTENTION = {getattr(aten, name) for name in _ATTENTION_OPS if hasattr(aten, name)}
+
+
+def _mha_cost(named: dict[str, Any], query: Any, key: Any) -> tuple[int, int]:
+    """(MACs, other ops) of a whole multi-head attention block: in-projection, attention, out-projection.
+
+    Other ops are those of the unfused path (``F.multi_head_attention_forward``) that meta runs: the
+    in-projection bias, Q and K scaling, mask, softmax; the out-projection bias is fused into its addmm.
+    """
+    *lead, lq, e = _shape(query)
+    lk = _shape(key)[-2]
+    batch = prod(lead)
+    heads = int(named["num_head"] if "num_head" in named else named["num_heads"])
+    scores = batch * heads * lq * lk
+    macs = batch * (lq + 2 * lk) * e * e + 2 * scores * (e // heads) + batch * lq * e * e
+    bias = batch * (lq + 2 * lk) * e if isinstance(named.get("qkv_bias"), torch.Tensor) else 0
+    masked = isinstance(named.get("mask"), torch.Tensor)
+    other = bias + batch * (lq + lk) * e + 5 * scores + (scores if masked else 0)
+    return macs, other
+
+
+def _fused_block_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[int, int]:
+    """The CPU/CUDA fast paths of nn.MultiheadAttention and nn.TransformerEncoderLayer in eval mode."""
+    named = _named_args(func, args, kwargs)
+    if func.overloadpacket.__name__ == "_native_multi_head_attention":
+        return _mha_cost(named, named["query"], named["key"])
+    src = named["src"]
+    macs, other = _mha_cost(named, src, src)
+    tokens, e = _numel(src) // _shape(src)[-1], _shape(src)[-1]
+    hidden = _shape(named["ffn_weight_1"])[0]
+    macs += 2 * tokens * e * hidden
+    other += 2 * 5 * tokens * e + 2 * tokens * e + tokens * hidden  # two layer norms, two residuals, activation
+    return macs, other
+
+
+_FUSED_BLOCKS = {
+    getattr(aten, name)
+    for name in ("_native_multi_head_attention", "_transformer_encoder_layer_fwd")
+    if hasattr(aten, name)
+}
+
+# Other ops: (category, cost per element, which elements: "out" or "in").
+OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
+    # normalisation: per input element; eval BatchNorm is a scale and a shift (2), see _norm_cost
+    "native_batch_norm": ("norm", 2, "in"),
+    "_native_batch_norm_legit": ("norm", 2, "in"),
+    "_native_batch_norm_legit_no_training": ("norm", 2, "in"),
+    "_native_batch_norm_legit_functional": ("norm", 2, "in"),
+    "cudnn_batch_norm": ("norm", 2, "in"),
+    "miopen_batch_norm": ("norm", 2, "in"),
+    "native_layer_norm": ("norm", 5, "in"),
+    "native_group_norm": ("norm", 5, "in"),
+    # pooling: adaptive pools read each input element once; windowed pools are costed in _pool_cost
+    "_adaptive_avg_pool2d": ("pool", 1, "in"),
+    "_adaptive_avg_pool3d": ("pool", 1, "in"),
+    "adaptive_avg_pool1d": ("pool", 1, "in"),
+    "adaptive_max_pool2d": ("pool", 1, "in"),
+    "adaptive_max_pool3d": ("pool", 1, "in"),
+    "adaptive_max_pool1d": ("pool", 1, "in"),
+    # activations: one op per output element
+    "relu": ("activation", 1, "out"),
+    "relu_": ("activation", 1, "out"),
+    "threshold": ("activation", 1, "out"),
+    "sigmoid": ("activation", 1, "out"),
+    "sigmoid_": ("activation", 1, "out"),
+    "tanh": ("activation", 1, "out"),
+    "gelu": ("activation", 1, "out"),
+    "silu": ("activation", 1, "out"),
+    "silu_": ("activation", 1, "out"),
+    "hardtanh": ("activation", 1, "out"),
+    "hardtanh_": ("activation", 1, "out"),
+    "hardswish": ("activation", 1, "out"),
+    "hardsigmoid": ("activation", 1, "out"),
+    "leaky_relu": ("activation", 1, "out"),
+    "leaky_relu_": ("activation", 1, "out"),
+    "elu": ("activation", 1, "out"),
+    "clamp": ("activation", 1, "out"),
+    "clamp_min": ("activation", 1, "out"),
+    "clamp_min_": ("activation", 1, "out"),
+    "clamp_": ("activation", 1, "out"),
+    "clamp_max": ("activation", 1, "out"),
+    "clamp_max_": ("activation", 1, "out"),
+    "tanh_": ("activation", 1, "out"),
+    "gelu_": ("activation", 1, "out"),
+    "hardswish_": ("activation", 1, "out"),
+    "hardsigmoid_": ("activation", 1, "out"),
+    "elu_": ("activation", 1, "out"),
+    "mish": ("activation", 1, "out"),
+    "mish_": ("activation", 1, "out"),
+    "softplus": ("activation", 1, "out"),
+    "log_sigmoid_forward": ("activation", 1, "out"),
+    "_prelu_kernel": ("activation", 1, "out"),
+    "glu": ("activation", 1, "out"),
+    # elementwise arithmetic: one op per output element
+    "add": ("elementwise", 1, "out"),
+    "add_": ("elementwise", 1, "out"),
+    "sub": ("elementwise", 1, "out"),
+    "sub_": ("elementwise", 1, "out"),
+    "mul": ("elementwise", 1, "out"),
+    "mul_": ("elementwise", 1, "out"),
+    "div": ("elementwise", 1, "out"),
+    "div_": ("elementwise", 1, "out"),
+    "rsub": ("elementwise", 1, "out"),
+    "neg": ("elementwise", 1, "out"),
+    "exp": ("elementwise", 1, "out"),
+    "sqrt": ("elementwise", 1, "out"),
+    "rsqrt": ("elementwise", 1, "out"),
+    "pow": ("elementwise", 1, "out"),
+    "addcmul": ("elementwise", 2, "out"),
+    "addcdiv": ("elementwise", 2, "out"),
+    "lerp": ("elementwise", 2, "out"),
+    "exp_": ("elementwise", 1, "out"),
+    "sqrt_": ("elementwise", 1, "out"),
+    "rsqrt_": ("elementwise", 1, "out"),
+    "neg_": ("elementwise", 1, "out"),
+    "pow_": ("elementwise", 1, "out"),
+    "abs": ("elementwise", 1, "out"),
+    "log": ("elementwise", 1, "out"),
+    "erf": ("elementwise", 1, "out"),
+    "reciprocal": ("elementwise", 1, "out"),
+    "square": ("elementwise", 1, "out"),
+    "maximum": ("elementwise", 1, "out"),
+    "minimum": ("elementwise", 1, "out"),
+    "sin": ("elementwise", 1, "out"),
+    "cos": ("elementwise", 1, "out"),
+    # softmax: max, subtract, exp, sum, divide
+    "_softmax": ("softmax", 5, "in"),
+    "_safe_softmax": ("softmax", 5, "in"),
+    "_log_softmax": ("softmax", 5, "in"),
+    # reductions: one op per input element
+    "mean": ("reduction", 1, "in"),
+    "sum": ("reduction", 1, "in"),
+    "amax": ("reduction", 1, "in"),
+    "max": ("reduction", 1, "in"),
+    "var": ("reduction", 2, "in"),
+    "std": ("reduction", 2, "in"),
+    "var_mean": ("reduction", 2, "in"),
+    "logsumexp": ("reduction", 3, "in"),
+    "linalg_vector_norm": ("reduction", 2, "in"),
+    # upsampling (as fvcore): nearest copies, bilinear interpolates from 4 neighbours
+    "upsample_nearest1d": ("upsample", 1, "out"),
+    "upsample_nearest2d": ("upsample", 1, "out"),
+    "upsample_nearest3d": ("upsample", 1, "out"),
+    "upsample_bilinear2d": ("upsample", 4, "out"),
+    "_upsample_bilinear2d_aa": ("upsample", 4, "out"),
+    "upsample_bicubic2d": ("upsample", 16, "out"),
+    "_upsample_nearest_exact1d": ("upsample", 1, "out"),
+    "_upsample_nearest_exact2d": ("upsample", 1, "out"),
+    "_upsample_nearest_exact3d": ("upsample", 1, "out"),
+    "upsample_linear1d": ("upsample", 2, "out"),
+    "upsample_trilinear3d": ("upsample", 8, "out"),
+}
+
+# Kernels that are the same operation as a public name a reader knows; tallied under that name.
+_SAME_AS = {"_adaptive_avg_pool2d": "adaptive_avg_pool2d", "_adaptive_avg_pool3d": "adaptive_avg_pool3d"}
+
+_WINDOW_POOLS = {
+    "max_pool2d_with_indices": 2,
+    "max_pool3d_with_indices": 3,
+    "avg_pool2d": 2,
+    "avg_pool3d": 2,
+    "max_pool2d": 2,
+    "_mkldnn_max_pool2d": 2,
+    "avg_pool1d": 1,
+    "max_pool1d": 1,
+}
+
+
+def _window_pool_cost(name: str, args: Sequence[Any], out: Any) -> int:
+    nd = 3 if name.endswith("3d") else (1 if name.endswith("1d") else 2)
+    kernel = args[1] if len(args) > 1 else 1
+    if isinstance(kernel, int):
+        kernel = [kernel] * nd
+    if len(kernel) == 1:
+        kernel = list(kernel) * nd
+    return _numel(_first_tensor(out)) * prod(kernel)
+
+
+def op_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost | None:
+    """The cost of one ATen call, or None when it does no arithmetic (views, copies, factories)."""
+    packet = func.overloadpacket
+    if packet in _ATTENTION:
+        macs, other = _attention_cost(func, args, kwargs)
+        return OpCost(packet.__name__, "attention", macs=macs, other=other)
+    if packet in _FUSED_BLOCKS:
+        macs, other = _fused_block_cost(func, args, kwargs)
+        return OpCost(packet.__name__, "attention", macs=macs, other=other)
+    if packet in _MATMUL_OPS:
+        category, fn = _MATMUL_OPS[packet]
+        return OpCost(packet.__name__, category, macs=int(fn(args, _first_tensor(out))))
+    name = packet.__name__
+    if name in _WINDOW_POOLS:
+        return OpCost(name, "pool", other=_window_pool_cost(name, args, out))
+    if name == "mean" and _is_global_average_pool(args, kwargs):
+        # adaptive_avg_pool{2,3}d to 1×1 is lowered to mean over the trailing dims before dispatch
+        return OpCost(f"adaptive_avg_pool{len(args[1])}d", "pool", other=_numel(args[0]))
+    spec = OTHER_OP_COST.get(name)
+    if spec is None:
+        return None
+    category, per_elem, which = spec
+    if category == "norm" and "batch_norm" in name:
+        per_elem = _batch_norm_cost(name, args)
+    base = args[0] if which == "in" and args else _first_tensor(out)
+    # in-place variants (relu_, add_) are tallied with their out-of-place op
+    shown = _SAME_AS.get(name, name[:-1] if name.endswith("_") else name)
+    return OpCost(shown, category, other=per_elem * _numel(base))
+
+
+def _is_global_average_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> bool:
+    """``mean(x, [-1, -2], keepdim=True)``: the exact call ATen's adaptive average pool to 1×1 makes."""
+    dims = args[1] if len(args) > 1 else kwargs.get("dim")
+    keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+    return keepdim is True and isinstance(dims, (list, tuple)) and list(dims) in ([-1, -2], [-1, -2, -3])
+
+
+def _batch_norm_cost(name: str, args: Sequence[Any]) -> int:
+    # (input, weight, bias, running_mean, running_var, training, ...) for native_batch_norm & co.
+    affine = len(args) > 1 and isinstance(args[1], torch.Tensor)
+    if name == "_native_batch_norm_legit_no_training":
+        training = False
+    else:
+        training = bool(args[5]) if len(args) > 5 and isinstance(args[5], bool) else False
+    if training:  # mean, variance, normalise (+ scale and shift)
+        return 5 if affine else 4
+    return 2 if affine else 1
+
+
+class OpCounter(TorchDispatchMode):
+    """Calls ``on_op(cost)`` for every operator that does arithmetic, as it runs."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch wraps a mode's __torch_dispatch__ in dynamo.disable by default, which imports
+        # torch._dynamo (about 2 s) on the first operator. Counting never runs under torch.compile.
+        return False
+
+    def __init__(self, on_op: Callable[[OpCost], None]) -> None:
+        super().__init__()
+        self.on_op = on_op
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+        kwargs = kwargs or {}
+        out = fast_meta(func, args, kwargs)
+        if out is None:
+            out = func(*args, **kwargs)
+        cost = op_cost(func, args, kwargs, out)
+        if cost is not None:
+            self.on_op(cost)
+        return out

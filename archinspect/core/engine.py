@@ -1,0 +1,402 @@
+"""The one-pass inspection engine: push dummy inputs through a model once and record every module call.
+
+Module hooks give the tree (name, type, input and output shapes); an :class:`~archinspect.core.counter.OpCounter`
+sees every operator and charges its cost to the innermost module running at that moment. The model is
+never modified: tensors for another device or dtype are substituted for the duration of the call
+(``torch.func.functional_call``), hooks are removed and train/eval flags restored in ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from archinspect.core.counter import OpCost, OpCounter
+from archinspect.core.devices import resolve_device
+from archinspect.core.inputs import InputSpec
+from archinspect.core.report import LayerRecord, OpTally, Report, Totals
+from archinspect.errors import ModelRunError, UsageError
+
+DEFAULT_DEPTH = 2
+
+# An interceptor may answer a module call instead of the module (``archinspect.fit`` does, to step over
+# a mismatched layer): given (qualified name, module, args, kwargs) it returns an output or NOT_HANDLED.
+NOT_HANDLED = object()
+Interceptor = Callable[[str, nn.Module, tuple, dict], Any]
+
+
+class MetaKernelMissing(Exception):
+    """Raised inside the pass when an operator cannot run on the meta device."""
+
+
+def _tensors(obj: Any) -> Iterator[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _tensors(item)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            yield from _tensors(item)
+    elif hasattr(obj, "__dataclass_fields__") or hasattr(obj, "_fields"):
+        yield from _tensors(tuple(getattr(obj, f) for f in getattr(obj, "_fields", obj.__dict__)))
+
+
+def _shapes(obj: Any) -> list[tuple[int, ...]]:
+    return [tuple(t.shape) for t in _tensors(obj)]
+
+
+def _nbytes(obj: Any) -> int:
+    return sum(t.numel() * t.element_size() for t in _tensors(obj))
+
+
+def as_specs(inputs: Any) -> list[InputSpec]:
+    """Accept InputSpecs, shapes (tuples of ints) or tensors, one or a list of them."""
+    if isinstance(inputs, (InputSpec, torch.Tensor)) or (
+        isinstance(inputs, (tuple, list)) and inputs and all(isinstance(d, int) for d in inputs)
+    ):
+        inputs = [inputs]
+    specs = []
+    for item in inputs:
+        if isinstance(item, InputSpec):
+            specs.append(item)
+        elif isinstance(item, torch.Tensor):
+            specs.append(InputSpec(tuple(item.shape), str(item.dtype).removeprefix("torch.")))
+        elif isinstance(item, (tuple, list)) and all(isinstance(d, int) for d in item):
+            specs.append(InputSpec(tuple(item)))
+        else:
+            raise UsageError(f"input {item!r} is not a shape, an InputSpec or a tensor")
+    return specs
+
+
+def _is_meta_gap(exc: BaseException) -> bool:
+    text = str(exc)
+    if isinstance(exc, NotImplementedError):
+        return "Meta" in text or "meta" in text
+    return isinstance(exc, RuntimeError) and (
+        "meta tensor" in text.lower() or "'Meta' backend" in text or "on meta" in text
+    )
+
+
+def inspect(
+    model: nn.Module,
+    inputs: Any,
+    *,
+    device: str = "auto",
+    depth: int = DEFAULT_DEPTH,
+    mode: str = "eval",
+    dtype: str | None = None,
+    model_name: str | None = None,
+    intercept: Interceptor | None = None,
+    meta_fallback: bool = True,
+    per_module: bool = True,
+) -> Report:
+    """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
+
+    ``inputs``: shapes, :class:`InputSpec` or tensors (one per positional input). ``device``: ``auto``
+    (meta, falling back to CPU when an operator has no meta kernel), ``meta``, ``cpu``, ``cuda[:N]``.
+    ``dtype``: cast floating parameters and inputs (``float16``, ``bfloat16``, ...). ``mode``: ``eval``
+    or ``train`` (BatchNorm statistics are never written back to the model). ``per_module=False`` records
+    the model as one row (the same counter, no per-module hooks): for totals only, about 3× faster; its
+    ``activation_bytes`` is then the model's output alone (leaf outputs need per-module records).
+    """
+    if mode not in ("eval", "train"):
+        raise UsageError(f"--mode {mode!r} is not a mode; accepted: eval, train")
+    if depth < 0:
+        raise UsageError(f"--depth {depth} must be 0 or more")
+    specs = as_specs(inputs)
+    if dtype is not None:
+        if not hasattr(torch, dtype) or not getattr(torch, dtype).is_floating_point:
+            raise UsageError(f"--dtype {dtype!r}: accepted: float32, float16, bfloat16, float64")
+        specs = [s.with_dtype(dtype) for s in specs]
+    target = resolve_device(device, auto="meta")
+    name = model_name or type(model).__name__
+    notes: list[str] = []
+    opts = _PassOptions(depth, mode, dtype, name, intercept, per_module)
+    try:
+        return _run(model, specs, target, opts, notes)
+    except MetaKernelMissing as gap:
+        if not (meta_fallback and device in ("auto", None)):
+            raise ModelRunError(f"{gap} (use --device cpu)") from None
+        notes.append(f"{gap}; ran on CPU instead")
+        return _run(model, specs, "cpu", opts, notes)
+
+
+def _substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode: str) -> dict[str, Any]:
+    """Tensors to use in place of the model's for this one pass (the model keeps its own)."""
+    cast = getattr(torch, dtype) if dtype else None
+    subs: dict[str, Any] = {}
+    named = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers(remove_duplicate=False))
+    buffer_names = {n for n, _ in model.named_buffers(remove_duplicate=False)}
+    made: dict[int, torch.Tensor] = {}
+    for key, t in named:
+        want_dtype = cast if (cast is not None and t.is_floating_point()) else t.dtype
+        # Train mode writes BatchNorm statistics: hand it copies so the model's own stay untouched.
+        copy_buffer = mode == "train" and key in buffer_names
+        if t.device == target and t.dtype == want_dtype and not copy_buffer:
+            continue
+        if id(t) not in made:
+            if target.type == "meta":
+                made[id(t)] = torch.empty(t.shape, dtype=want_dtype, device=target)
+            elif t.device.type == "meta":
+                made[id(t)] = torch.zeros(t.shape, dtype=want_dtype, device=target)
+            else:
+                made[id(t)] = t.detach().to(device=target, dtype=want_dtype, copy=True)
+        subs[key] = made[id(t)]
+    return subs
+
+
+def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
+    """(params, trainable) each module holds directly; a shared parameter goes to its first owner."""
+    seen: set[int] = set()
+    out: dict[nn.Module, tuple[int, int]] = {}
+    for mod in model.modules():
+        total = trainable = 0
+        for p in mod._parameters.values():  # the module's own, without a recursive walk per module
+            if p is None or id(p) in seen:
+                continue
+            seen.add(id(p))
+            total += p.numel()
+            trainable += p.numel() if p.requires_grad else 0
+        out[mod] = (total, trainable)
+    return out
+
+
+class _Recorder:
+    """Builds LayerRecords from module hooks and charges operator costs to the running module."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.names = {mod: name for name, mod in model.named_modules()}
+        self.own = _own_params(model)
+        self.records: list[LayerRecord] = []
+        self.stack: list[int] = []
+        self.calls: dict[nn.Module, int] = {}
+        self.ops: dict[str, OpTally] = {}
+
+    def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        n = self.calls.get(module, 0) + 1
+        self.calls[module] = n
+        params, trainable = self.own[module] if n == 1 else (0, 0)
+        parent = self.stack[-1] if self.stack else None
+        rec = LayerRecord(
+            index=len(self.records),
+            name=self.names[module],
+            type=type(module).__name__,
+            depth=len(self.stack),
+            parent=parent,
+            input_shapes=_shapes((args, kwargs)),
+            params=params,
+            trainable_params=trainable,
+            call=n,
+        )
+        self.records.append(rec)
+        if parent is not None:
+            self.records[parent].children.append(rec.index)
+        self.stack.append(rec.index)
+
+    def post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        rec = self.records[self.stack.pop()]
+        rec.output_shapes = _shapes(output)
+        rec.output_bytes = _nbytes(output)
+
+    def on_op(self, cost: OpCost) -> None:
+        if self.stack:
+            rec = self.records[self.stack[-1]]
+            rec.macs += cost.macs
+            rec.other_ops += cost.other
+        tally = self.ops.get(cost.op)
+        if tally is None:
+            tally = self.ops[cost.op] = OpTally(cost.op, cost.category)
+        tally.calls += 1
+        tally.macs += cost.macs
+        tally.other_ops += cost.other
+
+    def add_unrun(self) -> None:
+        """Records for modules that hold parameters but never ran (e.g. auxiliary heads in eval).
+
+        They hang under the record of their nearest ancestor that ran, with records for the containers
+        in between (``aux1`` > ``aux1.conv`` > ``aux1.conv.conv``), so folding to any depth keeps their
+        parameters and the column sums equal the totals.
+        """
+        by_name = {self.records[i].name: i for i in range(len(self.records) - 1, -1, -1)}  # first calls
+        modules = {name: mod for mod, name in self.names.items()}
+        for mod, (params, _) in self.own.items():
+            if params and mod not in self.calls:
+                self._unrun_record(self.names[mod], by_name, modules)
+
+    def _unrun_record(self, name: str, by_name: dict[str, int], modules: dict[str, nn.Module]) -> int | None:
+        if name in by_name:
+            return by_name[name]
+        parent = self._unrun_record(name.rpartition(".")[0], by_name, modules) if name else None
+        mod = modules[name]
+        params, trainable = self.own[mod]
+        rec = LayerRecord(
+            index=len(self.records),
+            name=name,
+            type=type(mod).__name__,
+            depth=self.records[parent].depth + 1 if parent is not None else 0,
+            parent=parent,
+            params=params,
+            trainable_params=trainable,
+            ran=False,
+        )
+        self.records.append(rec)
+        if parent is not None:
+            self.records[parent].children.append(rec.index)
+        by_name[name] = rec.index
+        return rec.index
+
+
+@contextlib.contextmanager
+def _patched_forwards(model: nn.Module, names: dict[nn.Module, str], intercept: Interceptor) -> Iterator[None]:
+    """Route every module's forward through ``intercept`` for the pass; restored afterwards."""
+    patched: list[tuple[nn.Module, Any]] = []
+
+    def wrap(mod: nn.Module, original: Any) -> Any:
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            answer = intercept(names[mod], mod, args, kwargs)
+            return original(*args, **kwargs) if answer is NOT_HANDLED else answer
+
+        return forward
+
+    try:
+        for mod in names:
+            had = mod.__dict__.get("forward", NOT_HANDLED)
+            patched.append((mod, had))
+            mod.forward = wrap(mod, mod.forward)  # type: ignore[method-assign]
+        yield
+    finally:
+        for mod, had in patched:
+            if had is NOT_HANDLED:
+                mod.__dict__.pop("forward", None)
+            else:
+                mod.forward = had  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True)
+class _PassOptions:
+    depth: int
+    mode: str
+    dtype: str | None
+    name: str
+    intercept: Interceptor | None
+    per_module: bool
+
+
+def _run(
+    model: nn.Module, specs: Sequence[InputSpec], target_name: str, opts: _PassOptions, notes: list[str]
+) -> Report:
+    depth, mode, dtype, intercept = opts.depth, opts.mode, opts.dtype, opts.intercept
+    target = torch.device(target_name)
+    args = [s.make(target) for s in specs]
+    subs = _substitutes(model, target, dtype, mode)
+    rec = _Recorder(model)
+    handles = []
+    flags = {m: m.training for m in model.modules()}
+    try:
+        for mod in rec.names if opts.per_module else [model]:
+            handles.append(mod.register_forward_pre_hook(rec.pre, with_kwargs=True))
+            handles.append(mod.register_forward_hook(rec.post, with_kwargs=True))
+        model.train(mode == "train")
+        patch = _patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
+        with torch.no_grad(), patch, OpCounter(rec.on_op):
+            if subs:
+                torch.func.functional_call(model, subs, tuple(args), tie_weights=True, strict=False)
+            else:
+                model(*args)
+    except Exception as exc:
+        if target.type == "meta" and _is_meta_gap(exc):
+            raise MetaKernelMissing(_meta_gap_text(exc)) from exc
+        err = failure_error(exc, rec.records, rec.stack, specs, model=model)
+        if getattr(err, "too_small", False) and intercept is None:
+            # Not under an interceptor: fit's and solve's own probes must not start another size search.
+            from archinspect.core.failure import smallest_size_text
+
+            err = _reworded(err, f"{err}{smallest_size_text(model, specs, mode)}")
+        raise err from exc
+    finally:
+        for h in handles:
+            h.remove()
+        for m, flag in flags.items():
+            m.training = flag
+    totals = _totals(model, rec.records, args, dtype)
+    if opts.per_module:
+        rec.add_unrun()
+    else:  # the one row holds everything, so that it still sums to the totals
+        rec.records[0].params, rec.records[0].trainable_params = totals.params, totals.trainable_params
+    return Report(
+        model_name=opts.name,
+        inputs=list(specs),
+        device=str(target),
+        mode=mode,
+        records=rec.records,
+        ops=rec.ops,
+        totals=totals,
+        depth=depth,
+        notes=notes,
+    )
+
+
+def _meta_gap_text(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"an operator has no meta kernel ({first[:120]})"
+
+
+def _totals(model: nn.Module, records: list[LayerRecord], args: list[Any], dtype: str | None) -> Totals:
+    cast = getattr(torch, dtype) if dtype else None
+
+    def size(t: torch.Tensor) -> int:
+        itemsize = cast.itemsize if (cast is not None and t.is_floating_point()) else t.element_size()
+        return t.numel() * itemsize
+
+    params = list(model.parameters())  # unique: shared parameters once
+    return Totals(
+        params=sum(p.numel() for p in params),
+        trainable_params=sum(p.numel() for p in params if p.requires_grad),
+        macs=sum(r.macs for r in records),
+        other_ops=sum(r.other_ops for r in records),
+        param_bytes=sum(size(p) for p in params),
+        buffer_bytes=sum(size(b) for b in model.buffers()),
+        input_bytes=_nbytes(args),
+        activation_bytes=sum(r.output_bytes for r in records if r.ran and r.is_leaf),
+    )
+
+
+def failure_error(
+    exc: BaseException,
+    records: list[LayerRecord],
+    stack: list[int],
+    specs: Sequence[InputSpec],
+    model: nn.Module | None = None,
+) -> ModelRunError:
+    """A one-line ModelRunError naming the innermost layer that was running and what it received.
+
+    With ``model``, a wrong channel or feature count and an input too small for a window are told in
+    the layer's own terms (see :mod:`archinspect.core.failure`); ``err.too_small`` marks the latter.
+    """
+    from archinspect.core.failure import diagnose
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if not stack:
+        return ModelRunError(f"the model failed before any layer ran: {text}")
+    rec = records[stack[-1]]
+    module = None
+    if model is not None:
+        with contextlib.suppress(AttributeError):
+            module = model.get_submodule(rec.name)
+    diagnosis = diagnose(exc, rec, module, specs[0].shape if specs else None)
+    err = ModelRunError(diagnosis.message)
+    err.layer = rec  # type: ignore[attr-defined]
+    err.too_small = diagnosis.too_small  # type: ignore[attr-defined]
+    return err
+
+
+def _reworded(err: ModelRunError, message: str) -> ModelRunError:
+    new = ModelRunError(message)
+    new.__dict__.update(err.__dict__)
+    return new

@@ -1,0 +1,171 @@
+"""The report one inspection pass produces: a record per module call, per-operator tallies, totals.
+
+Every renderer (table, JSON, CSV, Markdown) and every command reads this object; nothing re-runs the
+model to print it. Figures are for the whole batch; ``per_sample`` divides by the batch size.
+
+Own versus total: a record's ``params``, ``macs`` and ``other_ops`` are its *own* — parameters it holds
+directly and operations that ran in its ``forward`` outside any child module — so that every parameter
+and every operation is in exactly one record, and column sums equal the totals at any depth.
+``rows(depth)`` folds deeper records into their ancestor at ``depth``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from archinspect.core.inputs import InputSpec
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class LayerRecord:
+    """One module call (a module called twice has two records); figures for the whole batch."""
+
+    index: int
+    name: str  # qualified name; "" for the model itself
+    type: str
+    depth: int  # call depth: 0 for the model, 1 for what the model's forward calls, ...
+    parent: int | None
+    input_shapes: list[Shape] = field(default_factory=list)
+    output_shapes: list[Shape] = field(default_factory=list)
+    params: int = 0  # own parameters (counted at a module's first call; a shared one at its first owner)
+    trainable_params: int = 0
+    macs: int = 0  # multiply-accumulates of conv / matmul / attention run by this record itself
+    other_ops: int = 0  # normalisation, pooling, activation, elementwise ... ops (not MACs)
+    output_bytes: int = 0
+    call: int = 1  # 1 for a module's first call, 2 for its second, ...
+    ran: bool = True  # False for modules that hold parameters but were never called
+    children: list[int] = field(default_factory=list)
+    folded: int = 0  # how many descendant records are summed into this row (rows() only)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["flops"] = self.flops
+        d["input_shapes"] = [list(s) for s in self.input_shapes]
+        d["output_shapes"] = [list(s) for s in self.output_shapes]
+        return d
+
+
+@dataclass
+class OpTally:
+    """All calls of one ATen operator in the pass."""
+
+    op: str
+    category: str
+    calls: int = 0
+    macs: int = 0
+    other_ops: int = 0
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+
+@dataclass
+class Totals:
+    params: int = 0  # unique parameters (shared ones once)
+    trainable_params: int = 0
+    macs: int = 0
+    other_ops: int = 0
+    param_bytes: int = 0
+    buffer_bytes: int = 0
+    input_bytes: int = 0
+    activation_bytes: int = 0  # sum of every leaf module call's output
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.params - self.trainable_params
+
+    def to_dict(self) -> dict[str, int]:
+        d = asdict(self)
+        d["flops"] = self.flops
+        d["non_trainable_params"] = self.non_trainable_params
+        return d
+
+
+@dataclass
+class Report:
+    """The result of :func:`archinspect.inspect`."""
+
+    model_name: str
+    inputs: list[InputSpec]
+    device: str  # where the pass ran: "meta", "cpu", "cuda:0"
+    mode: str  # "eval" or "train"
+    records: list[LayerRecord]
+    ops: dict[str, OpTally]
+    totals: Totals
+    depth: int = 2
+    notes: list[str] = field(default_factory=list)  # e.g. the meta -> CPU fallback
+
+    @property
+    def batch_size(self) -> int:
+        return self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else 1
+
+    @property
+    def output_shapes(self) -> list[Shape]:
+        return self.records[0].output_shapes if self.records else []
+
+    def rows(self, depth: int | None = None) -> list[LayerRecord]:
+        """Records down to ``depth``; a row at ``depth`` carries the sums of everything below it."""
+        depth = self.depth if depth is None else depth
+        out: list[LayerRecord] = []
+        for rec in self.records:
+            if rec.depth < depth or (rec.depth == depth and rec.is_leaf):
+                out.append(replace(rec))
+            elif rec.depth == depth:
+                out.append(self._folded(rec.index))
+        return out
+
+    def _folded(self, index: int) -> LayerRecord:
+        row = replace(self.records[index], children=[])
+        stack = list(self.records[index].children)
+        while stack:
+            child = self.records[stack.pop()]
+            stack.extend(child.children)
+            row.params += child.params
+            row.trainable_params += child.trainable_params
+            row.macs += child.macs
+            row.other_ops += child.other_ops
+            row.folded += 1
+        return row
+
+    def subtree(self, index: int) -> LayerRecord:
+        """The record at ``index`` with everything below it summed in (inclusive figures)."""
+        return self._folded(index)
+
+    def to_dict(self, depth: int | None = None) -> dict[str, Any]:
+        """The JSON document (keys documented in the README)."""
+        return {
+            "model": self.model_name,
+            "inputs": [{"shape": list(s.shape), "dtype": s.dtype} for s in self.inputs],
+            "device": self.device,
+            "mode": self.mode,
+            "depth": self.depth if depth is None else depth,
+            "batch_size": self.batch_size,
+            "convention": "FLOPs = 2 x MACs (conv, linear, matmul, attention); other_ops counted separately",
+            "notes": list(self.notes),
+            "totals": self.totals.to_dict(),
+            "layers": [r.to_dict() for r in self.rows(depth)],
+            "ops": [
+                {**asdict(t), "flops": t.flops}
+                for t in sorted(self.ops.values(), key=lambda t: (-t.macs, -t.other_ops, t.op))
+            ],
+        }

@@ -1,0 +1,282 @@
+"""From a MODEL reference to a built ``nn.Module``.
+
+References: a zoo name (``resnet50``, ``densenet-bc:depth=40``), ``torchvision:NAME``, ``timm:NAME``,
+``path/to/file.py:Symbol`` or ``package.module:Symbol``, where Symbol is an ``nn.Module`` subclass
+(instantiated with the arguments), a factory function, or a module instance. Models we build are built
+directly on the target device — on ``meta`` nothing is allocated or initialised. A user's module
+instance is never moved or changed; the engine substitutes tensors for the pass instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import inspect as pyinspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archinspect.core.inputs import InputSpec, parse_kwargs
+from archinspect.errors import ModelRunError, UsageError
+from archinspect.models.zoo import ZooEntry, get_entry, is_zoo_name
+
+LIBRARY_PREFIXES = ("torchvision", "timm")
+
+
+@dataclass
+class LoadedModel:
+    """A built model plus what the commands need to know about where it came from."""
+
+    model: Any  # nn.Module
+    label: str  # how reports name it
+    default_inputs: list[InputSpec] | None = None
+    entry: ZooEntry | None = None
+    source_file: str | None = None  # the user's file, for "constructed at file:line"
+    rebuild: Callable[[str], Any] | None = field(default=None, repr=False)  # build again on a device
+
+
+@contextlib.contextmanager
+def _device_context(device: str | None) -> Any:
+    """Build on ``device``; on meta, initialisers have nothing to write and are skipped."""
+    if not device:
+        yield
+        return
+    import torch
+
+    with torch.device(device):
+        if torch.device(device).type == "meta":
+            from archinspect.core.fastmeta import MetaBuild
+
+            with MetaBuild():
+                yield
+        else:
+            yield
+
+
+def create_model(name: str, device: str | None = None, **kwargs: Any) -> Any:
+    """Build zoo model ``name`` (``name:key=value,...`` accepted) on ``device`` (``meta``: nothing allocated)."""
+    return load_model(name, kwargs, device=device).model
+
+
+def split_reference(ref: str) -> tuple[str, str, dict[str, Any]]:
+    """(kind, target, kwargs) where kind is zoo, torchvision, timm, file or module."""
+    text = ref.strip()
+    if not text:
+        raise UsageError("MODEL is empty; give a zoo name (see `archinspect list`), FILE.py:Symbol or pkg.mod:Symbol")
+    head, sep, tail = text.partition(":")
+    if sep and head.lower() in LIBRARY_PREFIXES:
+        name, sep2, rest = tail.partition(":")
+        return head.lower(), name, parse_kwargs(rest) if sep2 else {}
+    if ".py:" in text or text.endswith(".py") or "/" in head or "\\" in head:
+        path, _, symbol = text.rpartition(":") if ".py:" in text else (text, "", "")
+        return "file", f"{path}:{symbol}", {}
+    if sep and "=" in tail:
+        return "zoo", head, parse_kwargs(tail)
+    if sep and "." in head:
+        return "module", text, {}
+    if sep and is_zoo_name(head):
+        raise UsageError(f"{ref!r}: arguments after ':' must be key=value (e.g. {head}:depth=40)")
+    if sep:
+        return "module", text, {}
+    return "zoo", text, {}
+
+
+def load_model(ref: str, args: dict[str, Any] | None = None, *, device: str | None = None) -> LoadedModel:
+    """Resolve a MODEL reference and build it; ``args`` are constructor arguments (``--arg``)."""
+    kind, target, ref_kwargs = split_reference(ref)
+    kwargs = {**ref_kwargs, **(args or {})}
+    if kind == "zoo":
+        return _load_zoo(target, kwargs, device)
+    if kind in LIBRARY_PREFIXES:
+        return _load_library(kind, target, kwargs, device)
+    if kind == "file":
+        path, _, symbol = target.rpartition(":")
+        obj = _symbol_from_file(path, symbol)
+        return _instantiate(obj, f"{Path(path).name}:{symbol}", kwargs, device, source_file=str(Path(path)))
+    module_name, _, symbol = target.partition(":")
+    obj = _symbol_from_module(module_name, symbol)
+    return _instantiate(obj, target, kwargs, device)
+
+
+def _load_zoo(name: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
+    entry = get_entry(name)
+
+    def build(dev: str | None) -> Any:
+        with _device_context(dev):
+            try:
+                return entry.build(**kwargs)
+            except (UsageError, ModelRunError):
+                raise
+            except (TypeError, ValueError) as exc:
+                raise UsageError(
+                    f"{entry.name}: bad argument ({exc}); accepted: {', '.join(entry.accepted_kwargs())}"
+                ) from None
+
+    model = build(device)
+    channels = kwargs.get("in_channels", entry.default_input[1] if len(entry.default_input) > 1 else None)
+    shape = list(entry.default_input)
+    if channels is not None and len(shape) > 1:
+        shape[1] = int(channels)
+    suffix = ",".join(f"{k}={v}" for k, v in kwargs.items())
+    label = f"{entry.name}:{suffix}" if suffix else entry.name
+    return LoadedModel(model, label, [InputSpec(tuple(shape))], entry=entry, rebuild=build)
+
+
+def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
+    try:
+        module = importlib.import_module(lib)
+    except ImportError:
+        raise UsageError(f"{lib}:{name}: {lib} is not installed (pip install {lib})") from None
+    kwargs = dict(kwargs)
+    if lib == "torchvision":
+        import torchvision.models as tvm
+
+        available = tvm.list_models()
+        factory = lambda: tvm.get_model(name, weights=None, **kwargs)  # noqa: E731 - never download weights
+    else:
+        available = module.list_models()
+        factory = lambda: module.create_model(name, pretrained=False, **kwargs)  # noqa: E731
+    if name not in available:
+        import difflib
+
+        close = difflib.get_close_matches(name, available, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"unknown {lib} model {name!r}{hint}")
+
+    def build(dev: str | None) -> Any:
+        with _device_context(dev):
+            return factory()
+
+    model = build(device)
+    # timm models carry their input size; torchvision's are 224 but for Inception v3's 299.
+    chw = tuple(getattr(model, "pretrained_cfg", {}).get("input_size") or ())
+    if len(chw) != 3:
+        size = 299 if "inception" in name else 224
+        chw = (3, size, size)
+    return LoadedModel(model, f"{lib}:{name}", [InputSpec((1, *chw))], rebuild=build)
+
+
+def _symbol_from_file(path: str, symbol: str) -> Any:
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"model file {path!r} does not exist; expected FILE.py:Symbol naming an existing file")
+    if not symbol:
+        raise UsageError(f"{path!r}: name the model as {path}:Symbol (a class, factory or module instance)")
+    mod_name = f"_archinspect_user_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(mod_name, file)
+    if spec is None or spec.loader is None:
+        raise UsageError(f"model file {path!r} cannot be loaded as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module  # dataclasses and pickling look the module up by name
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise UsageError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except Exception as exc:
+        raise ModelRunError(f"{path}: running the file failed: {type(exc).__name__}: {exc}") from exc
+    return _get_symbol(module, symbol, path)
+
+
+def _symbol_from_module(module_name: str, symbol: str) -> Any:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if is_zoo_name(module_name.split(".")[0]):
+            raise UsageError(f"unknown model {module_name!r}") from None
+        raise UsageError(f"module {module_name!r} cannot be imported ({exc})") from None
+    except SyntaxError as exc:
+        raise UsageError(f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}") from None
+    return _get_symbol(module, symbol, module_name)
+
+
+def _get_symbol(module: Any, symbol: str, where: str) -> Any:
+    obj: Any = module
+    for part in symbol.split("."):
+        if not hasattr(obj, part):
+            names = [n for n in dir(module) if not n.startswith("_")]
+            import difflib
+
+            close = difflib.get_close_matches(symbol, names, n=3)
+            offered = _model_symbols(module)
+            if close:
+                hint = f"; did you mean {', '.join(close)}?"
+            elif offered:
+                hint = f"; it defines {', '.join(offered)}"
+            else:
+                hint = "; it defines no nn.Module class, instance or factory function"
+            raise UsageError(f"{where} has no symbol {symbol!r}{hint}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _model_symbols(module: Any) -> list[str]:
+    """Public names in ``module`` that could be a MODEL: module instances, Module classes, its functions."""
+    from torch import nn
+
+    names = []
+    for name, obj in sorted(vars(module).items()):
+        if name.startswith("_"):
+            continue
+        own = getattr(obj, "__module__", None) == module.__name__
+        if (
+            isinstance(obj, nn.Module)
+            or (pyinspect.isclass(obj) and issubclass(obj, nn.Module) and own)
+            or (pyinspect.isfunction(obj) and own)
+        ):
+            names.append(name)
+    return names
+
+
+def _instantiate(
+    obj: Any, label: str, kwargs: dict[str, Any], device: str | None, source_file: str | None = None
+) -> LoadedModel:
+    from torch import nn
+
+    if isinstance(obj, nn.Module):
+        if kwargs:
+            raise UsageError(f"{label} is a module instance; --arg applies only to classes and factories")
+        return LoadedModel(obj, label, source_file=source_file)
+    if not callable(obj):
+        raise UsageError(
+            f"{label} is of type {type(obj).__name__}; expected an nn.Module subclass, a factory function "
+            "returning a module, or a module instance"
+        )
+    if pyinspect.isclass(obj) and not issubclass(obj, nn.Module):
+        raise UsageError(f"{label} is a class but not an nn.Module subclass; expected a subclass of torch.nn.Module")
+
+    def build(dev: str | None) -> Any:
+        with _device_context(dev):
+            try:
+                made = obj(**kwargs)
+            except TypeError as exc:
+                if _is_signature_error(obj, kwargs):
+                    raise UsageError(f"{label}: {exc}; {_accepted(obj)}") from None
+                raise ModelRunError(f"{label}(...) raised TypeError: {exc}") from exc
+            except Exception as exc:
+                raise ModelRunError(f"{label}(...) raised {type(exc).__name__}: {exc}") from exc
+        if not isinstance(made, nn.Module):
+            raise UsageError(f"{label} returned an object of type {type(made).__name__}, not an nn.Module")
+        return made
+
+    return LoadedModel(build(device), label, source_file=source_file, rebuild=build)
+
+
+def _accepted(obj: Any) -> str:
+    try:
+        params = [p for p in pyinspect.signature(obj).parameters if p not in ("self", "args", "kwargs")]
+    except (TypeError, ValueError):
+        return "see its signature"
+    return f"accepted: {', '.join(params)}" if params else "it takes no arguments"
+
+
+def _is_signature_error(obj: Any, kwargs: dict[str, Any]) -> bool:
+    try:
+        pyinspect.signature(obj).bind(**kwargs)
+    except TypeError:
+        return True
+    except ValueError:
+        return False
+    return False

@@ -1,0 +1,185 @@
+"""The zoo registry: entries registered by a decorator, keyed by canonical name.
+
+A canonical name is lowercase with hyphens; lookups accept any case and ``_`` for ``-``.
+Each entry carries the figures it must reproduce exactly (``ZOO.md``): parameter count and MACs
+for one sample at the default input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from archinspect.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One zoo model: how to build it and the reference figures it must match."""
+
+    name: str
+    family: str
+    builder: Callable[..., Any]
+    default_input: tuple[int, ...]
+    source: str
+    params: int
+    macs: int | None = None  # exact MACs for one sample at default_input, where ZOO.md gives an integer
+    gmacs: float | None = None  # GMACs rounded as ZOO.md prints them, where it gives no integer
+    num_classes: int = 1000
+    defaults: dict[str, Any] = field(default_factory=dict)  # this entry's own defaults; the user may override
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def reference_gmacs(self) -> float:
+        return self.macs / 1e9 if self.macs is not None else float(self.gmacs or 0.0)
+
+    def accepted_kwargs(self) -> list[str]:
+        """Constructor arguments the builder takes."""
+        sig = inspect.signature(self.builder)
+        return [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    def build(self, **kwargs: Any) -> Any:
+        accepted = self.accepted_kwargs()
+        unknown = [k for k in kwargs if k not in accepted]
+        if unknown:
+            raise UsageError(f"{self.name} takes no argument {unknown[0]!r}; accepted: {', '.join(accepted) or 'none'}")
+        return self.builder(**{**self.defaults, **kwargs})
+
+
+_REGISTRY: dict[str, ZooEntry] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def canonical_name(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def register_model(
+    name: str,
+    *,
+    family: str,
+    input: tuple[int, ...],  # noqa: A002 - reads best at the call site
+    source: str,
+    params: int,
+    macs: int | None = None,
+    gmacs: float | None = None,
+    num_classes: int = 1000,
+    aliases: tuple[str, ...] = (),
+    **defaults: Any,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated builder as zoo entry ``name``; duplicates are refused.
+
+    ``defaults`` are this entry's values for builder arguments (``depth=100``), so that one builder can
+    serve several entries (decorators stack); the user can still override them with ``--arg``.
+    """
+
+    def decorate(builder: Callable[..., Any]) -> Callable[..., Any]:
+        key = canonical_name(name)
+        if key in _REGISTRY or key in _ALIASES:
+            raise ValueError(f"zoo entry {key!r} registered twice")
+        _REGISTRY[key] = ZooEntry(
+            name=key,
+            family=family,
+            builder=builder,
+            default_input=tuple(input),
+            source=source,
+            params=params,
+            macs=macs,
+            gmacs=gmacs,
+            num_classes=num_classes,
+            defaults=dict(defaults),
+            aliases=tuple(canonical_name(a) for a in aliases),
+        )
+        for alias in aliases:
+            a = canonical_name(alias)
+            if a in _REGISTRY or a in _ALIASES:
+                raise ValueError(f"zoo alias {a!r} registered twice")
+            _ALIASES[a] = key
+        return builder
+
+    return decorate
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", name)]
+
+
+def all_entries() -> dict[str, ZooEntry]:
+    _load_families()
+    return _REGISTRY
+
+
+def list_models(pattern: str | None = None, family: str | None = None) -> list[str]:
+    """Zoo names matching a shell-style wildcard (``resnet*``), in natural order (resnet18 < resnet101)."""
+    entries = all_entries()
+    names = list(entries)
+    if pattern:
+        pat = canonical_name(pattern)
+        if not any(ch in pat for ch in "*?["):
+            pat = f"*{pat}*"
+        names = [n for n in names if fnmatch.fnmatchcase(n, pat)]
+    if family:
+        fam = family.lower()
+        names = [n for n in names if entries[n].family.lower() == fam]
+    return sorted(names, key=_natural_key)
+
+
+def closest_names(name: str, n: int = 3) -> list[str]:
+    keys = list(all_entries()) + list(_ALIASES)
+    return difflib.get_close_matches(canonical_name(name), keys, n=n, cutoff=0.5)
+
+
+def get_entry(name: str) -> ZooEntry:
+    """The entry for ``name`` (case-insensitive, ``_`` for ``-``); UsageError naming the closest ones."""
+    entries = all_entries()
+    key = canonical_name(name)
+    key = _ALIASES.get(key, key)
+    if key in entries:
+        return entries[key]
+    close = closest_names(name)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see `archinspect list`"
+    raise UsageError(f"unknown model {name!r}{hint}")
+
+
+def is_zoo_name(name: str) -> bool:
+    key = canonical_name(name)
+    return key in all_entries() or key in _ALIASES
+
+
+_FAMILY_MODULES = (
+    "alexnet",
+    "vgg",
+    "googlenet",
+    "inception_v3",
+    "inception_v4",
+    "inception_resnet_v2",
+    "xception",
+    "resnet",
+    "senet",
+    "densenet",
+    "densenet_cifar",
+    "resnet_cifar",
+    "d2l",
+)
+_loaded = False
+
+
+def _load_families() -> None:
+    """Import every family module once, so that their decorators fill the registry."""
+    global _loaded
+    if _loaded:
+        return
+    import importlib
+    import importlib.util
+
+    for mod in _FAMILY_MODULES:
+        full = f"archinspect.models.zoo.{mod}"
+        # A family file that does not exist yet is simply absent from the zoo.
+        if importlib.util.find_spec(full) is not None:
+            importlib.import_module(full)
+    _loaded = True

@@ -1,0 +1,245 @@
+"""The ``flops`` view of a FlopReport: a module tree or operator table with share bars, the heaviest
+layers, the comparison with other counters, and a footer with totals and the convention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archinspect.analyses.compare import ToolFigure
+from archinspect.analyses.flops import CONVENTION, FlopReport, ModuleFlops
+from archinspect.render.table import Column, TableData, bar, fmt_count, fmt_int
+
+
+def _dash(fmt: Any) -> Any:
+    return lambda v: fmt(v) if v else "—"
+
+
+def _share(v: float) -> str:
+    return f"{v:6.1%} {bar(v)}" if v else ""
+
+
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0
+
+
+def _short(m: ModuleFlops, parents: dict[int, str]) -> str:
+    parent = parents.get(m.index, "")
+    if not m.name:
+        return m.type
+    return m.name[len(parent) + 1 :] if parent and m.name.startswith(parent + ".") else m.name
+
+
+class FlopsView:
+    """Renders a :class:`FlopReport` (and optionally a comparison) in every output format."""
+
+    def __init__(
+        self,
+        report: FlopReport,
+        *,
+        by: str = "module",
+        depth: int | None = None,
+        top: int = 10,
+        comparison: list[ToolFigure] | None = None,
+    ) -> None:
+        self.report = report
+        self.by = by
+        self.depth = report.depth if depth is None else depth
+        self.top_k = top
+        self.comparison = comparison
+
+    @property
+    def _scope(self) -> str:
+        return "per sample" if self.report.per_sample else f"batch {self.report.batch_size}"
+
+    def _title(self, what: str) -> str:
+        r = self.report
+        return f"{r.model_name} · {what} · input {', '.join(str(s) for s in r.inputs)} · {self._scope}"
+
+    def module_table(self) -> TableData:
+        r = self.report
+        total_flops, total_other = r.totals.flops, r.totals.other_ops
+        data = TableData(
+            title=self._title(f"FLOPs by module (depth {self.depth})"),
+            columns=[
+                Column("Module", "module"),
+                Column("Type", "type"),
+                Column("Params", "params", "right", fmt=_dash(fmt_int)),
+                Column("MACs", "macs", "right", fmt=_dash(fmt_count)),
+                Column("FLOPs", "flops", "right", fmt=_dash(fmt_count)),
+                Column("Other ops", "other_ops", "right", fmt=_dash(fmt_count)),
+                Column("Share of FLOPs", "share", fmt=_share),
+            ],
+        )
+        names = {m.index: m.name for m in r.modules}
+        parents = {}
+        if r.report is not None:
+            parents = {m.index: names.get(r.report.records[m.index].parent or -1, "") for m in r.modules}
+        for m in r.tree(self.depth):
+            label = "  " * m.depth + _short(m, parents) + (f" (call {m.call})" if m.call > 1 else "")
+            data.add(
+                style="bold" if m.depth == 0 else None,
+                module=label,
+                name=m.name,
+                type=m.type,
+                depth=m.depth,
+                call=m.call,
+                params=m.params,
+                macs=m.macs,
+                flops=m.flops,
+                other_ops=m.other_ops,
+                share=_ratio(m.flops, total_flops) if total_flops else _ratio(m.other_ops, total_other),
+            )
+        return data
+
+    def op_table(self) -> TableData:
+        r = self.report
+        data = TableData(
+            title=self._title("FLOPs by operator"),
+            columns=[
+                Column("Operator", "op"),
+                Column("Category", "category"),
+                Column("Calls", "calls", "right", fmt=fmt_int),
+                Column("MACs", "macs", "right", fmt=_dash(fmt_count)),
+                Column("FLOPs", "flops", "right", fmt=_dash(fmt_count)),
+                Column("Other ops", "other_ops", "right", fmt=_dash(fmt_count)),
+                Column("Share", "share", fmt=_share),
+            ],
+            caption="share: of FLOPs for conv / matmul / attention, of other ops for the rest",
+        )
+        for o in r.ops:
+            share = _ratio(o.flops, r.totals.flops) if o.is_mac else _ratio(o.other_ops, r.totals.other_ops)
+            data.add(
+                op=o.op,
+                category=o.category,
+                calls=o.calls,
+                macs=o.macs,
+                flops=o.flops,
+                other_ops=o.other_ops,
+                share=share,
+            )
+        return data
+
+    def top_table(self) -> TableData:
+        r = self.report
+        data = TableData(
+            title=f"The {self.top_k} heaviest layers (operations run by the layer itself)",
+            columns=[
+                Column("#", "rank", "right"),
+                Column("Layer", "layer"),
+                Column("Type", "type"),
+                Column("FLOPs", "flops", "right", fmt=_dash(fmt_count)),
+                Column("Share of FLOPs", "share", fmt=_share),
+                Column("Other ops", "other_ops", "right", fmt=_dash(fmt_count)),
+            ],
+        )
+        for rank, m in enumerate(r.top(self.top_k), 1):
+            data.add(
+                rank=rank,
+                layer=m.label,
+                name=m.name,
+                type=m.type,
+                flops=m.own_flops,
+                share=_ratio(m.own_flops, r.totals.flops),
+                other_ops=m.own_other_ops,
+            )
+        return data
+
+    def compare_table(self) -> TableData:
+        ours = self.report.report.totals.macs if self.report.report else self.report.totals.macs
+        data = TableData(
+            title="The same model and input, counted by other tools",
+            columns=[
+                Column("Tool", "tool"),
+                Column("Counts", "counts"),
+                Column("Figure", "value", "right", fmt=_dash(fmt_int)),
+                Column("vs our MACs", "ratio", "right", fmt=lambda v: f"{v:.3f}×" if v else "—"),
+                Column("From our counts", "expected", "right", fmt=_dash(fmt_int)),
+                Column("Match", "match"),
+                Column("Why it differs", "reason"),
+            ],
+            caption="figures for the whole batch; 'From our counts': our per-operator counts in that tool's rules",
+        )
+        for row in self.comparison or []:
+            match = {True: "✓", False: "✗", None: ""}[row.matches]
+            data.add(
+                style="dim" if row.value is None else None,
+                tool=row.tool,
+                counts=row.counts,
+                value=row.value,
+                ratio=_ratio(row.value, ours) if row.value else None,
+                expected=row.expected,
+                match=match,
+                reason=row.reason if row.status == "ok" or not row.reason else f"{row.status} ({row.reason})",
+                status=row.status,
+                seconds=row.seconds,
+            )
+        return data
+
+    def footer(self) -> list[str]:
+        r, t = self.report, self.report.totals
+        cats = ", ".join(f"{k} {fmt_count(v)}" for k, v in r.by_category().items())
+        scope = "per sample" if r.per_sample else f"batch {r.batch_size}"
+        where = f"{r.device} (nothing allocated)" if r.device == "meta" else r.device
+        macs_exact = f"{t.macs:,}" if isinstance(t.macs, int) else f"{t.macs:,.1f}"
+        lines = [
+            f"Total ({scope}): {fmt_count(t.macs, 'MACs')} ({macs_exact}) · {fmt_count(t.flops, 'FLOPs')}",
+            f"Other ops: {fmt_count(t.other_ops)}" + (f" ({cats})" if cats else ""),
+            f"Params: {t.params:,} · {t.flops_per_param:,.1f} FLOPs per parameter ({scope})",
+            f"Device: {where} · mode {r.mode}",
+            f"Convention: {CONVENTION}",
+        ]
+        lines.extend(f"Note: {n}" for n in r.notes)
+        return lines
+
+    def tables(self) -> list[TableData]:
+        main = self.op_table() if self.by == "op" else self.module_table()
+        out = [main]
+        if self.top_k > 0:
+            out.append(self.top_table())
+        if self.comparison is not None:
+            out.append(self.compare_table())
+        return out
+
+    # ---- the View protocol (archinspect.cli.common.emit) ----
+
+    def rich(self) -> list[Any]:
+        from rich.text import Text
+
+        items: list[Any] = [t.to_rich() for t in self.tables()]
+        items.append(Text("\n".join(self.footer())))
+        return items
+
+    def json(self) -> dict[str, Any]:
+        doc = self.report.to_dict(self.depth, self.top_k)
+        doc["depth"] = self.depth
+        if self.comparison is not None:
+            doc["compare"] = [row.to_dict() for row in self.comparison]
+        return doc
+
+    def csv(self) -> str:
+        """One table of raw numbers: the comparison when asked for, else the module tree or operators."""
+        if self.comparison is not None:
+            data = self.compare_table()
+            data.columns = [
+                Column("", k) for k in ("tool", "counts", "value", "expected", "match", "status", "seconds")
+            ]
+            data.columns.insert(6, Column("", "reason"))
+            return data.to_csv()
+        if self.by == "op":
+            data = self.op_table()
+            data.columns = [Column("", k) for k in ("op", "category", "calls", "macs", "flops", "other_ops")]
+            return data.to_csv()
+        data = self.module_table()
+        keys = ("name", "type", "depth", "call", "params", "macs", "flops", "other_ops")
+        data.columns = [Column("", k) for k in keys]
+        return data.to_csv()
+
+    def markdown(self) -> str:
+        parts = []
+        for data in self.tables():
+            for row in data.rows:  # Markdown collapses leading spaces: indent with non-breaking ones
+                if "module" in row:
+                    row["module"] = row["module"].replace("  ", "\u00a0\u00a0")
+            parts.append(data.to_markdown())
+        parts.append("\n".join(f"{line}  " for line in self.footer()) + "\n")
+        return "\n".join(parts)
