@@ -12,7 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "inspect": "archinspect.core.engine",
+    "inspect": "archinspect.analyses.shapes",
     "Report": "archinspect.core.report",
     "LayerRecord": "archinspect.core.report",
     "create_model": "archinspect.models.loading",

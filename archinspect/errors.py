@@ -21,6 +21,14 @@ class UsageError(ArchInspectError):
 
 
 class ModelRunError(ArchInspectError):
-    """The model was built but cannot run (or cannot be built) as asked."""
+    """The model was built but cannot run (or cannot be built) as asked.
+
+    ``failure``: when a pass failed, the :class:`~archinspect.core.failure.PassFailure` describing it
+    (which layer, what it received, why) as data, for analyses to enrich.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, failure: object | None = None) -> None:
+        super().__init__(message)
+        self.failure = failure

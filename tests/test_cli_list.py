@@ -45,7 +45,7 @@ def test_list_table_names_the_alias_and_the_convention() -> None:
     assert result.exit_code == 0
     assert "densenet-bc-100" in result.stdout and "densenet-bc " in result.stdout
     assert "769,162" in result.stdout and "287.930 M" in result.stdout
-    assert "FLOPs = 2 x MACs" in result.stdout
+    assert "FLOPs = 2 × MACs" in result.stdout
 
 
 def test_list_with_no_match_is_a_usage_error() -> None:

@@ -95,7 +95,7 @@ def test_json_round_trips_and_its_totals_are_the_tables(cli: Callable[..., Any])
     body = [line for line in table.splitlines() if line.startswith("│")]
     assert len(body) == len(doc["layers"]) == 1 + 10 + 8  # model, its 10 children, 8 BasicBlocks
     assert "Device: meta (nothing allocated) · mode eval · depth 2" in table
-    assert "FLOPs = 2 x MACs" in table
+    assert "FLOPs = 2 × MACs" in table
 
 
 def test_csv_and_markdown_carry_the_same_rows(cli: Callable[..., Any]) -> None:

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from archinspect.analyses.shapes import inspect
 from archinspect.core.counter import OpCost, OpCounter
-from archinspect.core.engine import inspect
 
 
 class HandAttention(nn.Module):

@@ -305,7 +305,7 @@ def test_meta_model_is_unchanged_and_train_mode_on_meta() -> None:
 
 
 def test_interceptor_forwards_are_restored() -> None:
-    from archinspect.core.engine import NOT_HANDLED
+    from archinspect.core.engine import NOT_HANDLED, run_pass
 
     model = _bn_net()
     before = _snapshot(model)
@@ -315,7 +315,7 @@ def test_interceptor_forwards_are_restored() -> None:
         seen.append(name)
         return NOT_HANDLED
 
-    inspect(model, (1, 3, 8, 8), intercept=intercept)
+    run_pass(model, (1, 3, 8, 8), intercept=intercept)
     assert seen == ["", "conv", "bn", "drop", "fc"]
     _assert_same(before, model)
     assert all("forward" not in vars(m) for m in model.modules())

@@ -165,13 +165,13 @@ def test_meta_passes_over_the_zoo_import_neither_sympy_nor_dynamo() -> None:
 
     code = (
         "import sys\n"
-        "from archinspect.core.engine import inspect\n"
+        "from archinspect.core.engine import run_pass\n"
         "from archinspect.models.loading import load_model\n"
         "from archinspect.models.zoo import list_models\n"
         "for name in list_models():\n"
         "    if name in ('resnet1202', 'densenet-bc-250', 'densenet-bc-190'): continue  # same blocks, slower\n"
         "    loaded = load_model(name, device='meta')\n"
-        "    inspect(loaded.model, loaded.default_inputs, device='meta', per_module=False)\n"
+        "    run_pass(loaded.model, loaded.default_inputs, device='meta', per_module=False)\n"
         "print(sorted(m for m in ('sympy', 'torch._dynamo') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)

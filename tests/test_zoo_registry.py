@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from archinspect.core.engine import inspect
+from archinspect.analyses.shapes import inspect
 from archinspect.errors import UsageError
 from archinspect.models.loading import create_model, load_model
 from archinspect.models.zoo import get_entry, list_models

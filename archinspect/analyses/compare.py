@@ -15,11 +15,11 @@ that write to the model they are given (thop, ptflops) get a copy.
 
 from __future__ import annotations
 
-import contextlib
 import copy
+import math
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from archinspect.analyses.flops import FlopReport
-from archinspect.core.engine import inspect
+from archinspect.core.engine import run_pass, training_mode
+from archinspect.text import fmt_count, signed_parts
 
 TOOLS = ("flop_counter", "fvcore", "torchinfo", "thop", "ptflops")
 
@@ -63,18 +64,6 @@ class ToolFigure:
         }
 
 
-def _fmt(n: int | float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.3f} {unit}"
-    return str(int(n))
-
-
-def _parts(*items: tuple[str, int | float]) -> str:
-    """``+normalisation 22.228 M, −attention 1.000 M`` for the non-zero items."""
-    return ", ".join(f"{'+' if v > 0 else '−'}{label} {_fmt(abs(v))}" for label, v in items if v)
-
-
 # ---- where the model and inputs for the other tools come from ---------------------------------------
 
 
@@ -92,17 +81,6 @@ def materialise_cpu(model: nn.Module) -> nn.Module:
                 t.zero_()
         return clone
     return copy.deepcopy(model).to("cpu")
-
-
-@contextlib.contextmanager
-def _mode(model: nn.Module, mode: str) -> Iterator[nn.Module]:
-    flags = {m: m.training for m in model.modules()}
-    try:
-        model.train(mode == "train")
-        yield model
-    finally:
-        for m, flag in flags.items():
-            m.training = flag
 
 
 class _Subject:
@@ -136,13 +114,13 @@ def _flop_counter(subject: _Subject, report: FlopReport, inputs: list[Any]) -> T
     from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
     with FlopCounterMode(display=False) as counter:
-        inspect(subject.user, report.inputs, device=report.device, mode=report.mode, meta_fallback=False)
+        run_pass(subject.user, report.inputs, device=report.device, mode=report.mode, meta_fallback=False)
     torch_ops = {getattr(packet, "__name__", str(packet)) for packet in flop_registry}
     unknown = [o for o in report.ops if o.macs and o.op not in torch_ops]
     missing = sum(o.macs for o in unknown)
     reason = "same convention"
     if unknown:
-        reason += "; no formula for " + ", ".join(f"{o.op} (−{_fmt(2 * o.macs)})" for o in unknown)
+        reason += "; no formula for " + ", ".join(f"{o.op} (−{fmt_count(2 * o.macs)})" for o in unknown)
     return ToolFigure(
         "torch FlopCounterMode", "FLOPs", counter.get_total_flops(), reason, expected=2 * (report.totals.macs - missing)
     )
@@ -151,7 +129,7 @@ def _flop_counter(subject: _Subject, report: FlopReport, inputs: list[Any]) -> T
 def _fvcore(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
     from fvcore.nn import FlopCountAnalysis
 
-    with _mode(subject.cpu(), report.mode) as model, warnings.catch_warnings():
+    with training_mode(subject.cpu(), report.mode) as model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         analysis = FlopCountAnalysis(model, tuple(inputs))
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
@@ -161,7 +139,7 @@ def _fvcore(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFig
     norm = report.other_ops_of("norm")
     pool = sum(o.other_ops for o in report.ops if o.op == "adaptive_avg_pool2d")
     upsample = sum(o.other_ops for o in report.ops if o.op in ("upsample_nearest2d", "upsample_bilinear2d"))
-    extras = _parts(("norm", norm), ("adaptive pool", pool), ("upsample", upsample), ("attention", -attention))
+    extras = signed_parts(("norm", norm), ("adaptive pool", pool), ("upsample", upsample), ("attention", -attention))
     reason = "its 'flops' are MACs" + (f"; {extras}" if extras else "")
     expected: int | None = int(report.totals.macs - attention + norm + pool + upsample)
     if skipped:
@@ -186,31 +164,24 @@ def torchinfo_convention(report: FlopReport, model: nn.Module) -> int:
         out = shapes[0]
         for name, p in mod.named_parameters():
             if name in ("weight", "bias"):
-                positions = out[0] * _prod(out[2:]) if "Conv" in rec.type else out[0]
+                positions = out[0] * math.prod(out[2:]) if "Conv" in rec.type else out[0]
             elif "weight" in name or "bias" in name:
-                positions = _prod(out[:2])
+                positions = math.prod(out[:2])
             else:
                 continue
             total += p.numel() * positions
     return total
 
 
-def _prod(dims: Any) -> int:
-    n = 1
-    for d in dims:
-        n *= d
-    return n
-
-
 def _torchinfo(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
     from torchinfo import summary
 
-    with _mode(subject.cpu(), report.mode) as model, warnings.catch_warnings():
+    with training_mode(subject.cpu(), report.mode) as model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         stats = summary(model, input_data=list(inputs), verbose=0, mode=report.mode, device="cpu")
     expected = torchinfo_convention(report, subject.user)
     extra = expected - report.totals.macs
-    seen = "" if not extra else f" ({'+' if extra > 0 else '−'}{_fmt(abs(extra))})"
+    seen = "" if not extra else f" ({'+' if extra > 0 else '−'}{fmt_count(abs(extra))})"
     reason = f"params × output positions: +bias, +norm weights{seen}; no functional matmul/attention"
     return ToolFigure("torchinfo", "mult-adds", int(stats.total_mult_adds), reason, expected=expected)
 
@@ -218,7 +189,7 @@ def _torchinfo(subject: _Subject, report: FlopReport, inputs: list[Any]) -> Tool
 def _thop(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
     import thop
 
-    with _mode(subject.writable(), report.mode) as model, warnings.catch_warnings():
+    with training_mode(subject.writable(), report.mode) as model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         macs, _ = thop.profile(model, inputs=tuple(inputs), verbose=False)
     reason = "module hooks: +bias, +BatchNorm, +pooling; no functional ops (x @ w, attention)"
@@ -229,7 +200,7 @@ def _ptflops(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFi
     from ptflops import get_model_complexity_info
 
     first = inputs[0]
-    with _mode(subject.writable(), report.mode) as model, warnings.catch_warnings():
+    with training_mode(subject.writable(), report.mode) as model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         macs, _ = get_model_complexity_info(
             model,

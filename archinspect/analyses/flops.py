@@ -14,14 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from archinspect.core.engine import DEFAULT_DEPTH, inspect
+from archinspect.analyses.shapes import inspect
+from archinspect.core.engine import DEFAULT_DEPTH
 from archinspect.core.inputs import InputSpec
 from archinspect.core.report import Report
-
-CONVENTION = (
-    "FLOPs = 2 × MACs of convolution, linear/matmul and attention (torch.utils.flop_counter's convention); "
-    "normalisation, pooling, activations, elementwise, softmax and upsampling are other ops, counted apart"
-)
+from archinspect.text import CONVENTION
 
 Number = int | float
 

@@ -20,11 +20,11 @@ from typing import Any
 
 from torch import nn
 
-from archinspect.analyses.fitting import Shape, TolerantPass, before_flatten
-from archinspect.core import engine
+from archinspect.analyses.tolerant import Shape, TolerantPass, before_flatten
+from archinspect.core.engine import as_specs, run_pass
 from archinspect.core.inputs import InputSpec
 from archinspect.errors import ModelRunError, UsageError
-from archinspect.render.table import dims_text
+from archinspect.text import dims_text
 
 DEFAULT_MAX_SIZE = 4096
 _AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
@@ -162,7 +162,7 @@ class _Prober:
         specs = [InputSpec(_with_size(first.shape, self.axis, size), first.dtype), *self.specs[1:]]
         tolerant = TolerantPass(fast=self.mode == "eval")  # train-mode BatchNorm checks the batch: run it
         try:
-            report = engine.inspect(
+            report = run_pass(
                 self.model,
                 specs,
                 device="meta",
@@ -306,7 +306,7 @@ def valid_input_sizes(
     monotonically (true of convolutions and pooling); a model that breaks that (e.g. branches that only
     line up at even sizes) may get ranges that are too wide.
     """
-    specs = engine.as_specs(inputs)
+    specs = as_specs(inputs)
     shape = specs[0].shape
     if not 3 <= len(shape) <= 5:
         raise UsageError(
@@ -343,7 +343,7 @@ def smallest_runnable_size(
     Linear sizes aside (a mismatched Linear is stepped over). For the engine's "input too small" message:
     returns e.g. ``(1, 1, 65, 65)`` for the d2l AlexNet; None when nothing up to ``max_size`` runs.
     """
-    specs = engine.as_specs(inputs)
+    specs = as_specs(inputs)
     shape = specs[0].shape
     if not 3 <= len(shape) <= 5:
         return None

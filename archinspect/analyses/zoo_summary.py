@@ -39,7 +39,7 @@ class ZooSummary:
         }
 
 
-def summarize(
+def zoo_summaries(
     pattern: str | None = None,
     family: str | None = None,
     *,
@@ -47,7 +47,7 @@ def summarize(
     progress: Callable[[str], None] | None = None,
 ) -> list[ZooSummary]:
     """One row per matching zoo entry; with ``figures`` the model is built on meta and counted (no memory)."""
-    from archinspect.core.engine import inspect
+    from archinspect.core.engine import run_pass
     from archinspect.models.loading import create_model
 
     rows = []
@@ -58,7 +58,7 @@ def summarize(
         params, macs = entry.params, int(entry.reference_gmacs * 1e9) if entry.macs is None else entry.macs
         if figures:
             model = create_model(name, device="meta")  # initialisers skipped: nothing to write on meta
-            report = inspect(model, [entry.default_input], device="meta", depth=0, per_module=False)
+            report = run_pass(model, [entry.default_input], device="meta", depth=0, per_module=False)
             params, macs = report.totals.params, report.totals.macs // report.batch_size
         rows.append(
             ZooSummary(

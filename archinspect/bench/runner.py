@@ -57,10 +57,10 @@ def _name(dt: torch.dtype) -> str:
 def count_batch_flops(model: nn.Module, specs: Sequence[InputSpec]) -> tuple[int | None, str | None]:
     """(FLOPs, None) of one forward call on ``specs`` (2 × MACs, the shared counter on the meta device),
     or (None, why) when the counter cannot run the model: the timing still stands without it."""
-    from archinspect.core.engine import inspect
+    from archinspect.core.engine import run_pass
 
     try:
-        return inspect(model, list(specs), device="auto", depth=0, per_module=False).totals.flops, None
+        return run_pass(model, list(specs), device="auto", depth=0, per_module=False).totals.flops, None
     except Exception as exc:
         return None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 

@@ -45,7 +45,7 @@ def shapes(
     archinspect shapes resnet50 --depth 1 · archinspect shapes my_net.py:Net --input 1,1,28,28
     """
     with handle_errors(debug):
-        from archinspect.core.engine import inspect
+        from archinspect.analyses.shapes import inspect
         from archinspect.render.shapes import ShapesView
 
         loaded, specs, resolved = load_target(model, arg, input, device)

@@ -22,6 +22,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from archinspect.core.fastmeta import fast_meta
+from archinspect.core.tensors import first_tensor
 
 aten = torch.ops.aten
 
@@ -105,12 +106,6 @@ def _attention_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> t
 
 def _numel(t: Any) -> int:
     return t.numel() if isinstance(t, torch.Tensor) else 0
-
-
-def _first_tensor(x: Any) -> Any:
-    if isinstance(x, (tuple, list)):
-        return x[0]
-    return x
 
 
 _MATMUL_OPS: dict[Any, tuple[str, Callable[[Sequence[Any], Any], int]]] = {
@@ -308,7 +303,7 @@ def _window_pool_cost(name: str, args: Sequence[Any], out: Any) -> int:
         kernel = [kernel] * nd
     if len(kernel) == 1:
         kernel = list(kernel) * nd
-    return _numel(_first_tensor(out)) * prod(kernel)
+    return _numel(first_tensor(out)) * prod(kernel)
 
 
 def op_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost | None:
@@ -322,7 +317,7 @@ def op_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) ->
         return OpCost(packet.__name__, "attention", macs=macs, other=other)
     if packet in _MATMUL_OPS:
         category, fn = _MATMUL_OPS[packet]
-        return OpCost(packet.__name__, category, macs=int(fn(args, _first_tensor(out))))
+        return OpCost(packet.__name__, category, macs=int(fn(args, first_tensor(out))))
     name = packet.__name__
     if name in _WINDOW_POOLS:
         return OpCost(name, "pool", other=_window_pool_cost(name, args, out))
@@ -335,7 +330,7 @@ def op_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) ->
     category, per_elem, which = spec
     if category == "norm" and "batch_norm" in name:
         per_elem = _batch_norm_cost(name, args)
-    base = args[0] if which == "in" and args else _first_tensor(out)
+    base = args[0] if which == "in" and args else first_tensor(out)
     # in-place variants (relu_, add_) are tallied with their out-of-place op
     shown = _SAME_AS.get(name, name[:-1] if name.endswith("_") else name)
     return OpCost(shown, category, other=per_elem * _numel(base))

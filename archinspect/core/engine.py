@@ -18,8 +18,10 @@ from torch import nn
 
 from archinspect.core.counter import OpCost, OpCounter
 from archinspect.core.devices import resolve_device
+from archinspect.core.failure import diagnose
 from archinspect.core.inputs import InputSpec
 from archinspect.core.report import LayerRecord, OpTally, Report, Totals
+from archinspect.core.tensors import nbytes, shapes
 from archinspect.errors import ModelRunError, UsageError
 
 DEFAULT_DEPTH = 2
@@ -32,27 +34,6 @@ Interceptor = Callable[[str, nn.Module, tuple, dict], Any]
 
 class MetaKernelMissing(Exception):
     """Raised inside the pass when an operator cannot run on the meta device."""
-
-
-def _tensors(obj: Any) -> Iterator[torch.Tensor]:
-    if isinstance(obj, torch.Tensor):
-        yield obj
-    elif isinstance(obj, (list, tuple)):
-        for item in obj:
-            yield from _tensors(item)
-    elif isinstance(obj, dict):
-        for item in obj.values():
-            yield from _tensors(item)
-    elif hasattr(obj, "__dataclass_fields__") or hasattr(obj, "_fields"):
-        yield from _tensors(tuple(getattr(obj, f) for f in getattr(obj, "_fields", obj.__dict__)))
-
-
-def _shapes(obj: Any) -> list[tuple[int, ...]]:
-    return [tuple(t.shape) for t in _tensors(obj)]
-
-
-def _nbytes(obj: Any) -> int:
-    return sum(t.numel() * t.element_size() for t in _tensors(obj))
 
 
 def as_specs(inputs: Any) -> list[InputSpec]:
@@ -83,7 +64,7 @@ def _is_meta_gap(exc: BaseException) -> bool:
     )
 
 
-def inspect(
+def run_pass(
     model: nn.Module,
     inputs: Any,
     *,
@@ -97,6 +78,10 @@ def inspect(
     per_module: bool = True,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
+
+    The collecting layer's pass: a failure is raised as a :class:`ModelRunError` whose ``failure`` says
+    which layer, what it received and why; :func:`archinspect.inspect` (``analyses.shapes``) adds what
+    a size search can tell (the smallest input that runs).
 
     ``inputs``: shapes, :class:`InputSpec` or tensors (one per positional input). ``device``: ``auto``
     (meta, falling back to CPU when an operator has no meta kernel), ``meta``, ``cpu``, ``cuda[:N]``.
@@ -189,7 +174,7 @@ class _Recorder:
             type=type(module).__name__,
             depth=len(self.stack),
             parent=parent,
-            input_shapes=_shapes((args, kwargs)),
+            input_shapes=shapes((args, kwargs)),
             params=params,
             trainable_params=trainable,
             call=n,
@@ -201,8 +186,8 @@ class _Recorder:
 
     def post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         rec = self.records[self.stack.pop()]
-        rec.output_shapes = _shapes(output)
-        rec.output_bytes = _nbytes(output)
+        rec.output_shapes = shapes(output)
+        rec.output_bytes = nbytes(output)
 
     def on_op(self, cost: OpCost) -> None:
         if self.stack:
@@ -278,6 +263,18 @@ def _patched_forwards(model: nn.Module, names: dict[nn.Module, str], intercept: 
                 mod.forward = had  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def training_mode(model: nn.Module, mode: str) -> Iterator[nn.Module]:
+    """``model`` in ``mode`` ("eval" or "train") for the block; every module's own flag restored after."""
+    flags = {m: m.training for m in model.modules()}
+    try:
+        model.train(mode == "train")
+        yield model
+    finally:
+        for m, flag in flags.items():
+            m.training = flag
+
+
 @dataclass(frozen=True)
 class _PassOptions:
     depth: int
@@ -297,14 +294,12 @@ def _run(
     subs = _substitutes(model, target, dtype, mode)
     rec = _Recorder(model)
     handles = []
-    flags = {m: m.training for m in model.modules()}
     try:
         for mod in rec.names if opts.per_module else [model]:
             handles.append(mod.register_forward_pre_hook(rec.pre, with_kwargs=True))
             handles.append(mod.register_forward_hook(rec.post, with_kwargs=True))
-        model.train(mode == "train")
         patch = _patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
-        with torch.no_grad(), patch, OpCounter(rec.on_op):
+        with training_mode(model, mode), torch.no_grad(), patch, OpCounter(rec.on_op):
             if subs:
                 torch.func.functional_call(model, subs, tuple(args), tie_weights=True, strict=False)
             else:
@@ -312,18 +307,10 @@ def _run(
     except Exception as exc:
         if target.type == "meta" and _is_meta_gap(exc):
             raise MetaKernelMissing(_meta_gap_text(exc)) from exc
-        err = failure_error(exc, rec.records, rec.stack, specs, model=model)
-        if getattr(err, "too_small", False) and intercept is None:
-            # Not under an interceptor: fit's and solve's own probes must not start another size search.
-            from archinspect.core.failure import smallest_size_text
-
-            err = _reworded(err, f"{err}{smallest_size_text(model, specs, mode)}")
-        raise err from exc
+        raise failure_error(exc, rec.records, rec.stack, specs, model=model) from exc
     finally:
         for h in handles:
             h.remove()
-        for m, flag in flags.items():
-            m.training = flag
     totals = _totals(model, rec.records, args, dtype)
     if opts.per_module:
         rec.add_unrun()
@@ -362,7 +349,7 @@ def _totals(model: nn.Module, records: list[LayerRecord], args: list[Any], dtype
         other_ops=sum(r.other_ops for r in records),
         param_bytes=sum(size(p) for p in params),
         buffer_bytes=sum(size(b) for b in model.buffers()),
-        input_bytes=_nbytes(args),
+        input_bytes=nbytes(args),
         activation_bytes=sum(r.output_bytes for r in records if r.ran and r.is_leaf),
     )
 
@@ -376,27 +363,13 @@ def failure_error(
 ) -> ModelRunError:
     """A one-line ModelRunError naming the innermost layer that was running and what it received.
 
-    With ``model``, a wrong channel or feature count and an input too small for a window are told in
-    the layer's own terms (see :mod:`archinspect.core.failure`); ``err.too_small`` marks the latter.
+    Its ``failure`` is the :class:`~archinspect.core.failure.PassFailure` as data. With ``model``, a
+    wrong channel or feature count and an input too small for a window are told in the layer's own terms.
     """
-    from archinspect.core.failure import diagnose
-
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if not stack:
-        return ModelRunError(f"the model failed before any layer ran: {text}")
-    rec = records[stack[-1]]
+    rec = records[stack[-1]] if stack else None
     module = None
-    if model is not None:
+    if model is not None and rec is not None:
         with contextlib.suppress(AttributeError):
             module = model.get_submodule(rec.name)
-    diagnosis = diagnose(exc, rec, module, specs[0].shape if specs else None)
-    err = ModelRunError(diagnosis.message)
-    err.layer = rec  # type: ignore[attr-defined]
-    err.too_small = diagnosis.too_small  # type: ignore[attr-defined]
-    return err
-
-
-def _reworded(err: ModelRunError, message: str) -> ModelRunError:
-    new = ModelRunError(message)
-    new.__dict__.update(err.__dict__)
-    return new
+    failure = diagnose(exc, rec, module, specs[0].shape if specs else None)
+    return ModelRunError(failure.message, failure=failure)

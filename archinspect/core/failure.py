@@ -1,4 +1,4 @@
-"""Why a layer failed, in one line a person can act on.
+"""Why a pass failed, as data and in one line a person can act on.
 
 The engine knows which module was running when the forward raised and what it received; torch's own
 message ("Invalid channel dimensions", "a and b must have same reduction dim") rarely says which layer
@@ -9,14 +9,13 @@ actually received; anything else keeps torch's text after the layer's name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
 from archinspect.core.report import LayerRecord
-from archinspect.render.table import dims_text, shape_text
+from archinspect.text import dims_text, shape_text
 
 Shape = tuple[int, ...]
 
@@ -29,10 +28,18 @@ FIT_HINT = "`archinspect fit` finds the in_features it needs and the input sizes
 
 
 @dataclass
-class Diagnosis:
-    """A failure explained: the one-line message, and whether the input is too small for the model."""
+class PassFailure:
+    """A failed pass as data: the innermost layer running, what it received, why, and the message.
+
+    ``too_small``: the input is too small for a convolution or pooling window (analyses add the
+    smallest size that runs, see :func:`archinspect.analyses.shapes.explain_failure`).
+    """
 
     message: str
+    layer: str | None = None  # qualified name ("" for the model itself); None when no layer ran
+    type: str | None = None
+    received: list[Shape] = field(default_factory=list)
+    cause: str = ""  # torch's own text
     too_small: bool = False
 
 
@@ -90,9 +97,21 @@ def _too_small(model_input: Shape | None) -> str:
     return f"input {dims_text(model_input[2:])} is too small"
 
 
-def diagnose(exc: BaseException, rec: LayerRecord, module: nn.Module | None, model_input: Shape | None) -> Diagnosis:
+def diagnose(
+    exc: BaseException, rec: LayerRecord | None, module: nn.Module | None, model_input: Shape | None
+) -> PassFailure:
     """Explain why ``module`` (the innermost one running, recorded as ``rec``) raised ``exc``."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if rec is None:
+        return PassFailure(f"the model failed before any layer ran: {text}", cause=text)
+    failure = _explain(exc, text, rec, module, model_input)
+    failure.layer, failure.type, failure.received, failure.cause = rec.name, rec.type, list(rec.input_shapes), text
+    return failure
+
+
+def _explain(
+    exc: BaseException, text: str, rec: LayerRecord, module: nn.Module | None, model_input: Shape | None
+) -> PassFailure:
     label = f"{rec.name} ({rec.type})" if rec.name else f"{rec.type}.forward"
     got = rec.input_shapes[0] if rec.input_shapes else None
     received = ", ".join(shape_text(s) for s in rec.input_shapes) or "no tensor"
@@ -100,38 +119,22 @@ def diagnose(exc: BaseException, rec: LayerRecord, module: nn.Module | None, mod
         channels = _channel_problem(module, got)
         if channels is not None:
             expected, what = channels
-            return Diagnosis(f"{label} expects {_plural(expected, what)} but got {got[1]} (input {shape_text(got)})")
+            return PassFailure(f"{label} expects {_plural(expected, what)} but got {got[1]} (input {shape_text(got)})")
         if isinstance(module, nn.Linear) and got and got[-1] != module.in_features:
-            return Diagnosis(
+            return PassFailure(
                 f"{label} expects {module.in_features} input features but got {got[-1]} "
                 f"(input {shape_text(got)}); {FIT_HINT}"
             )
         if isinstance(module, nn.LayerNorm):
             norm = tuple(module.normalized_shape)
             if tuple(got[-len(norm) :]) != norm:
-                return Diagnosis(
+                return PassFailure(
                     f"{label} expects trailing dimensions {shape_text(norm)} but got input {shape_text(got)}"
                 )
         spatial = _window_output(module, got[2:]) if len(got) > 2 else None
         if spatial is not None and min(spatial, default=1) < 1:
             shrink = f"would shrink {dims_text(got[2:])} to {dims_text(spatial)}"
-            return Diagnosis(f"{_too_small(model_input)}: {label} {shrink}", too_small=True)
+            return PassFailure(f"{_too_small(model_input)}: {label} {shrink}", too_small=True)
     if any(t in text for t in _TOO_SMALL_TEXTS):
-        return Diagnosis(f"{_too_small(model_input)}: {label} failed on input {received}: {text}", too_small=True)
-    return Diagnosis(f"{label} failed on input {received}: {text}")
-
-
-def smallest_size_text(model: nn.Module, inputs: Sequence[Any], mode: str) -> str:
-    """'; smallest input that runs is 65×65' (or that nothing up to the search limit runs); '' on failure."""
-    try:
-        from archinspect.analyses.solve import DEFAULT_MAX_SIZE, smallest_runnable_size
-    except ImportError:  # the size search is optional; the message stands without it
-        return ""
-    try:
-        shape = smallest_runnable_size(model, list(inputs), mode=mode)
-    except Exception:  # a search that cannot run must not hide the original failure
-        return ""
-    if shape is None:
-        spatial = len(inputs[0].shape) - 2 if inputs else 2
-        return f"; no input up to {dims_text([DEFAULT_MAX_SIZE] * spatial)} runs"
-    return f"; smallest input that runs is {dims_text(shape[2:])}"
+        return PassFailure(f"{_too_small(model_input)}: {label} failed on input {received}: {text}", too_small=True)
+    return PassFailure(f"{label} failed on input {received}: {text}")

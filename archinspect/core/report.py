@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from archinspect.core.inputs import InputSpec
+from archinspect.text import CONVENTION
 
 Shape = tuple[int, ...]
 
@@ -160,7 +161,7 @@ class Report:
             "mode": self.mode,
             "depth": self.depth if depth is None else depth,
             "batch_size": self.batch_size,
-            "convention": "FLOPs = 2 x MACs (conv, linear, matmul, attention); other_ops counted separately",
+            "convention": CONVENTION,
             "notes": list(self.notes),
             "totals": self.totals.to_dict(),
             "layers": [r.to_dict() for r in self.rows(depth)],

@@ -8,7 +8,8 @@ import io
 from typing import Any
 
 from archinspect.bench.result import SPREAD_WARNING, BenchResult, BenchRow
-from archinspect.render.table import Column, TableData, fmt_bytes
+from archinspect.render.table import Column, TableData
+from archinspect.text import CONVENTION, fmt_bytes
 
 CSV_KEYS = (
     "model", "batch", "variant", "dtype", "amp", "channels_last", "inputs", "median_ms", "p10_ms", "p90_ms",
@@ -17,10 +18,6 @@ CSV_KEYS = (
     "compile_time_s", "warmup_iters", "warmup_time_s", "error", "warnings",
 )  # fmt: skip
 
-CONVENTION = (
-    "FLOPs = 2 x MACs of conv, linear and matmul (archinspect's counter). Latency = one forward call of the "
-    "whole batch. TFLOP/s = FLOPs per batch / median; % peak = that / the matmul peak measured above."
-)
 
 
 def _na(fmt: Any) -> Any:
@@ -66,7 +63,11 @@ def header_lines(result: BenchResult) -> list[str]:
 
 
 def footer_lines(result: BenchResult) -> list[str]:
-    lines = [CONVENTION]
+    lines = [
+        f"Convention: {CONVENTION}.",
+        "Latency = one forward call of the whole batch. TFLOP/s = FLOPs per batch / median; "
+        "% peak = that / the matmul peak measured above.",
+    ]
     if result.environment.device.startswith("cpu"):
         lines.append("Peak memory: n/a on CPU (the CPU allocator keeps no peak statistics).")
     else:

@@ -6,7 +6,8 @@ from typing import Any
 
 from archinspect.analyses.fitting import FitReport
 from archinspect.analyses.solve import AxisSolve, LinearRange, SolveResult
-from archinspect.render.table import Column, TableData, dims_text, fmt_shape
+from archinspect.render.table import Column, TableData
+from archinspect.text import dims_text, fmt_shape
 
 CHECKED = "Linear in_features, Conv in_channels/groups, BatchNorm num_features, LayerNorm, GroupNorm"
 

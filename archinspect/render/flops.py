@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from archinspect.analyses.compare import ToolFigure
-from archinspect.analyses.flops import CONVENTION, FlopReport, ModuleFlops
-from archinspect.render.table import Column, TableData, bar, fmt_count, fmt_int
+from archinspect.analyses.flops import FlopReport, ModuleFlops
+from archinspect.render.table import Column, TableData, bar
+from archinspect.text import CONVENTION, fmt_count, fmt_int
 
 
 def _dash(fmt: Any) -> Any:

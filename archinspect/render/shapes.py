@@ -5,12 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from archinspect.core.report import LayerRecord, Report
-from archinspect.render.table import Column, TableData, bar, fmt_bytes, fmt_count, fmt_int, fmt_shape
-
-CONVENTION = (
-    "FLOPs = 2 x MACs; MACs = multiply-accumulates of conv, linear, matmul, attention (torch.utils.flop_counter). "
-    "Norm, pooling, activation, elementwise ops: counted apart as other ops."
-)
+from archinspect.render.table import Column, TableData, bar
+from archinspect.text import CONVENTION, fmt_bytes, fmt_count, fmt_int, fmt_shape
 
 
 def _short_name(rec: LayerRecord, records: list[LayerRecord]) -> str:

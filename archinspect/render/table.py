@@ -13,43 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-
-def fmt_int(value: Any) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def fmt_count(value: float, unit: str = "") -> str:
-    """1234567 -> '1.235 M' (3 decimals), for MACs, FLOPs and op counts."""
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3f} {suffix}{unit}"
-    return f"{value:,.0f} {unit}".rstrip()
-
-
-def fmt_bytes(n: float) -> str:
-    for scale, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= scale:
-            return f"{n / scale:.2f} {suffix}"
-    return f"{int(n)} B"
-
-
-def dims_text(dims: Any) -> str:
-    """``(88, 10, 10)`` -> ``88×10×10``."""
-    return "×".join(str(d) for d in dims)
-
-
-def shape_text(shape: Any) -> str:
-    """``(1, 3, 32, 32)`` -> ``[1, 3, 32, 32]``."""
-    return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
-def fmt_shape(shapes: Any) -> str:
-    """[(1, 3, 32, 32)] -> '[1, 3, 32, 32]'; several tensors are joined with ', '."""
-    if not shapes:
-        return "—"
-    if isinstance(shapes[0], int):
-        shapes = [shapes]
-    return ", ".join(shape_text(s) for s in shapes)
+from archinspect.text import fmt_shape
 
 
 def bar(share: float, width: int = 10) -> str:

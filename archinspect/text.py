@@ -1,0 +1,57 @@
+"""Numbers, sizes and shapes as a person reads them, and the counting convention: one set of helpers
+for every message, table and document (base layer: imports nothing of archinspect, nor torch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONVENTION = (
+    "FLOPs = 2 × MACs; MACs are the multiply-accumulates of convolution, linear/matmul and attention "
+    "(torch.utils.flop_counter's convention); normalisation, pooling, activations, elementwise ops, softmax "
+    "and upsampling are other ops, counted apart"
+)
+
+
+def fmt_int(value: Any) -> str:
+    """12345 -> '12,345'; anything else as ``str``."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def fmt_count(value: float, unit: str = "") -> str:
+    """1234567 -> '1.235 M' (3 decimals), for MACs, FLOPs and op counts."""
+    for scale, suffix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3f} {suffix}{unit}"
+    return f"{value:,.0f} {unit}".rstrip()
+
+
+def fmt_bytes(n: float) -> str:
+    """Binary units up to PiB: 1536 -> '1.50 KiB'."""
+    for scale, suffix in ((2**50, "PiB"), (2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= scale:
+            return f"{n / scale:.2f} {suffix}"
+    return f"{int(n)} B"
+
+
+def dims_text(dims: Any) -> str:
+    """``(88, 10, 10)`` -> ``88×10×10``."""
+    return "×".join(str(d) for d in dims)
+
+
+def shape_text(shape: Any) -> str:
+    """``(1, 3, 32, 32)`` -> ``[1, 3, 32, 32]``."""
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def fmt_shape(shapes: Any) -> str:
+    """[(1, 3, 32, 32)] -> '[1, 3, 32, 32]'; several tensors are joined with ', '; none is '—'."""
+    if not shapes:
+        return "—"
+    if isinstance(shapes[0], int):
+        shapes = [shapes]
+    return ", ".join(shape_text(s) for s in shapes)
+
+
+def signed_parts(*items: tuple[str, float]) -> str:
+    """``+normalisation 22.228 M, −attention 1.000 M`` for the non-zero items."""
+    return ", ".join(f"{'+' if v > 0 else '−'}{label} {fmt_count(abs(v))}" for label, v in items if v)
