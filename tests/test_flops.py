@@ -32,7 +32,7 @@ def test_zoo_flops_equal_flop_counter_mode_and_zoo_macs(name: str) -> None:
     if entry.macs is not None:
         assert report.totals.macs == entry.macs
     else:
-        assert abs(report.totals.macs / 1e9 - entry.gmacs) < 5e-4  # ZOO.md prints 3 decimals
+        assert abs(report.totals.macs / 1e9 - entry.gmacs) < 5e-4  # docs/reference/zoo.md prints 3 decimals
     assert report.totals.params == entry.params
 
 
