@@ -7,6 +7,12 @@ exits 1 (the model itself cannot run on the given input).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 class ArchInspectError(Exception):
     """Base class; ``exit_code`` is what the CLI exits with."""
@@ -32,3 +38,32 @@ class ModelRunError(ArchInspectError):
     def __init__(self, message: str, failure: object | None = None) -> None:
         super().__init__(message)
         self.failure = failure
+
+
+def escape_text(exc: BaseException) -> str:
+    """What user code did when it raised ``SystemExit`` or ``KeyboardInterrupt``: ``called sys.exit(3)``."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    return f"raised {type(exc).__name__}"
+
+
+def typed_errors(func: F) -> F:
+    """Make ``func`` (a public API function) raise only archinspect's errors.
+
+    An :class:`ArchInspectError` passes through; a ``TypeError`` or ``ValueError`` escaping it (a bad
+    argument the checks missed) becomes a :class:`UsageError`; anything else a :class:`ModelRunError`.
+    The original stays as ``__cause__``. ``SystemExit`` and ``KeyboardInterrupt`` are left alone.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ArchInspectError:
+            raise
+        except Exception as exc:
+            text = " ".join(str(exc).split())[:300] or "no message"
+            kind = UsageError if isinstance(exc, (TypeError, ValueError)) else ModelRunError
+            raise kind(f"{func.__name__}(): {type(exc).__name__}: {text}") from exc
+
+    return wrapper  # type: ignore[return-value]

@@ -33,6 +33,27 @@ def fmt_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
+def short_path(name: str, limit: int = 80) -> str:
+    """A layer path cut to ``limit`` characters for a message: its first and last parts kept, … between.
+
+    ``features.0.0.0.(…).0.conv`` style: ``"0.0.0.0…0.0.conv"``; a path that fits is returned as it is.
+    """
+    if len(name) <= limit:
+        return name
+    parts = name.split(".")
+    head, tail = [], []
+    budget = limit - 1  # the ellipsis
+    for i in range(len(parts)):  # alternate: take from the end, then from the start
+        side, part = (tail, parts[-1 - len(tail)]) if i % 2 == 0 else (head, parts[len(head)])
+        if len(head) + len(tail) >= len(parts) or len(part) + 1 > budget:
+            break
+        side.append(part)
+        budget -= len(part) + 1
+    if not head and not tail:  # one enormous part
+        return name[: limit // 2 - 1] + "…" + name[-(limit // 2) :]
+    return ".".join(head) + (".…." if head else "….") + ".".join(reversed(tail))
+
+
 def dims_text(dims: Any) -> str:
     """``(88, 10, 10)`` -> ``88×10×10``."""
     return "×".join(str(d) for d in dims)

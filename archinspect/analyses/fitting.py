@@ -23,7 +23,7 @@ from archinspect.analyses.tolerant import Mismatch, Shape, TolerantPass, before_
 from archinspect.core.engine import run_pass
 from archinspect.core.inputs import InputSpec
 from archinspect.core.report import Report
-from archinspect.errors import ModelRunError
+from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import dims_text
 
 __all__ = ["FitReport", "LinearUse", "Mismatch", "fit"]
@@ -127,6 +127,7 @@ def _no_status(text: str) -> AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
+@typed_errors
 def fit(
     model: nn.Module,
     inputs: Any,
@@ -138,6 +139,7 @@ def fit(
     solve: bool | None = None,
     max_size: int | None = None,
     status: Callable[[str], AbstractContextManager[Any]] | None = None,
+    force: bool = False,
 ) -> FitReport:
     """Run ``model`` once on dummy ``inputs``, stepping over every size mismatch, and report them all.
 
@@ -150,7 +152,9 @@ def fit(
     """
     tolerant = TolerantPass()
     try:
-        report = run_pass(model, inputs, device=device, mode=mode, model_name=model_name, intercept=tolerant)
+        report = run_pass(
+            model, inputs, device=device, mode=mode, model_name=model_name, intercept=tolerant, force=force
+        )
     except ModelRunError as err:
         found = "; ".join(m.message for m in tolerant.mismatches.values())
         explained = explain_failure(err, model, inputs, mode, found and f" (before that, fit found: {found})")
@@ -179,6 +183,6 @@ def fit(
         try:
             with (status or _no_status)("searching the input sizes that fit…"):
                 result.solve = valid_input_sizes(model, result.inputs, mode=mode, max_size=max_size)
-        except ModelRunError as err:
+        except (ModelRunError, UsageError) as err:  # e.g. a 1-D input has no size to search: keep what was found
             result.notes.append(f"input sizes not searched: {err}")
     return result

@@ -18,6 +18,7 @@ from typing import Any
 from archinspect.analyses.shapes import inspect
 from archinspect.core.engine import DEFAULT_DEPTH
 from archinspect.core.report import LayerRecord, Number, OpTally, Report, Totals
+from archinspect.errors import typed_errors
 
 
 @dataclass
@@ -85,6 +86,7 @@ class FlopReport:
         return replace(self, report=self.report.per_sample(), per_sample=True)
 
 
+@typed_errors
 def count_flops(
     model: Any,
     inputs: Any = None,
@@ -94,6 +96,7 @@ def count_flops(
     mode: str = "eval",
     dtype: str | None = None,
     model_name: str | None = None,
+    force: bool = False,
 ) -> FlopReport:
     """Count FLOPs and MACs of one forward pass of ``model`` on dummy ``inputs``.
 
@@ -101,7 +104,7 @@ def count_flops(
     meta device. ``inputs``: shapes, :class:`InputSpec` or tensors, one per positional input; optional
     for zoo models (their default input). ``device``: ``auto`` (meta, CPU when an operator has no meta
     kernel), ``meta``, ``cpu``, ``cuda[:N]``. Figures are for the whole batch; see
-    :meth:`FlopReport.per_sample_view`.
+    :meth:`FlopReport.per_sample_view`. ``force``: skip the memory check before a CPU/CUDA pass.
     """
     if isinstance(model, str):
         from archinspect.models.loading import load_model
@@ -113,5 +116,7 @@ def count_flops(
         from archinspect.errors import UsageError
 
         raise UsageError("count_flops needs inputs (e.g. [(1, 3, 224, 224)]) for a model outside the zoo")
-    report = inspect(model, inputs, device=device, depth=depth, mode=mode, dtype=dtype, model_name=model_name)
+    report = inspect(
+        model, inputs, device=device, depth=depth, mode=mode, dtype=dtype, model_name=model_name, force=force
+    )
     return FlopReport.from_report(report, depth)

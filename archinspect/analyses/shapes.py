@@ -15,10 +15,11 @@ from torch import nn
 from archinspect.analyses.solve import DEFAULT_MAX_SIZE, smallest_runnable_size
 from archinspect.core.engine import DEFAULT_DEPTH, as_specs, run_pass
 from archinspect.core.report import Report
-from archinspect.errors import ModelRunError
+from archinspect.errors import ModelRunError, typed_errors
 from archinspect.text import dims_text
 
 
+@typed_errors
 def inspect(
     model: nn.Module,
     inputs: Any,
@@ -29,6 +30,7 @@ def inspect(
     dtype: str | None = None,
     model_name: str | None = None,
     per_module: bool = True,
+    force: bool = False,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
 
@@ -38,6 +40,11 @@ def inspect(
     or ``train`` (BatchNorm statistics are never written back to the model). ``per_module=False``: totals
     only, the model as one row. A failure raises :class:`ModelRunError` naming the layer, what it received
     and why, with the smallest input that runs when the input is too small.
+
+    Before a CPU/CUDA pass the memory it needs is estimated and compared with what the device has free:
+    a pass that would not fit raises :class:`~archinspect.core.guard.ResourceError` unless ``force``.
+    The model is never modified; calls on one model from several threads are serialised (one pass at
+    a time per model), calls on different models run in parallel.
     """
     try:
         return run_pass(
@@ -49,6 +56,7 @@ def inspect(
             dtype=dtype,
             model_name=model_name,
             per_module=per_module,
+            force=force,
         )
     except ModelRunError as err:
         explained = explain_failure(err, model, inputs, mode)

@@ -23,7 +23,7 @@ from torch import nn
 from archinspect.analyses.tolerant import Shape, TolerantPass, before_flatten
 from archinspect.core.engine import as_specs, run_pass
 from archinspect.core.inputs import InputSpec
-from archinspect.errors import ModelRunError, UsageError
+from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import dims_text
 
 DEFAULT_MAX_SIZE = 4096
@@ -293,6 +293,7 @@ def _declared_in_features(model: nn.Module, probe: Probe) -> dict[str, int]:
     return {name: modules[name].in_features for name in linears}
 
 
+@typed_errors
 def valid_input_sizes(
     model: nn.Module,
     inputs: Any,

@@ -23,9 +23,10 @@ from archinspect.bench.peak import make_timer, measure_matmul_peak
 from archinspect.bench.policy import StopPolicy, WarmupPolicy
 from archinspect.bench.result import OUT_OF_MEMORY, BenchResult, BenchRow, PeakResult
 from archinspect.bench.timing import measure
-from archinspect.core.engine import as_specs, run_pass
+from archinspect.core.engine import as_specs, estimate_pass, model_lock, run_pass
+from archinspect.core.guard import check_memory
 from archinspect.core.inputs import InputSpec
-from archinspect.errors import UsageError
+from archinspect.errors import UsageError, typed_errors
 
 DTYPES = ("float32", "float16", "bfloat16")
 EAGER, COMPILED, GRAPH = "eager", "compiled", "cuda-graph"
@@ -90,6 +91,7 @@ class BenchOptions:
     max_time: float = 5.0
     target_rel_iqr: float = 0.05
     threads: int | None = None
+    force: bool = False  # skip the memory check before loading and timing
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class BenchPlan:
     warm: WarmupPolicy
     stop: StopPolicy
     threads: int | None
+    force: bool = False
 
     @classmethod
     def make(cls, device: str | torch.device = "auto", options: BenchOptions | None = None) -> BenchPlan:
@@ -127,7 +130,7 @@ class BenchPlan:
             raise UsageError(str(exc)) from None
         backend = (o.compile if isinstance(o.compile, str) else "inductor") if o.compile else None
         variants = (EAGER,) + ((COMPILED,) if backend else ()) + ((GRAPH,) if o.cuda_graph else ())
-        return cls(dev, dt, amp_dtype, o.channels_last, backend, variants, warm, stop, o.threads)
+        return cls(dev, dt, amp_dtype, o.channels_last, backend, variants, warm, stop, o.threads, o.force)
 
     @property
     def compute_dtype(self) -> torch.dtype:
@@ -161,7 +164,11 @@ class BenchPlan:
 
     def prepare(self, model: nn.Module, copy_model: bool) -> tuple[nn.Module, Any]:
         """The model to time (a deep copy unless told otherwise) on the device, and its compiled form."""
-        m = copy.deepcopy(model) if copy_model else model
+        if copy_model:
+            with model_lock(model):  # never copy a model while a pass has its tensors swapped out
+                m = copy.deepcopy(model)
+        else:
+            m = model
         m.eval()
         if self.amp_dtype:
             m.to(device=self.device)  # autocast casts per operator; the weights stay float32
@@ -173,6 +180,7 @@ class BenchPlan:
         return m, compiled
 
 
+@typed_errors
 def benchmark(
     model: nn.Module,
     inputs: Any,
@@ -205,7 +213,9 @@ def benchmark(
       its own, never in the samples. ``cuda_graph``: also time CUDA-graph replay. ``warmup`` calls and
       ``warmup_time`` seconds, both, before sampling (see :mod:`.policy`). ``iters``/``min_time``: sample
       at least this many calls and seconds, then stop once IQR/median is at most ``target_rel_iqr``, or at
-      ``max_iters`` / ``max_time``. ``threads``: CPU threads for the run (restored afterwards).
+      ``max_iters`` / ``max_time``. ``threads``: CPU threads for the run (restored afterwards). ``force``:
+      time even when the largest batch is estimated not to fit in the device's free memory (otherwise a
+      :class:`~archinspect.core.guard.ResourceError` before anything runs).
 
     An out-of-memory batch becomes a row with ``error == "out of memory"`` and the sweep goes on; other
     failures become rows with the error's text.
@@ -234,6 +244,8 @@ def benchmark(
                 cuda.release_memory(dev)
         elif peak:
             peak_result = peak
+        if not plan.force:
+            _check_bench_memory(model, specs, batches, plan, copy_model)
         m, compiled = plan.prepare(model, copy_model)
         rows: list[BenchRow] = []
         for b in batches:
@@ -257,6 +269,17 @@ def benchmark(
                 if on_row is not None:
                     on_row(row)
     return BenchResult(env, peak_result, settings, rows)
+
+
+def _check_bench_memory(
+    model: nn.Module, specs: Sequence[InputSpec], batches: list[int], plan: BenchPlan, copy_model: bool
+) -> None:
+    """Refuse a sweep whose largest batch would not fit in the device's free memory (a copy's weights too)."""
+    biggest = plan.batch_specs(specs, max(batches))
+    estimate = estimate_pass(model, biggest, dtype=None if plan.amp_dtype else _name(plan.dtype))
+    copies = estimate.weights if copy_model else 0
+    what = f"timing batch {max(batches)}"
+    check_memory(estimate.total + copies, plan.device, what, estimate.parts())
 
 
 def _run_row(row: BenchRow, fn: Any, specs: Sequence[InputSpec], plan: BenchPlan, variant: str) -> None:

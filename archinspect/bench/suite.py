@@ -61,7 +61,7 @@ def benchmark_models(
     with bar as advance:
         for ref in refs:
             advance(f"{ref}: loading", 0)
-            loaded = load_model(ref, kwargs, device=str(plan.device))
+            loaded = load_model(ref, kwargs, device=str(plan.device), force=plan.force)
             specs = loaded.inputs(inputs)
             advance(f"{loaded.label}: timing", 0)
             res = benchmark(

@@ -11,6 +11,7 @@ from archinspect.bench.suite import DEFAULT_SUITE
 from archinspect.cli.common import (
     ArgOpt,
     DebugOpt,
+    ForceOpt,
     FormatOpt,
     InputOpt,
     OutputFormat,
@@ -81,6 +82,7 @@ def bench(
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    force: ForceOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Time the forward pass: warm-up, device-side timing, median and spread, samples/s, achieved TFLOP/s
@@ -115,6 +117,7 @@ def bench(
                 min_time=min_time,
                 max_time=max(max_time, min_time),
                 threads=threads,
+                force=force,
             ),
             peak=peak,
             progress=_progress,

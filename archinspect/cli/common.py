@@ -79,6 +79,13 @@ SaveOpt = Annotated[
     Path | None, typer.Option("--save", help="Also keep a picture of the table: FILE.svg or FILE.html.")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks.")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Run on CPU/CUDA even when the pass is estimated to need more memory than the device has free.",
+    ),
+]
 
 
 def stderr_console() -> Any:
@@ -116,7 +123,13 @@ def handle_errors(debug: bool) -> Iterator[None]:
 
 
 def load_target(
-    model_ref: str, args: list[str] | None, inputs: list[str] | None, device: str, *, auto: str = "meta"
+    model_ref: str,
+    args: list[str] | None,
+    inputs: list[str] | None,
+    device: str,
+    *,
+    auto: str = "meta",
+    force: bool = False,
 ) -> tuple[Any, list[Any], str]:
     """(LoadedModel, input specs, resolved device) for a command; UsageError when no input is known."""
     from archinspect.core.devices import resolve_device
@@ -126,7 +139,7 @@ def load_target(
     kwargs = parse_kwargs(args)
     specs = parse_inputs(inputs)
     resolved = resolve_device(device, auto=auto)
-    loaded = load_model(model_ref, kwargs, device=resolved)
+    loaded = load_model(model_ref, kwargs, device=resolved, force=force)
     return loaded, loaded.inputs(specs), resolved
 
 

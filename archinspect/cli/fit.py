@@ -12,6 +12,7 @@ from archinspect.cli.common import (
     ArgOpt,
     DebugOpt,
     DeviceOpt,
+    ForceOpt,
     FormatOpt,
     InputOpt,
     Mode,
@@ -70,6 +71,7 @@ def fit(
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    force: ForceOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Find every layer whose declared size disagrees with what it receives — Linear in_features, Conv
@@ -89,13 +91,14 @@ def fit(
         from archinspect.render.fit import FitView
 
         with _sites_for(model) as sites:
-            loaded, specs, resolved = load_target(model, arg, input, device)
+            loaded, specs, resolved = load_target(model, arg, input, device, force=force)
         report = run_fit(
             loaded.model,
             specs,
             device="auto" if device == "auto" else resolved,
             mode=mode.value,
             model_name=loaded.label,
+            force=force,
             sites=sites.for_model(loaded.model) if sites is not None else None,
             solve=solve,
             max_size=max_size,

@@ -13,6 +13,7 @@ from archinspect.cli.common import (
     DepthOpt,
     DeviceOpt,
     DtypeOpt,
+    ForceOpt,
     FormatOpt,
     InputOpt,
     Mode,
@@ -61,6 +62,7 @@ def flops(
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    force: ForceOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Count MODEL's FLOPs and MACs from the operators that actually run: per module (a tree with share
@@ -76,7 +78,7 @@ def flops(
         from archinspect.analyses.flops import count_flops
         from archinspect.render.flops import FlopsView
 
-        loaded, specs, resolved = load_target(model, arg, input, device)
+        loaded, specs, resolved = load_target(model, arg, input, device, force=force)
         report = count_flops(
             loaded.model,
             specs,
@@ -85,6 +87,7 @@ def flops(
             mode=mode.value,
             dtype=dtype,
             model_name=loaded.label,
+            force=force,
         )
         for note in report.notes:
             say(f"note: {note}")

@@ -10,6 +10,7 @@ from archinspect.cli.common import (
     DepthOpt,
     DeviceOpt,
     DtypeOpt,
+    ForceOpt,
     FormatOpt,
     InputOpt,
     Mode,
@@ -36,6 +37,7 @@ def shapes(
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    force: ForceOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Push a dummy input through MODEL once and show every layer: input and output shapes, parameters,
@@ -48,7 +50,7 @@ def shapes(
         from archinspect.analyses.shapes import inspect
         from archinspect.render.shapes import ShapesView
 
-        loaded, specs, resolved = load_target(model, arg, input, device)
+        loaded, specs, resolved = load_target(model, arg, input, device, force=force)
         report = inspect(
             loaded.model,
             specs,
@@ -57,6 +59,7 @@ def shapes(
             mode=mode.value,
             dtype=dtype,
             model_name=loaded.label,
+            force=force,
         )
         for note in report.notes:
             say(f"note: {note}")

@@ -2,13 +2,21 @@
 
 Module hooks give the tree (name, type, input and output shapes); an :class:`~archinspect.core.counter.OpCounter`
 sees every operator and charges its cost to the innermost module running at that moment. The model is
-never modified: tensors for another device or dtype are substituted for the duration of the call
-(``torch.func.functional_call``), hooks are removed and train/eval flags restored in ``finally``.
+never modified: every parameter and buffer is replaced by a substitute for the duration of the call (shared
+modules and tied weights keep sharing one substitute), so whatever ``forward`` writes lands on the
+substitutes; hooks are removed, train/eval flags and every module's attributes restored in ``finally``.
+
+Concurrency: passes over one model are serialised by a per-model lock (:func:`model_lock`), so threads
+may call :func:`run_pass` (and everything built on it) on the same model; passes over different models
+run in parallel.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +27,11 @@ from torch import nn
 from archinspect.core.counter import OpCost, OpCounter
 from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
+from archinspect.core.guard import MemoryEstimate, check_memory
 from archinspect.core.inputs import InputSpec
 from archinspect.core.report import LayerRecord, OpTally, Report, Totals
 from archinspect.core.tensors import nbytes, shapes
-from archinspect.errors import ModelRunError, UsageError
+from archinspect.errors import ModelRunError, UsageError, escape_text
 
 DEFAULT_DEPTH = 2
 
@@ -76,6 +85,7 @@ def run_pass(
     intercept: Interceptor | None = None,
     meta_fallback: bool = True,
     per_module: bool = True,
+    force: bool = False,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
 
@@ -89,6 +99,11 @@ def run_pass(
     or ``train`` (BatchNorm statistics are never written back to the model). ``per_module=False`` records
     the model as one row (the same counter, no per-module hooks): for totals only, about 3× faster; its
     ``activation_bytes`` is then the model's output alone (leaf outputs need per-module records).
+
+    Before a pass on a real device (CPU, CUDA) the memory it needs is estimated from a meta pass and
+    compared with what the device has free (:mod:`archinspect.core.guard`); a pass that would not fit
+    raises :class:`~archinspect.core.guard.ResourceError` unless ``force``. Passes over one model are
+    serialised (:func:`model_lock`); the model is never modified.
     """
     if mode not in ("eval", "train"):
         raise UsageError(f"--mode {mode!r} is not a mode; accepted: eval, train")
@@ -103,37 +118,96 @@ def run_pass(
     name = model_name or type(model).__name__
     notes: list[str] = []
     opts = _PassOptions(depth, mode, dtype, name, intercept, per_module)
-    try:
-        return _run(model, specs, target, opts, notes)
-    except MetaKernelMissing as gap:
-        if not (meta_fallback and device in ("auto", None)):
-            raise ModelRunError(f"{gap} (use --device cpu)") from None
-        notes.append(f"{gap}; ran on CPU instead")
-        return _run(model, specs, "cpu", opts, notes)
+    with model_lock(model):
+        try:
+            return _run(model, specs, target, opts, notes, force)
+        except MetaKernelMissing as gap:
+            if not (meta_fallback and device in ("auto", None)):
+                raise ModelRunError(f"{gap} (use --device cpu)") from None
+            notes.append(f"{gap}; ran on CPU instead")
+            return _run(model, specs, "cpu", opts, notes, force)
 
 
-def _substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode: str) -> dict[str, Any]:
-    """Tensors to use in place of the model's for this one pass (the model keeps its own)."""
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """The lock that serialises passes over ``model`` (re-entrant: a pass may start another on the same model)."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
+def _substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode: str) -> list[_Swap]:
+    """A substitute for every parameter and buffer of every module, for this one pass (the model keeps its own).
+
+    Every tensor is replaced, on every device, so that writes in ``forward`` (``self.acc += x``, BatchNorm
+    statistics in train mode, spectral norm's power iteration) land on the substitutes. A module shared
+    under two names is visited once; a tensor held by two modules (tied weights) gets one substitute.
+    Lazy modules' uninitialised parameters are left as they are.
+    """
     cast = getattr(torch, dtype) if dtype else None
-    subs: dict[str, Any] = {}
-    named = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers(remove_duplicate=False))
-    buffer_names = {n for n, _ in model.named_buffers(remove_duplicate=False)}
     made: dict[int, torch.Tensor] = {}
-    for key, t in named:
-        want_dtype = cast if (cast is not None and t.is_floating_point()) else t.dtype
-        # Train mode writes BatchNorm statistics: hand it copies so the model's own stay untouched.
-        copy_buffer = mode == "train" and key in buffer_names
-        if t.device == target and t.dtype == want_dtype and not copy_buffer:
-            continue
-        if id(t) not in made:
-            if target.type == "meta":
-                made[id(t)] = torch.empty(t.shape, dtype=want_dtype, device=target)
-            elif t.device.type == "meta":
-                made[id(t)] = torch.zeros(t.shape, dtype=want_dtype, device=target)
-            else:
-                made[id(t)] = t.detach().to(device=target, dtype=want_dtype, copy=True)
-        subs[key] = made[id(t)]
-    return subs
+    swaps: list[_Swap] = []
+    for mod in model.modules():  # unique modules: a shared one once
+        for slot in ("_parameters", "_buffers"):
+            for key, t in getattr(mod, slot).items():
+                if t is None or isinstance(t, nn.parameter.UninitializedTensorMixin):
+                    continue
+                if id(t) not in made:
+                    made[id(t)] = _substitute(t, target, cast)
+                swaps.append(_Swap(mod, slot, key, made[id(t)]))
+    return swaps
+
+
+@dataclass(frozen=True)
+class _Swap:
+    module: nn.Module
+    slot: str  # "_parameters" or "_buffers"
+    key: str
+    tensor: torch.Tensor
+
+
+def _substitute(t: torch.Tensor, target: torch.device, cast: torch.dtype | None) -> torch.Tensor:
+    want = cast if (cast is not None and t.is_floating_point()) else t.dtype
+    if target.type == "meta":
+        sub = torch.empty(t.shape, dtype=want, device=target)
+    elif t.device.type == "meta":
+        sub = torch.zeros(t.shape, dtype=want, device=target)
+    else:
+        sub = t.detach().to(device=target, dtype=want, copy=True)
+    if isinstance(t, nn.Parameter):
+        return nn.Parameter(sub, requires_grad=t.requires_grad and sub.is_floating_point())
+    return sub
+
+
+@contextlib.contextmanager
+def _substituted(model: nn.Module, swaps: list[_Swap]) -> Iterator[None]:
+    """The substitutes in place of the model's tensors, and every module's attributes, restored afterwards.
+
+    Attributes a ``forward`` sets (``self.calls += 1``, ``self.last = x``) are undone too: each module's
+    ``__dict__`` is put back as it was, key for key and object for object.
+    """
+    saved = {mod: dict(mod.__dict__) for mod in model.modules()}
+    slots = {id(getattr(s.module, s.slot)): dict(getattr(s.module, s.slot)) for s in swaps}
+    try:
+        for s in swaps:
+            getattr(s.module, s.slot)[s.key] = s.tensor
+        yield
+    finally:
+        for s in swaps:
+            table = getattr(s.module, s.slot)
+            original = slots[id(table)]
+            table.clear()
+            table.update(original)
+        for mod, attrs in saved.items():
+            now = mod.__dict__
+            if now.keys() != attrs.keys() or any(now[k] is not v for k, v in attrs.items()):
+                now.clear()
+                now.update(attrs)
 
 
 def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
@@ -155,8 +229,9 @@ def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
 class _Recorder:
     """Builds LayerRecords from module hooks and charges operator costs to the running module."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, check_dtypes: bool = False) -> None:
         self.names = {mod: name for name, mod in model.named_modules()}
+        self.check_dtypes = check_dtypes  # on meta, where kernels do not check them
         self.own = _own_params(model)
         self.records: list[LayerRecord] = []
         self.stack: list[int] = []
@@ -170,6 +245,8 @@ class _Recorder:
         rec = self._add(module, self.names[module], parent, len(self.stack), call=n)
         rec.input_shapes = shapes((args, kwargs))
         self.stack.append(rec.index)
+        if self.check_dtypes:
+            _check_input_dtype(module, args)
 
     def _add(self, module: nn.Module, name: str, parent: int | None, depth: int, **fields: Any) -> LayerRecord:
         """A new record under ``parent``; a module's own parameters go to its first record only."""
@@ -229,6 +306,20 @@ class _Recorder:
         return rec.index
 
 
+def _check_input_dtype(module: nn.Module, args: tuple) -> None:
+    """Raise as the CPU kernel would when a conv or linear layer gets an input of another dtype than its weight.
+
+    Meta kernels do not compare dtypes, so without this an integer input runs through ``conv1`` on meta
+    and the failure is blamed on a later layer (a pooling without an integer kernel).
+    """
+    if not isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)) or not args:
+        return
+    x, weight = args[0], getattr(module, "weight", None)
+    if isinstance(x, torch.Tensor) and isinstance(weight, torch.Tensor) and x.dtype != weight.dtype:
+        got, want = str(x.dtype).removeprefix("torch."), str(weight.dtype).removeprefix("torch.")
+        raise RuntimeError(f"expected the input's dtype to match the weight's ({want}) but got {got}")
+
+
 @contextlib.contextmanager
 def _patched_forwards(model: nn.Module, names: dict[nn.Module, str], intercept: Interceptor) -> Iterator[None]:
     """Route every module's forward through ``intercept`` for the pass; restored afterwards."""
@@ -278,28 +369,34 @@ class _PassOptions:
 
 
 def _run(
-    model: nn.Module, specs: Sequence[InputSpec], target_name: str, opts: _PassOptions, notes: list[str]
+    model: nn.Module,
+    specs: Sequence[InputSpec],
+    target_name: str,
+    opts: _PassOptions,
+    notes: list[str],
+    force: bool = True,
 ) -> Report:
     depth, mode, dtype, intercept = opts.depth, opts.mode, opts.dtype, opts.intercept
     target = torch.device(target_name)
+    if target.type != "meta" and not force:
+        check_pass_memory(model, specs, target, opts, notes)
     args = [s.make(target) for s in specs]
     subs = _substitutes(model, target, dtype, mode)
-    rec = _Recorder(model)
+    rec = _Recorder(model, check_dtypes=target.type == "meta")
     handles = []
     try:
         for mod in rec.names if opts.per_module else [model]:
             handles.append(mod.register_forward_pre_hook(rec.pre, with_kwargs=True))
             handles.append(mod.register_forward_hook(rec.post, with_kwargs=True))
         patch = _patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
-        with training_mode(model, mode), torch.no_grad(), patch, OpCounter(rec.on_op):
-            if subs:
-                torch.func.functional_call(model, subs, tuple(args), tie_weights=True, strict=False)
-            else:
-                model(*args)
+        with _substituted(model, subs), training_mode(model, mode), torch.no_grad(), patch, OpCounter(rec.on_op):
+            model(*args)
     except Exception as exc:
         if target.type == "meta" and _is_meta_gap(exc):
             raise MetaKernelMissing(_meta_gap_text(exc)) from exc
         raise failure_error(exc, rec.records, rec.stack, specs, model=model) from exc
+    except (SystemExit, KeyboardInterrupt) as exc:  # the model's own code exiting is its failure, not an order
+        raise failure_error(RuntimeError(escape_text(exc)), rec.records, rec.stack, specs, model=model) from None
     finally:
         for h in handles:
             h.remove()
@@ -319,6 +416,55 @@ def _run(
         depth=depth,
         notes=notes,
     )
+
+
+def estimate_pass(model: nn.Module, inputs: Any, *, dtype: str | None = None, mode: str = "eval") -> MemoryEstimate:
+    """What a pass of ``model`` on ``inputs`` needs on a real device, measured by a meta pass (nothing allocated).
+
+    ``weights``: the pass's substitutes of every parameter and buffer (unique tensors, cast to ``dtype``).
+    ``activations``: a conservative peak of live tensors under ``torch.no_grad()`` — the largest
+    input + output of any leaf layer plus the largest input a container holds while its children run (a
+    residual block keeps its input for the shortcut). ``None`` when the meta pass cannot run.
+    """
+    specs = as_specs(inputs)
+    if dtype is not None:
+        specs = [s.with_dtype(dtype) for s in specs]
+    cast = getattr(torch, dtype) if dtype else None
+    seen: set[int] = set()
+    weights = 0
+    for mod in model.modules():
+        for t in [*mod._parameters.values(), *mod._buffers.values()]:
+            if t is None or id(t) in seen or isinstance(t, nn.parameter.UninitializedTensorMixin):
+                continue
+            seen.add(id(t))
+            itemsize = cast.itemsize if (cast is not None and t.is_floating_point()) else t.element_size()
+            weights += t.numel() * itemsize
+    inputs_bytes = sum(s.nbytes for s in specs)
+    opts = _PassOptions(0, mode, dtype, type(model).__name__, None, True)
+    with model_lock(model):
+        try:
+            records = _run(model, specs, "meta", opts, []).records
+        except (MetaKernelMissing, ModelRunError):
+            return MemoryEstimate(weights, inputs_bytes, None)
+    itemsize = cast.itemsize if cast is not None else 4
+    leaf_peak = held = 0
+    for rec in records:
+        if not rec.ran:
+            continue
+        received = sum(math.prod(shape) for shape in rec.input_shapes) * itemsize
+        if rec.is_leaf:
+            leaf_peak = max(leaf_peak, received + rec.output_bytes)
+        elif rec.parent is not None:
+            held = max(held, received)
+    return MemoryEstimate(weights, inputs_bytes, leaf_peak + held)
+
+
+def check_pass_memory(
+    model: nn.Module, specs: Sequence[InputSpec], target: torch.device, opts: _PassOptions, notes: list[str]
+) -> None:
+    """Refuse (:class:`~archinspect.core.guard.ResourceError`) a real pass that would not fit on ``target``."""
+    estimate = estimate_pass(model, list(specs), dtype=opts.dtype, mode=opts.mode)
+    check_memory(estimate.total, target, "this pass", estimate.parts())
 
 
 def _meta_gap_text(exc: BaseException) -> str:

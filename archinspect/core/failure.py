@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from archinspect.core.report import LayerRecord
-from archinspect.text import dims_text, shape_text
+from archinspect.text import dims_text, shape_text, short_path
 
 Shape = tuple[int, ...]
 
@@ -112,7 +112,7 @@ def diagnose(
 def _explain(
     exc: BaseException, text: str, rec: LayerRecord, module: nn.Module | None, model_input: Shape | None
 ) -> PassFailure:
-    label = f"{rec.name} ({rec.type})" if rec.name else f"{rec.type}.forward"
+    label = f"{short_path(rec.name)} ({rec.type})" if rec.name else f"{rec.type}.forward"
     got = rec.input_shapes[0] if rec.input_shapes else None
     received = ", ".join(shape_text(s) for s in rec.input_shapes) or "no tensor"
     if module is not None and got is not None:

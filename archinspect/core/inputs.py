@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,22 @@ from typing import Any
 from archinspect.errors import UsageError
 
 MAX_DIMS = 8
+MAX_BYTES = 2**63 - 1  # the most a torch storage can address (its size in bytes is an int64)
+MAX_VALUE_CHARS = 1000  # an --arg value longer than this is refused before it is read
+SEED = 0  # the private generator's seed: every pass sees the same dummy inputs
+
+ITEMSIZE: dict[str, int] = {
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "float64": 8,
+    "int64": 8,
+    "int32": 4,
+    "int16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "bool": 1,
+}
 
 # dtype prefix (as typed) -> torch attribute name; kept as strings so parsing never imports torch.
 DTYPE_NAMES: dict[str, str] = {
@@ -43,6 +60,18 @@ class InputSpec:
     shape: tuple[int, ...]
     dtype: str = "float32"
 
+    def __post_init__(self) -> None:
+        check_addressable(self.shape, self.dtype)
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the tensor takes: elements × the dtype's size."""
+        return self.numel * ITEMSIZE.get(self.dtype, 8)
+
     @property
     def is_floating(self) -> bool:
         return self.dtype.startswith(("float", "bfloat"))
@@ -55,22 +84,51 @@ class InputSpec:
         return InputSpec(self.shape, dtype) if self.is_floating else self
 
     def make(self, device: Any = "cpu") -> Any:
-        """A random tensor of this shape on ``device`` (never zeros: normal floats, small non-negative ints)."""
+        """A random tensor of this shape on ``device`` (never zeros: normal floats, small non-negative ints).
+
+        The numbers come from a private generator seeded with :data:`SEED`: the same input every time,
+        and torch's global random state (CPU and CUDA) is never touched.
+        """
         import torch
 
         dt = getattr(torch, self.dtype)
         dev = torch.device(device)
         if dev.type == "meta":
             return torch.empty(self.shape, dtype=dt, device=dev)
+        gen = torch.Generator(device=dev)
+        gen.manual_seed(SEED)
         if self.is_floating:
-            return torch.randn(self.shape, device=dev).to(dt)
+            return torch.randn(self.shape, device=dev, generator=gen).to(dt)
         if self.dtype == "bool":
-            return torch.randint(0, 2, self.shape, device=dev).bool()
-        return torch.randint(0, 2, self.shape, device=dev, dtype=dt)
+            return torch.randint(0, 2, self.shape, device=dev, generator=gen).bool()
+        return torch.randint(0, 2, self.shape, device=dev, dtype=dt, generator=gen)
 
     def __str__(self) -> str:
         dims = ",".join(str(d) for d in self.shape)
         return dims if self.dtype == "float32" else f"{self.dtype}:{dims}"
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a message, cut to ``limit`` characters with … so that an error stays one short line."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
+
+
+def _approx(n: int) -> str:
+    """3 significant digits of a possibly huge integer: ``3e+24``."""
+    digits = str(n)
+    return f"{n:.3g}" if len(digits) < 300 else f"{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+
+
+def check_addressable(shape: tuple[int, ...], dtype: str = "float32", raw: str | None = None) -> None:
+    """UsageError when a tensor of ``shape`` could not exist: its size in bytes past what torch can address."""
+    numel = math.prod(shape)
+    size = numel * ITEMSIZE.get(dtype, 8)
+    if size > MAX_BYTES:
+        what = f"--input {shown(raw)}" if raw is not None else f"input {shown(','.join(map(str, shape)))}"
+        raise UsageError(
+            f"{what} is {_approx(numel)} elements ({_approx(size)} bytes as {dtype}); no tensor can be that large "
+            f"(at most 2**63-1 bytes); give a smaller size"
+        )
 
 
 def parse_input(text: str) -> InputSpec:
@@ -82,27 +140,30 @@ def parse_input(text: str) -> InputSpec:
         prefix, text = text.split(":", 1)
         key = prefix.strip().lower()
         if key not in DTYPE_NAMES:
-            raise UsageError(
-                f"--input {raw!r}: unknown dtype prefix {prefix!r}; accepted: {', '.join(sorted(DTYPE_NAMES))}"
-            )
+            accepted = ", ".join(sorted(DTYPE_NAMES))
+            raise UsageError(f"--input {shown(raw)}: unknown dtype prefix {shown(prefix, 20)}; accepted: {accepted}")
         dtype = DTYPE_NAMES[key]
     if not text:
-        raise UsageError(f"--input {raw!r} is empty; expected {INPUT_FORMS}")
+        raise UsageError(f"--input {shown(raw)} is empty; expected {INPUT_FORMS}")
     parts = re.split(r"[,xX×]", text)
     dims: list[int] = []
     for part in parts:
         p = part.strip()
         if not p:
-            raise UsageError(f"--input {raw!r} has an empty size; expected {INPUT_FORMS}")
+            raise UsageError(f"--input {shown(raw)} has an empty size; expected {INPUT_FORMS}")
+        if len(p) > 20 and p.lstrip("+-").isdigit():  # longer than any int64; int() refuses > 4300 digits
+            raise UsageError(f"--input {shown(raw)}: size {p[:20]}… is past any tensor size; give a smaller one")
         try:
             value = int(p)
         except ValueError:
-            raise UsageError(f"--input {raw!r}: {p!r} is not a whole number; expected {INPUT_FORMS}") from None
+            bad = shown(p, 20)
+            raise UsageError(f"--input {shown(raw)}: {bad} is not a whole number; expected {INPUT_FORMS}") from None
         if value <= 0:
-            raise UsageError(f"--input {raw!r}: size {value} must be positive; expected {INPUT_FORMS}")
+            raise UsageError(f"--input {shown(raw)}: size {value} must be positive; expected {INPUT_FORMS}")
         dims.append(value)
     if len(dims) > MAX_DIMS:
-        raise UsageError(f"--input {raw!r} has {len(dims)} dimensions; at most {MAX_DIMS} are accepted")
+        raise UsageError(f"--input {shown(raw)} has {len(dims)} dimensions; at most {MAX_DIMS} are accepted")
+    check_addressable(tuple(dims), dtype, raw)
     return InputSpec(tuple(dims), dtype)
 
 
@@ -115,6 +176,8 @@ def parse_inputs(texts: list[str] | None) -> list[InputSpec] | None:
 def parse_value(text: str) -> Any:
     """A constructor argument: int, float, bool, None, tuple/list, or else the string itself."""
     t = text.strip()
+    if len(t) > MAX_VALUE_CHARS:
+        raise UsageError(f"--arg value {t[:20]!r}… is {len(t)} characters long; at most {MAX_VALUE_CHARS} are read")
     low = t.lower()
     if low in ("true", "yes", "on"):
         return True
@@ -124,8 +187,10 @@ def parse_value(text: str) -> Any:
         return None
     try:
         return ast.literal_eval(t)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError):
         return t
+    except RecursionError:
+        raise UsageError(f"--arg value {t[:20]!r}… is nested too deeply to read") from None
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -156,6 +221,6 @@ def parse_kwargs(items: list[str] | str | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key.isidentifier():
-            raise UsageError(f"--arg {item!r} is not key=value (e.g. depth=40, bottleneck=true)")
+            raise UsageError(f"--arg {shown(item)} is not key=value (e.g. depth=40, bottleneck=true)")
         out[key] = parse_value(value)
     return out

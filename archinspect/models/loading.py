@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from archinspect.core.inputs import InputSpec, parse_kwargs
-from archinspect.errors import ModelRunError, UsageError
+from archinspect.errors import ModelRunError, UsageError, escape_text, typed_errors
 from archinspect.models.zoo import ZooEntry, get_entry, is_zoo_name
 
 LIBRARY_PREFIXES = ("torchvision", "timm")
@@ -63,6 +63,7 @@ def _device_context(device: str | None) -> Any:
             yield
 
 
+@typed_errors
 def create_model(name: str, device: str | None = None, **kwargs: Any) -> Any:
     """Build zoo model ``name`` (``name:key=value,...`` accepted) on ``device`` (``meta``: nothing allocated)."""
     return load_model(name, kwargs, device=device).model
@@ -91,12 +92,19 @@ def split_reference(ref: str) -> tuple[str, str, dict[str, Any]]:
     return "zoo", text, {}
 
 
-def load_model(ref: str, args: dict[str, Any] | None = None, *, device: str | None = None) -> LoadedModel:
-    """Resolve a MODEL reference and build it; ``args`` are constructor arguments (``--arg``)."""
+@typed_errors
+def load_model(
+    ref: str, args: dict[str, Any] | None = None, *, device: str | None = None, force: bool = False
+) -> LoadedModel:
+    """Resolve a MODEL reference and build it; ``args`` are constructor arguments (``--arg``).
+
+    A zoo model built on a real device is first built on meta to count its bytes: one that would not fit
+    in the device's free memory raises :class:`~archinspect.core.guard.ResourceError` unless ``force``.
+    """
     kind, target, ref_kwargs = split_reference(ref)
     kwargs = {**ref_kwargs, **(args or {})}
     if kind == "zoo":
-        return _load_zoo(target, kwargs, device)
+        return _load_zoo(target, kwargs, device, force)
     if kind in LIBRARY_PREFIXES:
         return _load_library(kind, target, kwargs, device)
     if kind == "file":
@@ -108,7 +116,7 @@ def load_model(ref: str, args: dict[str, Any] | None = None, *, device: str | No
     return _instantiate(obj, target, kwargs, device)
 
 
-def _load_zoo(name: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
+def _load_zoo(name: str, kwargs: dict[str, Any], device: str | None, force: bool = False) -> LoadedModel:
     entry = get_entry(name)
 
     def build(dev: str | None) -> Any:
@@ -122,6 +130,8 @@ def _load_zoo(name: str, kwargs: dict[str, Any], device: str | None) -> LoadedMo
                     f"{entry.name}: bad argument ({exc}); accepted: {', '.join(entry.accepted_kwargs())}"
                 ) from None
 
+    if device and device != "meta" and not force:
+        _check_build_memory(entry.name, build("meta"), device)
     model = build(device)
     channels = kwargs.get("in_channels", entry.default_input[1] if len(entry.default_input) > 1 else None)
     shape = list(entry.default_input)
@@ -130,6 +140,15 @@ def _load_zoo(name: str, kwargs: dict[str, Any], device: str | None) -> LoadedMo
     suffix = ",".join(f"{k}={v}" for k, v in kwargs.items())
     label = f"{entry.name}:{suffix}" if suffix else entry.name
     return LoadedModel(model, label, [InputSpec(tuple(shape))], entry=entry, rebuild=build)
+
+
+def _check_build_memory(name: str, meta_model: Any, device: str) -> None:
+    """Refuse to build a model whose parameters and buffers would not fit in ``device``'s free memory."""
+    from archinspect.core.guard import check_memory
+
+    tensors = {id(t): t for t in [*meta_model.parameters(), *meta_model.buffers()]}
+    needed = sum(t.numel() * t.element_size() for t in tensors.values())
+    check_memory(needed, device, f"building {name}", "its parameters and buffers", batch_hint=False)
 
 
 def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
@@ -182,6 +201,8 @@ def _symbol_from_file(path: str, symbol: str) -> Any:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise UsageError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise ModelRunError(f"{path}: the file {escape_text(exc)} while loading; a model file must not exit") from None
     except Exception as exc:
         raise ModelRunError(f"{path}: running the file failed: {type(exc).__name__}: {exc}") from exc
     return _get_symbol(module, symbol, path)
@@ -262,6 +283,8 @@ def _instantiate(
                 if _is_signature_error(obj, kwargs):
                     raise UsageError(f"{label}: {exc}; {_accepted(obj)}") from None
                 raise ModelRunError(f"{label}(...) raised TypeError: {exc}") from exc
+            except (SystemExit, KeyboardInterrupt) as exc:
+                raise ModelRunError(f"{label}(...) {escape_text(exc)} while building the model") from None
             except Exception as exc:
                 raise ModelRunError(f"{label}(...) raised {type(exc).__name__}: {exc}") from exc
         if not isinstance(made, nn.Module):

@@ -15,7 +15,73 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from archinspect.errors import UsageError
+from archinspect.errors import UsageError, typed_errors
+
+MAX_LAYERS = 2000  # the deepest network a zoo builder will make (resnet1202 is the deepest entry)
+
+
+@dataclass(frozen=True)
+class ArgRule:
+    """What one constructor argument accepts: a type and, for numbers, a range (``low_open``: low excluded)."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+    def accepted(self) -> str:
+        if self.kind is bool:
+            return "true or false"
+        if self.kind is str:
+            return "a name"
+        what = "a whole number" if self.kind is int else "a number"
+        low = f"{self.low:,}" if self.low is not None else None
+        high = f"{self.high:,}" if self.high is not None else None
+        if low is not None and high is not None:
+            return f"{what} {'above' if self.low_open else 'from'} {low} {'up ' if self.low_open else ''}to {high}"
+        return what
+
+    def check(self, value: Any) -> Any:
+        """``value`` as this rule's type; ValueError (its text says why) when it is not accepted."""
+        if self.kind is int and isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 20:
+            value = int(value)
+        if self.kind is bool:
+            ok = isinstance(value, bool)
+        elif self.kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif self.kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
+        else:
+            ok = isinstance(value, self.kind)
+        if ok and self.low is not None:
+            ok = value > self.low if self.low_open else value >= self.low
+        if ok and self.high is not None:
+            ok = value <= self.high
+        if not ok:
+            raise ValueError(self.accepted())
+        return value
+
+
+# Every constructor argument the zoo's builders take, bounded so that no value can hang or exhaust the
+# machine: a builder never makes more than MAX_LAYERS layers, 2**20 classes or 4096 input channels.
+ARG_RULES: dict[str, ArgRule] = {
+    "num_classes": ArgRule(int, 1, 2**20),
+    "in_channels": ArgRule(int, 1, 4096),
+    "depth": ArgRule(int, 1, MAX_LAYERS),
+    "growth_rate": ArgRule(int, 1, 1024),
+    "compression": ArgRule(float, 0, 1, low_open=True),
+    "dropout": ArgRule(float, 0, 1),
+    "bottleneck": ArgRule(bool),
+    "batch_norm": ArgRule(bool),
+    "aux_logits": ArgRule(bool),
+    "transform_input": ArgRule(bool),
+    "config": ArgRule(str),
+}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 @dataclass(frozen=True)
@@ -33,6 +99,7 @@ class ZooEntry:
     num_classes: int = 1000
     defaults: dict[str, Any] = field(default_factory=dict)  # this entry's own defaults; the user may override
     aliases: tuple[str, ...] = ()
+    rules: dict[str, ArgRule] = field(default_factory=dict)  # this entry's own bounds, over ARG_RULES
 
     @property
     def reference_gmacs(self) -> float:
@@ -40,15 +107,30 @@ class ZooEntry:
 
     def accepted_kwargs(self) -> list[str]:
         """Constructor arguments the builder takes."""
-        sig = inspect.signature(self.builder)
-        return [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        return _registry_entry_args(self.builder)
 
     def build(self, **kwargs: Any) -> Any:
         accepted = self.accepted_kwargs()
         unknown = [k for k in kwargs if k not in accepted]
         if unknown:
-            raise UsageError(f"{self.name} takes no argument {unknown[0]!r}; accepted: {', '.join(accepted) or 'none'}")
-        return self.builder(**{**self.defaults, **kwargs})
+            raise UsageError(
+                f"{self.name} takes no argument {_short(unknown[0])}; accepted: {', '.join(accepted) or 'none'}"
+            )
+        return self.builder(**{**self.defaults, **self.check_args(kwargs)})
+
+    def check_args(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` checked against this entry's rules, then :data:`ARG_RULES`; a UsageError names the value."""
+        checked = {}
+        for key, value in kwargs.items():
+            rule = self.rules.get(key) or ARG_RULES.get(key)
+            if rule is None:
+                checked[key] = value
+                continue
+            try:
+                checked[key] = rule.check(value)
+            except ValueError as why:
+                raise UsageError(f"{self.name}: {key}={_short(value)} is not accepted; {key} must be {why}") from None
+        return checked
 
 
 _REGISTRY: dict[str, ZooEntry] = {}
@@ -70,12 +152,15 @@ def register_model(
     gmacs: float | None = None,
     num_classes: int = 1000,
     aliases: tuple[str, ...] = (),
+    rules: dict[str, ArgRule] | None = None,
     **defaults: Any,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated builder as zoo entry ``name``; duplicates are refused.
 
     ``defaults`` are this entry's values for builder arguments (``depth=100``), so that one builder can
-    serve several entries (decorators stack); the user can still override them with ``--arg``.
+    serve several entries (decorators stack); the user can still override them with ``--arg``. ``rules``
+    bound this entry's arguments where :data:`ARG_RULES` is not enough; every argument is checked before
+    the builder runs.
     """
 
     def decorate(builder: Callable[..., Any]) -> Callable[..., Any]:
@@ -94,7 +179,11 @@ def register_model(
             num_classes=num_classes,
             defaults=dict(defaults),
             aliases=tuple(canonical_name(a) for a in aliases),
+            rules=dict(rules or {}),
         )
+        missing = [a for a in _registry_entry_args(builder) if a not in ARG_RULES and a not in (rules or {})]
+        if missing:
+            raise ValueError(f"zoo entry {key!r}: no bound for argument(s) {', '.join(missing)} (add an ArgRule)")
         for alias in aliases:
             a = canonical_name(alias)
             if a in _REGISTRY or a in _ALIASES:
@@ -103,6 +192,11 @@ def register_model(
         return builder
 
     return decorate
+
+
+def _registry_entry_args(builder: Callable[..., Any]) -> list[str]:
+    sig = inspect.signature(builder)
+    return [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def _natural_key(name: str) -> list[Any]:
@@ -114,6 +208,7 @@ def all_entries() -> dict[str, ZooEntry]:
     return _REGISTRY
 
 
+@typed_errors
 def list_models(pattern: str | None = None, family: str | None = None) -> list[str]:
     """Zoo names matching a shell-style wildcard (``resnet*``), in natural order (resnet18 < resnet101)."""
     entries = all_entries()
