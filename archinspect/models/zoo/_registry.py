@@ -37,8 +37,10 @@ class ArgRule:
         what = "a whole number" if self.kind is int else "a number"
         low = f"{self.low:,}" if self.low is not None else None
         high = f"{self.high:,}" if self.high is not None else None
+        if low is not None and high is not None and self.low_open:
+            return f"in ({low}, {high}]"
         if low is not None and high is not None:
-            return f"{what} {'above' if self.low_open else 'from'} {low} {'up ' if self.low_open else ''}to {high}"
+            return f"{what} from {low} to {high}"
         return what
 
     def check(self, value: Any) -> Any:
