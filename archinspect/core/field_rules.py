@@ -45,6 +45,7 @@ def _windowed(fm: FieldMap, ndim: int, out: torch.Tensor, params: list[tuple[int
 def _transposed(fm: FieldMap, out: torch.Tensor, params: list[tuple[int, int, int, int]]) -> FieldMap:
     """Transposed convolution: input unit i reaches outputs i·s − p + t·d for taps t = 0..k−1."""
     axes = dict(fm.axes)
+    bound = fm.bound
     for i, (k, s, p, dil) in enumerate(params):
         d = 2 + i
         f = axes.get(d)
@@ -53,12 +54,15 @@ def _transposed(fm: FieldMap, out: torch.Tensor, params: list[tuple[int, int, in
         first, last = [], []
         for o in range(out.shape[d]):
             hits = [(o + p - t * dil) // s for t in range(k) if (o + p - t * dil) % s == 0]
-            if not hits:  # a unit no input reaches (stride wider than the kernel): its nearest input
+            if not hits:
+                # No input reaches this unit (stride wider than the dilated kernel): it sees nothing, which
+                # an interval cannot say; it is given its nearest input's field and the map marked a bound.
                 hits = [round((o + p - (k - 1) * dil / 2) / s)]
+                bound = True
             first.append(min(hits))
             last.append(max(hits))
         axes[d] = f.span(first, last, f.jump / s)
-    return FieldMap(axes, fm.whole, fm.bound)
+    return FieldMap(axes, fm.whole, bound)
 
 
 def _rule_conv(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
