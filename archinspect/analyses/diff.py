@@ -102,8 +102,7 @@ class ModelDiff:
         }
 
 
-def _figures(report: Report, rec: LayerRecord) -> StageFigures:
-    whole = report.subtree(rec.index)
+def _figures(rec: LayerRecord, whole: LayerRecord) -> StageFigures:
     return StageFigures(
         name=rec.name or rec.type,
         type=rec.type,
@@ -116,7 +115,8 @@ def _figures(report: Report, rec: LayerRecord) -> StageFigures:
 
 def stages_of(report: Report, depth: int) -> list[StageFigures]:
     """The records at ``depth`` that ran, in call order, with inclusive figures."""
-    return [_figures(report, rec) for rec in report.records if rec.depth == depth and rec.ran]
+    inclusive = report.inclusive()
+    return [_figures(rec, inclusive[rec.index]) for rec in report.records if rec.depth == depth and rec.ran]
 
 
 def compare_reports(report_a: Report, report_b: Report, depth: int = 1) -> ModelDiff:

@@ -171,23 +171,28 @@ class _Recorder:
     def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         n = self.calls.get(module, 0) + 1
         self.calls[module] = n
-        params, trainable = self.own[module] if n == 1 else (0, 0)
         parent = self.stack[-1] if self.stack else None
+        rec = self._add(module, self.names[module], parent, len(self.stack), call=n)
+        rec.input_shapes = shapes((args, kwargs))
+        self.stack.append(rec.index)
+
+    def _add(self, module: nn.Module, name: str, parent: int | None, depth: int, **fields: Any) -> LayerRecord:
+        """A new record under ``parent``; a module's own parameters go to its first record only."""
+        params, trainable = self.own[module] if fields.get("call", 1) == 1 else (0, 0)
         rec = LayerRecord(
             index=len(self.records),
-            name=self.names[module],
+            name=name,
             type=type(module).__name__,
-            depth=len(self.stack),
+            depth=depth,
             parent=parent,
-            input_shapes=shapes((args, kwargs)),
             params=params,
             trainable_params=trainable,
-            call=n,
+            **fields,
         )
         self.records.append(rec)
         if parent is not None:
             self.records[parent].children.append(rec.index)
-        self.stack.append(rec.index)
+        return rec
 
     def post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         rec = self.records[self.stack.pop()]
@@ -225,21 +230,8 @@ class _Recorder:
         if name in by_name:
             return by_name[name]
         parent = self._unrun_record(name.rpartition(".")[0], by_name, modules) if name else None
-        mod = modules[name]
-        params, trainable = self.own[mod]
-        rec = LayerRecord(
-            index=len(self.records),
-            name=name,
-            type=type(mod).__name__,
-            depth=self.records[parent].depth + 1 if parent is not None else 0,
-            parent=parent,
-            params=params,
-            trainable_params=trainable,
-            ran=False,
-        )
-        self.records.append(rec)
-        if parent is not None:
-            self.records[parent].children.append(rec.index)
+        depth = self.records[parent].depth + 1 if parent is not None else 0
+        rec = self._add(modules[name], name, parent, depth, ran=False)
         by_name[name] = rec.index
         return rec.index
 
