@@ -18,6 +18,16 @@ from archinspect.core.tensors import named_args, tensors
 Rule = Callable[[Any, Sequence[Any], dict[str, Any], Any, Callable[[Any], FieldMap | None]], Any]
 
 
+def _on_first(rule: Callable[[Any, Sequence[Any], dict[str, Any], Any, FieldMap], Any]) -> Rule:
+    """A rule about its first argument's field alone: the outputs have none when that argument has none."""
+
+    def wrapped(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+        fm = get(args[0]) if args else None
+        return None if fm is None else rule(func, args, kwargs, out, fm)
+
+    return wrapped
+
+
 def _ints(value: Any, n: int, default: int) -> list[int]:
     if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
         return [default] * n
@@ -65,11 +75,9 @@ def _transposed(fm: FieldMap, out: torch.Tensor, params: list[tuple[int, int, in
     return FieldMap(axes, fm.whole, bound)
 
 
-def _rule_conv(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_conv(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x, w = args[0], args[1]
-    fm = get(x)
-    if fm is None:
-        return None
     nd = w.dim() - 2
     stride, padding, dilation = _ints(args[3], nd, 1), _ints(args[4], nd, 0), _ints(args[5], nd, 1)
     transposed = bool(args[6]) if len(args) > 6 else False
@@ -85,11 +93,9 @@ def _pool_dims(name: str) -> int:
     return 3 if "3d" in name else (1 if "1d" in name else 2)
 
 
-def _rule_pool(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_pool(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     named = named_args(func, args, kwargs)
     nd = _pool_dims(func.overloadpacket.__name__)
     kernel = _ints(named.get("kernel_size"), nd, 1)
@@ -118,11 +124,9 @@ def _per_unit(fm: FieldMap, x: torch.Tensor, out: torch.Tensor, nd: int, src_of:
     return FieldMap(axes, fm.whole, fm.bound)
 
 
-def _rule_adaptive(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_adaptive(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     first = out[0] if isinstance(out, (tuple, list)) else out
     nd = _pool_dims(func.overloadpacket.__name__)
     # PyTorch's adaptive window for output o of m over n inputs: [floor(o·n/m), ceil((o+1)·n/m)).
@@ -141,11 +145,9 @@ def _ints_or_floats(value: Any, n: int) -> list[Any]:
     return value * n if len(value) == 1 else value
 
 
-def _rule_upsample(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_upsample(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     name = func.overloadpacket.__name__
     named = named_args(func, args, kwargs)
     nd = _pool_dims(name) if not name.startswith("upsample_bilinear") and "bilinear" not in name else 2
@@ -184,11 +186,9 @@ def _rule_upsample(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: 
     return _per_unit(fm, x, out, nd, src_of)
 
 
-def _rule_pad(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_pad(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     name = func.overloadpacket.__name__
     pad = list(args[1])
     axes = dict(fm.axes)
@@ -224,10 +224,12 @@ def _dims(value: Any, ndim: int) -> list[int]:
 def _rule_reduce(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
     if len(args) > 1 and isinstance(args[1], torch.Tensor):  # max(a, b), min(a, b): elementwise
         return rule_pointwise(func, args, kwargs, out, get)
+    return _reduction(func, args, kwargs, out, get)
+
+
+@_on_first
+def _reduction(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     named = named_args(func, args, kwargs)
     dims = _dims(named.get("dim"), x.dim())
     if "dim" not in named and len(args) == 1:
@@ -239,10 +241,8 @@ def _rule_reduce(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: An
     return fm.moved({d: i for i, d in enumerate(left)})
 
 
-def _rule_softmax(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
-    fm = get(args[0])
-    if fm is None:
-        return None
+@_on_first
+def _rule_softmax(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     return fm.collapsed(_dims(args[1], args[0].dim()))
 
 
@@ -266,23 +266,20 @@ def _reshape_map(src: Sequence[int], dst: Sequence[int]) -> dict[int, int]:
     return mapping
 
 
-def _rule_view(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_view(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     return fm.moved(_reshape_map(tuple(x.shape), tuple(out.shape)))
 
 
-def _rule_identity(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
-    return get(args[0]) if args and isinstance(args[0], torch.Tensor) else None
+@_on_first
+def _rule_identity(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
+    return fm
 
 
-def _rule_permute(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_permute(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     name = func.overloadpacket.__name__
     nd = x.dim()
     if name == "permute":
@@ -296,29 +293,23 @@ def _rule_permute(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: A
     return fm.moved({old: new for new, old in enumerate(order)})
 
 
-def _rule_unsqueeze(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
-    fm = get(args[0])
-    if fm is None:
-        return None
+@_on_first
+def _rule_unsqueeze(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     at = int(args[1]) % (args[0].dim() + 1)
     return fm.moved({d: d + (1 if d >= at else 0) for d in range(args[0].dim())})
 
 
-def _rule_squeeze(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_squeeze(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     dims = _dims(args[1] if len(args) > 1 else None, x.dim())
     gone = [d for d in dims if x.shape[d] == 1]
     left = [d for d in range(x.dim()) if d not in gone]
     return fm.moved({d: i for i, d in enumerate(left)})
 
 
-def _rule_expand(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
-    fm = get(args[0])
-    if fm is None:
-        return None
+@_on_first
+def _rule_expand(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     return aligned(fm, out.dim(), tuple(out.shape), tuple(args[0].shape))
 
 
@@ -335,11 +326,9 @@ def _sliced(fm: FieldMap, d: int, keep: range) -> FieldMap:
     return FieldMap(axes, fm.whole, fm.bound)
 
 
-def _rule_slice(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_slice(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     named = named_args(func, args, kwargs)
     d = int(named.get("dim") or 0) % x.dim()
     if func.overloadpacket.__name__ == "narrow":
@@ -349,21 +338,17 @@ def _rule_slice(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any
     return _sliced(fm, d, range(x.shape[d])[slice(start, end, step)])
 
 
-def _rule_select(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_select(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     d, i = int(args[1]) % x.dim(), int(args[2]) % x.shape[int(args[1]) % x.dim()]
     fm = _sliced(fm, d, range(i, i + 1)).collapsed([d])
     return fm.moved({k: k - (1 if k > d else 0) for k in range(x.dim()) if k != d})
 
 
-def _rule_split(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
+@_on_first
+def _rule_split(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, fm: FieldMap) -> Any:
     x = args[0]
-    fm = get(x)
-    if fm is None:
-        return None
     name = func.overloadpacket.__name__
     outs = list(out)
     d = int(named_args(func, args, kwargs).get("dim") or 0) % x.dim()
