@@ -36,7 +36,13 @@ class AxisField:
 
     def span(self, first: Sequence[int], last: Sequence[int], jump: Fraction) -> AxisField:
         """The field of units that see units ``first[o]..last[o]`` of this axis."""
-        return AxisField(self.src, tuple(self.lo_at(a) for a in first), tuple(self.hi_at(b) for b in last), jump)
+        lo, hi, n = self.lo, self.hi, len(self.lo)
+        return AxisField(
+            self.src,
+            tuple(lo[a] if 0 <= a < n else self.lo_at(a) for a in first),
+            tuple(hi[b] if 0 <= b < n else self.hi_at(b) for b in last),
+            jump,
+        )
 
     def hull(self) -> tuple[int, int]:
         return min(self.lo), max(self.hi)
@@ -118,7 +124,7 @@ def summarize(fm: FieldMap | None) -> ReceptiveField | None:
         return None
     rows: dict[int, tuple[int, int, int, Fraction]] = {}
     for f in fm.axes.values():
-        size = max(h - lo + 1 for lo, h in zip(f.lo, f.hi, strict=True))
+        size = max(map(int.__sub__, f.hi, f.lo)) + 1
         rows[f.src] = (size, f.lo[0], f.hi[0], f.jump)
     for src, (lo, hi, jump) in fm.whole.items():
         rows[src] = (hi - lo + 1, lo, hi, jump)
@@ -182,10 +188,9 @@ def union(maps: Sequence[FieldMap]) -> FieldMap | None:
             for _, f in fields:
                 _widen(whole, src, (*f.hull(), f.jump))
             continue
-        first = fields[0][1]
-        lo, hi = list(first.lo), list(first.hi)
-        for _, f in fields[1:]:
-            lo = [min(a, b) for a, b in zip(lo, f.lo, strict=True)]
-            hi = [max(a, b) for a, b in zip(hi, f.hi, strict=True)]
-        axes[dims.pop()] = AxisField(src, tuple(lo), tuple(hi), max(f.jump for _, f in fields))
+        los = {f.lo for _, f in fields}  # aligned branches often share their tables
+        his = {f.hi for _, f in fields}
+        lo = los.pop() if len(los) == 1 else tuple(map(min, *los))
+        hi = his.pop() if len(his) == 1 else tuple(map(max, *his))
+        axes[dims.pop()] = AxisField(src, lo, hi, max(f.jump for _, f in fields))
     return FieldMap(axes, whole, any(m.bound for m in maps))
