@@ -47,8 +47,7 @@ def _windowed(fm: FieldMap, ndim: int, out: torch.Tensor, params: list[tuple[int
         if f is None:
             continue
         n_out = out.shape[d]
-        first = [o * s - p for o in range(n_out)]
-        axes[d] = f.span(first, [a + (k - 1) * dil for a in first], f.jump * s)
+        axes[d] = f.strided(n_out, s, -p, -p + (k - 1) * dil, f.jump * s)
     return FieldMap(axes, fm.whole, fm.bound)
 
 

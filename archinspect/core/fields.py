@@ -44,8 +44,29 @@ class AxisField:
             jump,
         )
 
+    def strided(self, n_out: int, step: int, first: int, last: int, jump: Fraction) -> AxisField:
+        """``span`` for unit o seeing units ``o·step + first .. o·step + last`` (convolution, pooling), by slices."""
+        return AxisField(
+            self.src,
+            _take(self.lo, self.lo_at, n_out, step, first),
+            _take(self.hi, self.hi_at, n_out, step, last),
+            jump,
+        )
+
     def hull(self) -> tuple[int, int]:
         return min(self.lo), max(self.hi)
+
+
+def _take(table: tuple[int, ...], at: Any, n_out: int, step: int, offset: int) -> tuple[int, ...]:
+    """``at(o·step + offset)`` for o in 0..n_out-1: a slice of ``table`` where in range, ``at`` outside."""
+    n = len(table)
+    o0 = max(0, -(offset // step))  # first o with o·step + offset >= 0
+    o1 = min(n_out - 1, (n - 1 - offset) // step)  # last o with o·step + offset <= n - 1
+    if o1 < o0:
+        return tuple(at(o * step + offset) for o in range(n_out))
+    head = [at(o * step + offset) for o in range(o0)]
+    tail = [at(o * step + offset) for o in range(o1 + 1, n_out)]
+    return (*head, *table[o0 * step + offset : o1 * step + offset + 1 : step], *tail)
 
 
 @dataclass(frozen=True)
