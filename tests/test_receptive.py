@@ -176,6 +176,23 @@ def test_flatten_linear_and_se_gating_see_the_whole_input() -> None:
     assert _field(rows[""]) == ((8, 8), (1, 1), (-1, -1))
 
 
+def test_writes_into_a_preallocated_tensor_reach_it() -> None:
+    class Prealloc(nn.Module):  # DenseNet's memory-efficient pattern: fill channel slices of one buffer
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Conv2d(1, 2, 3, padding=1)
+            self.b = nn.Conv2d(1, 2, 5, padding=2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = x.new_zeros(1, 4, 8, 8)
+            out[:, :2] = self.a(x)
+            out[:, 2:].copy_(self.b(x))
+            return out
+
+    rows = _rows(Prealloc(), (1, 1, 8, 8))
+    assert _field(rows[""]) == ((5, 5), (1, 1), (-2, -2)) and not rows[""].bound
+
+
 def test_a_tensor_that_does_not_depend_on_the_input_has_no_field() -> None:
     class Const(nn.Module):
         def __init__(self) -> None:

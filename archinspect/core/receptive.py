@@ -92,6 +92,22 @@ class FieldTracker:
         else:
             for t in outs:
                 self._set(t, result)
+        if func._schema.is_mutable and result is not None and not isinstance(result, list):
+            self._write_through(outs[0], result)
+
+    def _write_through(self, view: torch.Tensor, fm: FieldMap) -> None:
+        """An in-place write into a view (``out[:, :c] = y``, ``out[:, :c].copy_(y)``) reaches its base.
+
+        When the view keeps the base's dimensions and sizes along every axis with a field (a slice of
+        channels, the usual case), the base's units take the hull exactly; otherwise the base gets the whole
+        field, marked a bound.
+        """
+        base = view._base
+        if base is None or not isinstance(base, torch.Tensor):
+            return
+        same = view.dim() == base.dim() and all(view.shape[d] == base.shape[d] for d in fm.axes)
+        written = fm if same else fm.collapsed(bound=True)
+        self._set(base, union([self.get(base), written]))
 
     def _set(self, t: torch.Tensor, fm: FieldMap | None) -> None:
         if fm is None:
