@@ -174,23 +174,16 @@ def test_flatten_linear_and_se_gating_see_the_whole_input() -> None:
     rows = _rows(SqueezeExcite(), (1, 1, 6, 6))
     assert _field(rows["conv"]) == ((3, 3), (1, 1), (-1, -1))
     assert _field(rows[""]) == ((8, 8), (1, 1), (-1, -1))
-
-
-def test_writes_into_a_preallocated_tensor_reach_it() -> None:
-    class Prealloc(nn.Module):  # DenseNet's memory-efficient pattern: fill channel slices of one buffer
-        def __init__(self) -> None:
-            super().__init__()
-            self.a = nn.Conv2d(1, 2, 3, padding=1)
-            self.b = nn.Conv2d(1, 2, 5, padding=2)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            out = x.new_zeros(1, 4, 8, 8)
-            out[:, :2] = self.a(x)
-            out[:, 2:].copy_(self.b(x))
-            return out
-
-    rows = _rows(Prealloc(), (1, 1, 8, 8))
-    assert _field(rows[""]) == ((5, 5), (1, 1), (-2, -2)) and not rows[""].bound
+    # SE-ResNeXt-50: the first block's gate sees every unit of the 56×56 map. Unit i's field before it is
+    # [-9 + 4i, 9 + 4i] (ResNeXt-50's layer1.0: 19, jump 4), so after it every unit sees [-9, 9 + 4·55]:
+    # 239 pixels. Units keep their own unclipped field on top of that, so later convolutions still widen
+    # it (layer1: [-17, 237]); the last gate makes layer4 what global pooling gives ResNeXt-50: 427 + 6·32.
+    plain = _rows(create_model("resnext50-32x4d", device="meta"), (1, 3, 224, 224))
+    gated = archinspect.receptive_field(create_model("se-resnext50-32x4d", device="meta"), (1, 3, 224, 224), depth=2)
+    by_name = {r.name: r for r in gated}
+    assert _field(by_name["layer1.0"]) == ((239, 239), (4, 4), (-9, -9))
+    assert _field(by_name["layer1"]) == ((255, 255), (4, 4), (-17, -17))
+    assert plain["layer4"].size == (427, 427) and by_name["layer4"].size == plain["avgpool"].size == (619, 619)
 
 
 def test_a_tensor_that_does_not_depend_on_the_input_has_no_field() -> None:

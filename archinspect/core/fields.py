@@ -205,7 +205,7 @@ def union(maps: Sequence[FieldMap]) -> FieldMap | None:
     axes: dict[int, AxisField] = {}
     for src, fields in by_src.items():
         dims = {d for d, _ in fields}
-        if len(dims) > 1 or src in whole:  # the axis runs along different dims, or is whole somewhere
+        if len(dims) > 1:  # the axis runs along different dims in different inputs: only the hull is known
             for _, f in fields:
                 _widen(whole, src, (*f.hull(), f.jump))
             continue
@@ -213,5 +213,11 @@ def union(maps: Sequence[FieldMap]) -> FieldMap | None:
         his = {f.hi for _, f in fields}
         lo = los.pop() if len(los) == 1 else tuple(map(min, *los))
         hi = his.pop() if len(his) == 1 else tuple(map(max, *his))
-        axes[dims.pop()] = AxisField(src, lo, hi, max(f.jump for _, f in fields))
+        jump = max(f.jump for _, f in fields)
+        if src in whole:  # another input sees the whole axis (a gate, SE): every unit sees that too
+            w_lo, w_hi, w_jump = whole.pop(src)
+            lo = tuple(min(v, w_lo) for v in lo)
+            hi = tuple(max(v, w_hi) for v in hi)
+            jump = max(jump, w_jump)
+        axes[dims.pop()] = AxisField(src, lo, hi, jump)
     return FieldMap(axes, whole, any(m.bound for m in maps))
