@@ -101,3 +101,14 @@ def test_api_diff_takes_modules() -> None:
     assert result.total is not None and result.total.macs_ratio == 9.0
     assert result.stages[0].a is not None and result.stages[0].a.rf is not None
     assert result.stages[0].a.rf.size == (3, 3)
+
+
+def test_input_b_gives_b_its_own_input(cli: Any) -> None:
+    doc = _json(cli, "resnet20", "resnet20", "--input-b", "1,3,64,64")
+    assert doc["a"]["inputs"][0]["shape"] == [1, 3, 32, 32] and doc["b"]["inputs"][0]["shape"] == [1, 3, 64, 64]
+    layer3 = doc["stages"][5]
+    assert layer3["a"]["name"] == "layer3"
+    assert (layer3["a"]["output_shape"], layer3["b"]["output_shape"]) == ([1, 64, 8, 8], [1, 64, 16, 16])
+    assert layer3["macs_ratio"] == 0.25 and layer3["a"]["rf"]["size"] == layer3["b"]["rf"]["size"] == [81, 81]
+    table = cli("diff", "resnet20", "resnet20", "--input-b", "1,3,64,64")
+    assert "B input: 1,3,64,64" in table.stdout
