@@ -90,7 +90,7 @@ def _layer_outputs(model: nn.Module, names: list[str], x: torch.Tensor) -> dict[
 @pytest.mark.parametrize(
     ("name", "kwargs", "shape", "exact_layers"),
     [
-        ("resnet20", {}, (1, 3, 32, 32), 4),
+        pytest.param("resnet20", {}, (1, 3, 32, 32), 4, marks=pytest.mark.slow),
         ("d2l-lenet-bn", {}, (1, 1, 28, 28), 4),
         pytest.param("densenet-bc", {"depth": 40}, (1, 3, 32, 32), 2, marks=pytest.mark.slow),
     ],
@@ -130,6 +130,10 @@ def _tracked(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, FieldMap]
     return out, fm
 
 
+def _spread(n: int, most: int = 12) -> list[int]:
+    return list(range(n)) if n <= most else sorted({round(k * (n - 1) / (most - 1)) for k in range(most)})
+
+
 def _check_every_unit(model: nn.Module, shape: tuple[int, ...], label: str) -> int:
     """Output units of ``model`` against their computed fields; returns how many were compared exactly."""
     model = _positive(model)
@@ -137,8 +141,9 @@ def _check_every_unit(model: nn.Module, shape: tuple[int, ...], label: str) -> i
     out, fm = _tracked(model, x)
     h, w = fm.axes[2], fm.axes[3]
     rows, cols = out.shape[2], out.shape[3]
-    # Fields are per axis, so one row and one column of units reach every entry of both axes' tables.
-    units = {(i, cols // 2) for i in range(rows)} | {(rows // 2, j) for j in range(cols)}
+    # Fields are per axis, so one row and one column of units reach every entry of both axes' tables (at
+    # most 12 of each, evenly spaced, first and last included, to keep large upsampled outputs quick).
+    units = {(i, cols // 2) for i in _spread(rows)} | {(rows // 2, j) for j in _spread(cols)}
     exact = 0
     for i, j in sorted(units):
         (grad,) = torch.autograd.grad(out[0, :, i, j].sum(), x, retain_graph=True)
@@ -209,5 +214,5 @@ class _Branches(nn.Module):
 
 
 def test_residual_and_concat_block_matches_the_gradient() -> None:
-    exact = _check_every_unit(_Branches(nn.Conv2d), (1, 2, 19, 19), "branches")
-    assert exact >= 4  # the middle units are compared exactly
+    exact = _check_every_unit(_Branches(nn.Conv2d), (1, 2, 15, 15), "branches")
+    assert exact >= 3  # the middle units are compared exactly
