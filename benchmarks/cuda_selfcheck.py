@@ -287,6 +287,8 @@ def step_devices(report: SelfCheckReport, device: str, models: Sequence[str], co
                 continue
             totals = ref.get("totals") or {}
             summary = ", ".join(f"{k} {totals[k]:,}" for k in ("params", "macs") if isinstance(totals.get(k), int))
+            if "output_shapes" in ref:  # fit's document
+                summary = f"output {ref['output_shapes']}, {len(ref.get('mismatches', []))} mismatch(es)"
             seen[f"{command} {model}"] = {"meta_totals": totals, "device": other.get("device")}
             report.add(check_same_documents("devices", name, ref, other, summary and f"equal: {summary}"))
 

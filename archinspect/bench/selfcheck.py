@@ -78,7 +78,7 @@ class DatasheetPeak:
     source: str
 
 
-_SPARSE = "; the datasheet's tensor figures are with sparsity, halved here for dense"
+_SPARSE = "; its tensor figures are with sparsity, halved here"
 DATASHEET: tuple[DatasheetPeak, ...] = (
     DatasheetPeak(
         r"\bA100\b", "A100 (SXM4 and PCIe, 40/80 GB)",
@@ -118,17 +118,17 @@ DATASHEET: tuple[DatasheetPeak, ...] = (
     DatasheetPeak(
         r"\bV100S\b", "V100S PCIe",
         {"float32": 16.4, "float16": 130.0},
-        "NVIDIA V100 Tensor Core GPU datasheet, V100S PCIe column (Tensor Performance; no TF32 or BF16)",
+        "NVIDIA V100 Tensor Core GPU datasheet, V100S PCIe column (Tensor Performance)",
     ),
     DatasheetPeak(
         r"\bV100-SXM2\b", "V100 SXM2",
         {"float32": 15.7, "float16": 125.0},
-        "NVIDIA V100 Tensor Core GPU datasheet, V100 SXM2 column (Tensor Performance; no TF32 or BF16)",
+        "NVIDIA V100 Tensor Core GPU datasheet, V100 SXM2 column (Tensor Performance)",
     ),
     DatasheetPeak(
         r"\bV100-PCIE\b", "V100 PCIe",
         {"float32": 14.0, "float16": 112.0},
-        "NVIDIA V100 Tensor Core GPU datasheet, V100 PCIe column (Tensor Performance; no TF32 or BF16)",
+        "NVIDIA V100 Tensor Core GPU datasheet, V100 PCIe column (Tensor Performance)",
     ),
     DatasheetPeak(
         r"\bRTX 3090\b(?! Ti)", "GeForce RTX 3090",

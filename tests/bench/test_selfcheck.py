@@ -95,6 +95,14 @@ def test_every_datasheet_entry_states_its_source_and_sane_figures():
     assert lookup_datasheet("NVIDIA H100 PCIe").tflops["bfloat16"] == 756.5  # 1,513 with sparsity, halved
 
 
+def test_the_documented_datasheet_table_is_the_one_in_the_code():
+    doc = (SCRIPT.parents[1] / "docs" / "cuda_selfcheck.md").read_text(encoding="utf-8")
+    for e in DATASHEET:
+        cells = [f"{e.tflops[k]:g}" if k in e.tflops else "—" for k in ("float32", "tf32", "float16", "bfloat16")]
+        pattern = e.pattern.replace("|", "\\|")
+        assert f"| {e.gpu} (`{pattern}`) | {' | '.join(cells)} | {e.source} |" in doc
+
+
 @pytest.mark.parametrize(
     ("dtype", "tf32", "cc", "want"),
     [
