@@ -214,7 +214,8 @@ def timer_medians_s(name: str, batches: Sequence[int], device: str = "cuda") -> 
                     model(x)
                 if x.is_cuda:
                     torch.cuda.synchronize()
-                timer = Timer("model(x)", globals={"model": model, "x": x})
+                # Timer defaults to one CPU thread; bench keeps torch's setting: the same for both.
+                timer = Timer("model(x)", globals={"model": model, "x": x}, num_threads=torch.get_num_threads())
                 out[batch] = timer.blocked_autorange(min_run_time=TIMER_MIN_RUN_TIME).median
     finally:
         torch.backends.cudnn.benchmark = before
