@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cuda_selfcheck: CUDA is not available ({why}; torch {torch.__version__}): nothing run")
         return 0
 
-    from archinspect.cli.bench import DEFAULT_SUITE
+    from archinspect.bench.suite import DEFAULT_SUITE
 
     models = a.models.split(",") if a.models else list(DEFAULT_SUITE)
     report = SelfCheckReport()
@@ -168,17 +168,16 @@ def precision_runs() -> list[tuple[str, dict[str, Any], bool]]:
 
 
 def step_bench(report: SelfCheckReport, models: list[str]) -> None:
-    from archinspect.cli.bench import run_bench
+    from archinspect.bench.runner import BenchOptions
+    from archinspect.bench.suite import benchmark_models
 
     docs: dict[str, Any] = {}
     report.data["bench"] = docs
     for label, opts, use_tf32 in precision_runs():
         cudnn_before = torch.backends.cudnn.benchmark
-        with tf32(use_tf32):
-            result = run_bench(
-                models, inputs=None, args=None, device="cuda", batches=None,
-                options={**opts, "cuda_graph": True, **BENCH_BUDGET}, peak=True,
-            )
+        with tf32(use_tf32):  # what `archinspect bench --device cuda --cuda-graph [--dtype D --amp]` runs
+            options = BenchOptions(**opts, cuda_graph=True, **BENCH_BUDGET)
+            result = benchmark_models(models, device="cuda", options=options, peak=True)
         doc = result.to_dict(with_samples=False)
         docs[label] = doc
         env = doc["environment"]
