@@ -35,6 +35,7 @@ LAYER_KEYS |= {
     "ran",
     "children",
     "folded",
+    "rf",
 }
 
 

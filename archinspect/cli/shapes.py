@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from archinspect.cli.common import (
@@ -34,6 +36,14 @@ def shapes(
     dtype: DtypeOpt = None,
     mode: ModeOpt = Mode.eval,
     arg: ArgOpt = None,
+    rf: Annotated[
+        bool,
+        typer.Option(
+            "--rf",
+            help="Add receptive-field columns: RF size, jump (effective stride) and the first pixel unit 0 "
+            "sees, per spatial axis, in input pixels (JSON always carries them).",
+        ),
+    ] = False,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
@@ -44,7 +54,7 @@ def shapes(
     MACs and output size, with totals.
 
     Examples: archinspect shapes densenet-bc --input 1,3,32,32 ·
-    archinspect shapes resnet50 --depth 1 · archinspect shapes my_net.py:Net --input 1,1,28,28
+    archinspect shapes resnet50 --depth 1 --rf · archinspect shapes my_net.py:Net --input 1,1,28,28
     """
     with handle_errors(debug):
         from archinspect.analyses.shapes import inspect
@@ -63,7 +73,7 @@ def shapes(
         )
         for note in report.notes:
             say(f"note: {note}")
-        emit(ShapesView(report), format, output, save)
+        emit(ShapesView(report, rf=rf), format, output, save)
 
 
 def register(app: typer.Typer) -> None:

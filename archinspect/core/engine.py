@@ -29,6 +29,7 @@ from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
 from archinspect.core.guard import MemoryEstimate, check_memory
 from archinspect.core.inputs import InputSpec
+from archinspect.core.receptive import FieldTracker
 from archinspect.core.report import LayerRecord, OpTally, Report, Totals
 from archinspect.core.tensors import nbytes, shapes
 from archinspect.errors import ModelRunError, UsageError, escape_text
@@ -85,6 +86,7 @@ def run_pass(
     intercept: Interceptor | None = None,
     meta_fallback: bool = True,
     per_module: bool = True,
+    receptive: bool = False,
     force: bool = False,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
@@ -99,6 +101,8 @@ def run_pass(
     or ``train`` (BatchNorm statistics are never written back to the model). ``per_module=False`` records
     the model as one row (the same counter, no per-module hooks): for totals only, about 3× faster; its
     ``activation_bytes`` is then the model's output alone (leaf outputs need per-module records).
+    ``receptive=True`` also gives every record the receptive field of its output (``LayerRecord.rf``,
+    :mod:`~archinspect.core.receptive`), followed through every operator like the FLOPs.
 
     Before a pass on a real device (CPU, CUDA) the memory it needs is estimated from a meta pass and
     compared with what the device has free (:mod:`archinspect.core.guard`); a pass that would not fit
@@ -117,7 +121,7 @@ def run_pass(
     target = resolve_device(device, auto="meta")
     name = model_name or type(model).__name__
     notes: list[str] = []
-    opts = _PassOptions(depth, mode, dtype, name, intercept, per_module)
+    opts = _PassOptions(depth, mode, dtype, name, intercept, per_module, receptive)
     with model_lock(model):
         try:
             return _run(model, specs, target, opts, notes, force)
@@ -229,7 +233,8 @@ def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
 class _Recorder:
     """Builds LayerRecords from module hooks and charges operator costs to the running module."""
 
-    def __init__(self, model: nn.Module, check_dtypes: bool = False) -> None:
+    def __init__(self, model: nn.Module, fields: FieldTracker | None = None, check_dtypes: bool = False) -> None:
+        self.fields = fields
         self.names = {mod: name for name, mod in model.named_modules()}
         self.check_dtypes = check_dtypes  # on meta, where kernels do not check them
         self.own = _own_params(model)
@@ -270,6 +275,8 @@ class _Recorder:
         rec = self.records[self.stack.pop()]
         rec.output_shapes = shapes(output)
         rec.output_bytes = nbytes(output)
+        if self.fields is not None:
+            rec.rf = self.fields.of(output)
 
     def on_op(self, cost: OpCost) -> None:
         if self.stack:
@@ -366,6 +373,7 @@ class _PassOptions:
     name: str
     intercept: Interceptor | None
     per_module: bool
+    receptive: bool = False
 
 
 def _run(
@@ -382,14 +390,19 @@ def _run(
         check_pass_memory(model, specs, target, opts, notes)
     args = [s.make(target) for s in specs]
     subs = _substitutes(model, target, dtype, mode)
-    rec = _Recorder(model, check_dtypes=target.type == "meta")
+    fields = FieldTracker() if opts.receptive else None
+    if fields is not None and args:
+        fields.mark_input(args[0])
+    rec = _Recorder(model, fields, check_dtypes=target.type == "meta")
     handles = []
     try:
         for mod in rec.names if opts.per_module else [model]:
             handles.append(mod.register_forward_pre_hook(rec.pre, with_kwargs=True))
             handles.append(mod.register_forward_hook(rec.post, with_kwargs=True))
         patch = _patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
-        with _substituted(model, subs), training_mode(model, mode), torch.no_grad(), patch, OpCounter(rec.on_op):
+        observers = [fields] if fields is not None else []
+        counter = OpCounter(rec.on_op, observers)
+        with _substituted(model, subs), training_mode(model, mode), torch.no_grad(), patch, counter:
             model(*args)
     except Exception as exc:
         if target.type == "meta" and _is_meta_gap(exc):
@@ -405,6 +418,10 @@ def _run(
         rec.add_unrun()
     else:  # the one row holds everything, so that it still sums to the totals
         rec.records[0].params, rec.records[0].trainable_params = totals.params, totals.trainable_params
+    if fields is not None and fields.unruled:
+        notes.append(
+            "receptive fields are upper bounds after operators without an exact rule: " + ", ".join(fields.unruled)
+        )
     return Report(
         model_name=opts.name,
         inputs=list(specs),
