@@ -433,3 +433,15 @@ def test_fit_defaults_to_auto_with_the_clis_fallback() -> None:
     assert result.notes == [
         "an operator has no meta kernel (Tensor.item() cannot be called on meta tensors); ran on CPU instead"
     ]
+
+
+def test_the_guards_estimate_is_invisible_to_a_callers_dispatch_mode() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    counts = []
+    for force in (False, True):
+        with FlopCounterMode(display=False) as counter:
+            inspect(model, (2, 8), device="cpu", force=force)
+        counts.append(counter.get_total_flops())
+    assert counts == [2 * 2 * (8 * 16 + 16 * 4)] * 2

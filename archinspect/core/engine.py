@@ -458,7 +458,9 @@ def estimate_pass(model: nn.Module, inputs: Any, *, dtype: str | None = None, mo
             weights += t.numel() * itemsize
     inputs_bytes = sum(s.nbytes for s in specs)
     opts = _PassOptions(0, mode, dtype, type(model).__name__, None, True)
-    with model_lock(model):
+    # A caller's own dispatch mode (a FlopCounterMode around inspect) must not see this extra pass.
+    unobserved = getattr(torch.utils._python_dispatch, "_disable_current_modes", contextlib.nullcontext)
+    with model_lock(model), unobserved():
         try:
             records = _run(model, specs, "meta", opts, []).records
         except (MetaKernelMissing, ModelRunError):
