@@ -32,6 +32,7 @@ _LAZY = {
     "ArchInspectError": "archinspect.errors",
     "UsageError": "archinspect.errors",
     "ModelRunError": "archinspect.errors",
+    "ResourceError": "archinspect.core.guard",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -445,3 +445,13 @@ def test_the_guards_estimate_is_invisible_to_a_callers_dispatch_mode() -> None:
             inspect(model, (2, 8), device="cpu", force=force)
         counts.append(counter.get_total_flops())
     assert counts == [2 * 2 * (8 * 16 + 16 * 4)] * 2
+
+
+def test_every_public_function_raises_only_typed_errors() -> None:
+    import inspect as pyinspect
+
+    functions = [n for n in archinspect.__all__ if pyinspect.isfunction(getattr(archinspect, n, None))]
+    assert {"inspect", "fit", "count_flops", "create_model", "benchmark", "diff"} <= set(functions)
+    for name in functions:
+        assert hasattr(getattr(archinspect, name), "__wrapped__"), f"{name} is not wrapped by typed_errors"
+    assert issubclass(archinspect.ResourceError, archinspect.ModelRunError)

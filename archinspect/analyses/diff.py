@@ -18,6 +18,7 @@ from torch import nn
 from archinspect.analyses.shapes import inspect
 from archinspect.core.fields import ReceptiveField
 from archinspect.core.report import LayerRecord, Report, Shape
+from archinspect.errors import typed_errors
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ def compare_reports(report_a: Report, report_b: Report, depth: int = 1) -> Model
     return ModelDiff(report_a, report_b, depth, stages, StageDiff(0, total(report_a), total(report_b)))
 
 
+@typed_errors
 def diff(
     model_a: nn.Module,
     model_b: nn.Module,

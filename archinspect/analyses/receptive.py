@@ -14,6 +14,7 @@ from torch import nn
 
 from archinspect.analyses.shapes import inspect
 from archinspect.core.report import Report, Shape
+from archinspect.errors import typed_errors
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def field_rows(report: Report, depth: int | None = None) -> list[FieldRow]:
     return rows
 
 
+@typed_errors
 def receptive_field(
     model: nn.Module,
     inputs: Any,
