@@ -75,7 +75,8 @@ def main() -> None:
     for key, ms in ours.items():
         b = base.get(key)
         ratio = f"{ms / b:.2f}" if b else "-"
-        print(f"{key:<24} {ms:>15.1f} {b if b is None else f'{b:.1f}':>12} {ratio:>7}")
+        base_text = f"{b:.1f}" if b is not None else "-"
+        print(f"{key:<24} {ms:>15.1f} {base_text:>12} {ratio:>7}")
 
 
 if __name__ == "__main__":
