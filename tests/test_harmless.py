@@ -455,3 +455,28 @@ def test_every_public_function_raises_only_typed_errors() -> None:
     for name in functions:
         assert hasattr(getattr(archinspect, name), "__wrapped__"), f"{name} is not wrapped by typed_errors"
     assert issubclass(archinspect.ResourceError, archinspect.ModelRunError)
+
+
+def test_a_huge_addressable_input_on_meta_fails_in_bounded_memory() -> None:
+    """1×1×10⁹×10⁹ is addressable (4 EB as float32) but its first conv output is not: one line, exit 1.
+
+    Run in a child limited to 6 GB of address space, so that a regression (receptive fields once kept two
+    integers per unit of a 10⁹-unit axis) fails the test instead of the machine.
+    """
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))
+
+    code = "from archinspect.cli.app import main; main()"
+    args = ["shapes", "d2l-lenet-bn", "--input", "1,1,1000000000,1000000000", "--format", "json"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, preexec_fn=limit
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        "error: 0 (Conv2d) failed on input [1, 1, 1000000000, 1000000000]: Storage size calculation overflowed "
+        "with sizes=[1, 6, 999999996, 999999996]"
+    ]

@@ -37,6 +37,10 @@ from archinspect.core.tensors import tensors
 
 __all__ = ["FieldTracker", "FieldMap", "ReceptiveField", "summarize"]
 
+# A field keeps two integers per unit of every spatial axis of every tensor: past this many units along an
+# axis (an input of 1,1,10**9,10**9 on meta) tracking would exhaust memory, so fields are not tracked.
+MAX_TRACKED_UNITS = 65_536
+
 
 class FieldTracker:
     """Gives every tensor of a pass its :class:`FieldMap`; call it with each ATen call after it ran.
@@ -49,8 +53,8 @@ class FieldTracker:
         self.unruled: list[str] = []
 
     def mark_input(self, x: Any) -> None:
-        """Make ``x`` the model input whose pixels fields are counted in."""
-        if isinstance(x, torch.Tensor):
+        """Make ``x`` the model input whose pixels fields are counted in (not past MAX_TRACKED_UNITS per axis)."""
+        if isinstance(x, torch.Tensor) and max(x.shape[2:], default=0) <= MAX_TRACKED_UNITS:
             fm = input_field(x)
             if fm is not None:
                 self.fields[x] = fm
