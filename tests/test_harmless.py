@@ -480,3 +480,13 @@ def test_a_huge_addressable_input_on_meta_fails_in_bounded_memory() -> None:
         "error: 0 (Conv2d) failed on input [1, 1, 1000000000, 1000000000]: Storage size calculation overflowed "
         "with sizes=[1, 6, 999999996, 999999996]"
     ]
+
+
+def test_a_sys_exit_reaching_the_cli_is_reported(cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import archinspect.analyses.shapes as shapes_module
+
+    def exits(*args: Any, **kwargs: Any) -> None:
+        raise SystemExit(7)
+
+    monkeypatch.setattr(shapes_module, "inspect", exits)
+    assert _one_line_error(cli("shapes", "resnet20"), 1) == "the model's code called sys.exit(7)"

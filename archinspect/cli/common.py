@@ -104,8 +104,13 @@ def handle_errors(debug: bool) -> Iterator[None]:
     """Run a command body; map exceptions to one stderr line and an exit code."""
     try:
         yield
-    except (typer.Exit, typer.Abort, SystemExit):
+    except (typer.Exit, typer.Abort):
         raise
+    except SystemExit as exc:  # only code we ran calls sys.exit inside a command: report it, never obey it
+        if debug:
+            raise
+        stderr_console().print(f"error: the model's code called sys.exit({exc.code!r})", markup=False)
+        raise typer.Exit(1) from None
     except ArchInspectError as exc:
         if debug:
             raise
