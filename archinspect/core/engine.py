@@ -387,7 +387,7 @@ def _run(
     depth, mode, dtype, intercept = opts.depth, opts.mode, opts.dtype, opts.intercept
     target = torch.device(target_name)
     if target.type != "meta" and not force:
-        check_pass_memory(model, specs, target, opts, notes)
+        check_pass_memory(model, specs, target, opts)
     args = [s.make(target) for s in specs]
     subs = _substitutes(model, target, dtype, mode)
     fields = FieldTracker() if opts.receptive else None
@@ -478,9 +478,7 @@ def estimate_pass(model: nn.Module, inputs: Any, *, dtype: str | None = None, mo
     return MemoryEstimate(weights, inputs_bytes, leaf_peak + held)
 
 
-def check_pass_memory(
-    model: nn.Module, specs: Sequence[InputSpec], target: torch.device, opts: _PassOptions, notes: list[str]
-) -> None:
+def check_pass_memory(model: nn.Module, specs: Sequence[InputSpec], target: torch.device, opts: _PassOptions) -> None:
     """Refuse (:class:`~archinspect.core.guard.ResourceError`) a real pass that would not fit on ``target``."""
     estimate = estimate_pass(model, list(specs), dtype=opts.dtype, mode=opts.mode)
     check_memory(estimate.total, target, "this pass", estimate.parts())
