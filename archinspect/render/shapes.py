@@ -8,6 +8,9 @@ from archinspect.core.report import LayerRecord, Report
 from archinspect.render.table import Column, TableData, bar
 from archinspect.text import CONVENTION, fmt_bytes, fmt_count, fmt_int, fmt_shape
 
+# Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
+DROP_ORDER = ("share", "output_bytes", "input_shape", "type")
+
 
 def _short_name(rec: LayerRecord, records: list[LayerRecord]) -> str:
     if rec.parent is None or not rec.name:
@@ -35,8 +38,8 @@ class ShapesView:
         data = TableData(
             title=f"{self.label} · input {', '.join(str(s) for s in r.inputs)}",
             columns=[
-                Column("Layer", "layer"),
-                Column("Type", "type"),
+                Column("Layer", "layer", min_width=12),
+                Column("Type", "type", min_width=9),
                 Column("Input shape", "input_shape", fmt=fmt_shape),
                 Column("Output shape", "output_shape", fmt=fmt_shape),
                 Column("Params", "params", "right", fmt=_fmt_or_dash(fmt_int)),
@@ -44,13 +47,14 @@ class ShapesView:
                 Column("Share", "share", fmt=lambda v: f"{v:6.1%} {bar(v)}" if v else ""),
                 Column("Output size", "output_bytes", "right", fmt=lambda v: fmt_bytes(v) if v else "—"),
             ],
+            drop_order=DROP_ORDER,
         )
         for rec in self.rows:
             name = "  " * rec.depth + _short_name(rec, r.records)
             if rec.call > 1:
                 name += f" (call {rec.call})"
-            if not rec.ran:
-                name = rec.name + " (not run)"
+            if not rec.ran:  # under its parent like any other row, dimmed
+                name += " (not run)"
             params_shown: object = rec.params
             macs_shown: object = rec.macs
             if rec.children:  # a container: its own figures, then everything below it in brackets

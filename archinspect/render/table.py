@@ -13,7 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.cells import cell_len
+
+from archinspect.errors import UsageError
 from archinspect.text import fmt_shape
+
+HIDDEN_HINT = "--wide or --columns shows them"
 
 
 def bar(share: float, width: int = 10) -> str:
@@ -26,11 +31,28 @@ def bar(share: float, width: int = 10) -> str:
 
 @dataclass
 class Column:
+    """One column: a header, the row key it reads, and how it behaves when the width is short.
+
+    Every cell stays on one line. A ``shrink`` column (names, types, prose) may be narrowed down to
+    ``min_width`` characters, its longer cells ending in an ellipsis; other columns (numbers, shapes,
+    units, bars) always get their full width.
+    """
+
     header: str
     key: str
     justify: str = "left"  # "left" | "right"
     fmt: Callable[[Any], str] = str
     style: str | None = None
+    shrink: bool | None = None  # None: left-justified plain text (fmt is str) shrinks, the rest does not
+    min_width: int = 10
+
+    @property
+    def shrinks(self) -> bool:
+        return self.shrink if self.shrink is not None else (self.justify == "left" and self.fmt is str)
+
+    def names(self) -> set[str]:
+        """What ``--columns`` accepts for this column: its key and its header, in lower case."""
+        return {self.key.lower(), self.header.lower(), self.header.lower().replace(" ", "-")}
 
 
 @dataclass
@@ -41,6 +63,7 @@ class TableData:
     row_styles: list[str | None] = field(default_factory=list)
     footer: list[str] = field(default_factory=list)  # lines printed under the table
     caption: str | None = None
+    drop_order: tuple[str, ...] = ()  # column keys, least important first: hidden in this order when too wide
 
     def add(self, style: str | None = None, **values: Any) -> None:
         self.rows.append(values)
@@ -50,15 +73,47 @@ class TableData:
         value = row.get(col.key, "")
         return "" if value is None else col.fmt(value)
 
-    def to_rich(self) -> Any:
-        from rich.table import Table
+    def to_rich(self) -> FittedTable:
+        """A rich renderable that lays the table out for the width it is printed at."""
+        return FittedTable(self)
 
-        table = Table(title=self.title, caption=self.caption, header_style="bold", expand=False)
-        for col in self.columns:
-            table.add_column(col.header, justify=col.justify, style=col.style, overflow="fold")
-        for row, style in zip(self.rows, self.row_styles, strict=True):
-            table.add_row(*(self.cell(row, c) for c in self.columns), style=style)
-        return table
+    def layout(self, width: int, *, wide: bool = False, keep: set[str] | None = None) -> Layout:
+        """Which columns to show at ``width`` characters, and how wide each is.
+
+        ``wide``: every column at its full width, whatever ``width`` is. ``keep``: show only the columns
+        named (key or header, lower case) — when none of them is in this table, it is laid out as usual.
+        Otherwise columns are hidden in ``drop_order`` while even their minimum widths cannot fit, then the
+        shrinkable ones are narrowed, widest first.
+        """
+        natural = [max([cell_len(c.header), *(cell_len(self.cell(row, c)) for row in self.rows)]) for c in self.columns]
+        shown = list(range(len(self.columns)))
+        if keep:
+            chosen = [i for i in shown if self.columns[i].names() & keep]
+            shown = chosen or shown
+        if wide:
+            return Layout(self, shown, [natural[i] for i in shown], [])
+        floor = [min(natural[i], max(c.min_width, 1)) if c.shrinks else natural[i] for i, c in enumerate(self.columns)]
+        hidden: list[int] = []
+        droppable = [] if keep and len(shown) < len(self.columns) else [self._index(k) for k in self.drop_order]
+        droppable = [i for i in droppable if i is not None]
+        while sum(floor[i] for i in shown) + _overhead(len(shown)) > width and droppable:
+            gone = droppable.pop(0)
+            if gone in shown and len(shown) > 1:
+                shown.remove(gone)
+                hidden.append(gone)
+        widths = {i: natural[i] for i in shown}
+        excess = sum(widths.values()) + _overhead(len(shown)) - width
+        while excess > 0:  # narrow the widest shrinkable column by one, until it fits or none can shrink
+            can = [i for i in shown if widths[i] > floor[i]]
+            if not can:
+                break
+            widest = max(can, key=lambda i: (widths[i], -i))
+            widths[widest] -= 1
+            excess -= 1
+        return Layout(self, shown, [widths[i] for i in shown], hidden)
+
+    def _index(self, key: str) -> int | None:
+        return next((i for i, c in enumerate(self.columns) if c.key == key), None)
 
     def to_csv(self) -> str:
         buf = io.StringIO()
@@ -89,3 +144,104 @@ def _raw(value: Any) -> Any:
             return " ".join(value)
         return fmt_shape(value) if value and isinstance(value[0], (list, tuple, int)) else ""
     return value
+
+
+def _overhead(n_columns: int) -> int:
+    """Characters a rich table with ``n_columns`` adds around its cells: a border and 2 of padding each."""
+    return 3 * n_columns + 1
+
+
+@dataclass
+class Layout:
+    """The columns a table shows at one width (indices into ``data.columns``), their widths, the hidden ones."""
+
+    data: TableData
+    shown: list[int]
+    widths: list[int]
+    hidden: list[int]
+
+    def table(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        data = self.data
+        title = Text(data.title, no_wrap=True, overflow="ellipsis") if data.title else None
+        table = Table(title=title, caption=data.caption, header_style="bold", expand=False)
+        for i, width in zip(self.shown, self.widths, strict=True):
+            col = data.columns[i]
+            table.add_column(
+                col.header, justify=col.justify, style=col.style, width=width, no_wrap=True, overflow="ellipsis"
+            )
+        for row, style in zip(data.rows, data.row_styles, strict=True):
+            table.add_row(*(Text(data.cell(row, data.columns[i])) for i in self.shown), style=style)
+        return table
+
+    def hidden_line(self, width: int) -> str | None:
+        if not self.hidden:
+            return None
+        names = ", ".join(self.data.columns[i].header for i in sorted(self.hidden))
+        return f"hidden to fit {width} columns: {names} ({HIDDEN_HINT})"
+
+
+class FittedTable:
+    """A :class:`TableData` as a rich renderable: laid out for the width it is printed at (every row on
+    one line), with one dim line naming the columns hidden to fit. ``wide`` and ``keep`` are set by the
+    command line's ``--wide`` and ``--columns``."""
+
+    def __init__(self, data: TableData, *, wide: bool = False, keep: set[str] | None = None) -> None:
+        self.data = data
+        self.wide = wide
+        self.keep = keep
+
+    def layout(self, width: int) -> Layout:
+        return self.data.layout(width, wide=self.wide, keep=self.keep)
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        layout = self.layout(options.max_width)
+        yield layout.table()
+        line = layout.hidden_line(options.max_width)
+        if line is not None:
+            yield Text(line, style="dim", no_wrap=True, overflow="ellipsis")
+
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        layout = self.layout(options.max_width)
+        width = sum(layout.widths) + _overhead(len(layout.shown))
+        return Measurement(width, width)
+
+
+def fit_options(items: list[Any], *, wide: bool = False, columns: str | None = None) -> None:
+    """Apply ``--wide`` and ``--columns a,b,c`` to the tables among a view's rich items.
+
+    ``columns`` names columns by key or header, case-insensitive (``output-shape``, ``Output shape``,
+    ``output_shape``); a name no table has is a UsageError listing the accepted ones.
+    """
+    tables = [item for item in items if isinstance(item, FittedTable)]
+    keep: set[str] | None = None
+    if columns is not None:
+        wanted = [c.strip().lower() for c in columns.split(",") if c.strip()]
+        known = {name for t in tables for col in t.data.columns for name in col.names()}
+        unknown = [c for c in wanted if c not in known]
+        if unknown or not wanted:
+            accepted = sorted({col.header.lower().replace(" ", "-") for t in tables for col in t.data.columns})
+            raise UsageError(
+                f"--columns {columns!r}: unknown column {(unknown or [''])[0]!r}; accepted: " + ", ".join(accepted)
+            )
+        keep = set(wanted)
+    for table in tables:
+        table.wide = wide
+        table.keep = keep
+
+
+def full_width(items: list[Any]) -> int:
+    """The widest table among ``items`` at full width, in characters (what ``--wide`` needs)."""
+    widths = [
+        sum(lay.widths) + _overhead(len(lay.shown))
+        for t in items
+        if isinstance(t, FittedTable)
+        for lay in [t.data.layout(0, wide=True, keep=t.keep)]
+    ]
+    return max(widths, default=0)
