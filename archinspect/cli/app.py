@@ -70,6 +70,7 @@ class _Group(TyperGroup):
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 
+
 app = typer.Typer(
     name="archinspect",
     help="Inspect convolutional network architectures: per-layer shapes, parameters, exact FLOPs/MACs, "

@@ -82,8 +82,8 @@ class TableData:
 
         ``wide``: every column at its full width, whatever ``width`` is. ``keep``: show only the columns
         named (key or header, lower case) — when none of them is in this table, it is laid out as usual.
-        Otherwise columns are hidden in ``drop_order`` while even their minimum widths cannot fit, then the
-        shrinkable ones are narrowed, widest first.
+        Otherwise columns are hidden in ``drop_order`` while even their minimum widths cannot fit; then the
+        shrinkable ones are narrowed: those named in ``drop_order`` first (in that order), then the widest.
         """
         natural = [max([cell_len(c.header), *(cell_len(self.cell(row, c)) for row in self.rows)]) for c in self.columns]
         shown = list(range(len(self.columns)))
@@ -103,7 +103,12 @@ class TableData:
                 hidden.append(gone)
         widths = {i: natural[i] for i in shown}
         excess = sum(widths.values()) + _overhead(len(shown)) - width
-        while excess > 0:  # narrow the widest shrinkable column by one, until it fits or none can shrink
+        for i in droppable:  # the least important columns give up their width first
+            if i in widths and excess > 0:
+                cut = min(excess, widths[i] - floor[i])
+                widths[i] -= cut
+                excess -= cut
+        while excess > 0:  # then narrow the widest shrinkable column by one, until it fits or none can shrink
             can = [i for i in shown if widths[i] > floor[i]]
             if not can:
                 break
