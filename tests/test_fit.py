@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from archinspect.analyses.fitting import construction_sites, fit
+from archinspect.analyses.fitting import fit
 from archinspect.errors import ModelRunError
 from archinspect.models.loading import load_model
+from archinspect.models.sites import construction_sites
 from archinspect.models.zoo import get_entry, list_models
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -156,12 +157,14 @@ def test_an_unrepairable_failure_names_the_layer_and_leaves_the_model_untouched(
     assert all("forward" not in m.__dict__ for m in model.modules())
 
 
-def test_construction_sites_restores_module_init_even_on_error() -> None:
-    original = nn.Module.__init__
+def test_construction_sites_patch_nothing_and_restore_the_profiler_even_on_error() -> None:
+    import sys
+
+    original, outer = nn.Module.__init__, sys.getprofile()
     with pytest.raises(RuntimeError), construction_sites(str(DENSENET_FILE)):
-        assert nn.Module.__init__ is not original
+        assert nn.Module.__init__ is original
         raise RuntimeError("boom")
-    assert nn.Module.__init__ is original
+    assert nn.Module.__init__ is original and sys.getprofile() is outer
 
 
 def test_report_json_keys() -> None:

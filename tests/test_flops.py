@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from archinspect.analyses.flops import FlopReport, count_flops
 from archinspect.models.loading import load_model
 from archinspect.models.zoo import get_entry, list_models
+from archinspect.render.flops import FlopsView
 
 RESNET50_MACS = 4_089_184_256
 
@@ -61,8 +62,8 @@ def test_tree_figures_add_up(resnet50: FlopReport) -> None:
             children.setdefault(parent, []).append(m)
     for m in resnet50.modules:  # inclusive = own + children's inclusive, at every node
         kids = children.get(m.index, [])
-        assert m.macs == m.own_macs + sum(k.macs for k in kids)
-        assert m.other_ops == m.own_other_ops + sum(k.other_ops for k in kids)
+        assert m.macs == resnet50.own(m).macs + sum(k.macs for k in kids)
+        assert m.other_ops == resnet50.own(m).other_ops + sum(k.other_ops for k in kids)
     layer1 = next(m for m in resnet50.modules if m.name == "layer1")
     assert layer1.macs == 667_942_912 and layer1.params == 215_808
     assert [m.name for m in resnet50.tree(1)][:3] == ["", "conv1", "bn1"]
@@ -71,12 +72,12 @@ def test_tree_figures_add_up(resnet50: FlopReport) -> None:
 
 def test_top_layers_and_ops(resnet50: FlopReport) -> None:
     top = resnet50.top(3)
-    assert [(m.name, m.own_macs) for m in top] == [
+    assert [(m.name, m.macs) for m in top] == [
         ("conv1", 118_013_952),
         ("layer1.0.conv2", 115_605_504),
         ("layer1.1.conv2", 115_605_504),
     ]
-    assert sum(m.own_macs for m in resnet50.top(10_000)) == RESNET50_MACS  # every op in exactly one layer
+    assert sum(m.macs for m in resnet50.top(10_000)) == RESNET50_MACS  # every op in exactly one layer
     ops = {o.op: o for o in resnet50.ops}
     assert (ops["convolution"].calls, ops["convolution"].macs) == (53, 4_087_136_256)
     assert (ops["addmm"].calls, ops["addmm"].macs) == (1, 2_048_000)
@@ -91,7 +92,7 @@ def test_per_sample_divides_by_batch() -> None:
     assert report.totals.macs == 4 * single.totals.macs
     assert (view.totals.macs, view.totals.other_ops) == (single.totals.macs, single.totals.other_ops)
     assert [o.macs for o in view.ops] == [o.macs for o in single.ops]
-    assert view.to_dict()["per_sample"] is True and view.batch_size == 4
+    assert FlopsView(view).json()["per_sample"] is True and view.batch_size == 4
 
 
 class Functional(nn.Module):
@@ -107,8 +108,8 @@ class Functional(nn.Module):
 def test_functional_ops_charged_to_the_module_that_ran_them() -> None:
     report = count_flops(Functional(), [(2, 5, 16)])
     root, proj = report.modules
-    assert (proj.macs, root.own_macs) == (2 * 5 * 16 * 16, 2 * 5 * 16 * 8)
-    assert root.own_other_ops == 5 * 2 * 5 * 8  # softmax: 5 ops per element
+    assert (proj.macs, report.own(root).macs) == (2 * 5 * 16 * 16, 2 * 5 * 16 * 8)
+    assert report.own(root).other_ops == 5 * 2 * 5 * 8  # softmax: 5 ops per element
     assert [m.name for m in report.top(2)] == ["proj", ""]
 
 
@@ -121,7 +122,7 @@ def test_model_is_not_modified() -> None:
 
 
 def test_json_document_keys(resnet50: FlopReport) -> None:
-    doc = json.loads(json.dumps(resnet50.to_dict(depth=1, top=2)))
+    doc = json.loads(json.dumps(FlopsView(resnet50, depth=1, top=2).json()))
     assert set(doc) >= {"model", "inputs", "totals", "modules", "ops", "top", "convention", "other_ops_by_category"}
     assert doc["totals"]["flops"] == 2 * RESNET50_MACS and len(doc["top"]) == 2
     assert {m["depth"] for m in doc["modules"]} == {0, 1}

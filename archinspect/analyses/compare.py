@@ -156,9 +156,9 @@ def torchinfo_convention(report: FlopReport, model: nn.Module) -> int:
     total = 0
     for rec in report.modules:
         mod = modules.get(rec.name)
-        if mod is None or any(True for _ in mod.children()) or report.report is None:
+        if mod is None or any(True for _ in mod.children()):
             continue
-        shapes = report.report.records[rec.index].output_shapes
+        shapes = rec.output_shapes
         if not shapes or not shapes[0]:
             continue
         out = shapes[0]

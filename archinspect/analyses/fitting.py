@@ -10,10 +10,8 @@ what it declares runs as written; one that does not is recorded as a :class:`Mis
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
-import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +26,7 @@ from archinspect.core.report import Report
 from archinspect.errors import ModelRunError
 from archinspect.text import dims_text
 
-__all__ = ["FitReport", "LinearUse", "Mismatch", "construction_sites", "fit"]
+__all__ = ["FitReport", "LinearUse", "Mismatch", "fit"]
 
 
 @dataclass
@@ -125,6 +123,10 @@ def _linear_uses(report: Report, calls: list[tuple[str, nn.Linear, Shape]]) -> l
     return uses
 
 
+def _no_status(text: str) -> AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
+
 def fit(
     model: nn.Module,
     inputs: Any,
@@ -135,10 +137,13 @@ def fit(
     sites: Mapping[str, str] | None = None,
     solve: bool | None = None,
     max_size: int | None = None,
+    status: Callable[[str], AbstractContextManager[Any]] | None = None,
 ) -> FitReport:
     """Run ``model`` once on dummy ``inputs``, stepping over every size mismatch, and report them all.
 
-    ``sites``: layer name -> "file:line" where it was constructed (see :func:`construction_sites`).
+    ``sites``: layer name -> "file:line" where it was constructed (see
+    :func:`archinspect.models.sites.construction_sites`). ``status``: a context manager factory shown
+    around the input-size search (a spinner in the CLI).
     ``solve``: also search the input sizes that fit the model as written (``None``: only when a Linear
     mismatches and the input has spatial dimensions). Raises :class:`ModelRunError` naming the failing
     layer when the model fails for a reason fit cannot step over (a reshape to a hard-coded size, ...).
@@ -172,62 +177,8 @@ def fit(
     )
     if solve or (solve is None and result.wants_solve):
         try:
-            result.solve = valid_input_sizes(model, result.inputs, mode=mode, max_size=max_size)
+            with (status or _no_status)("searching the input sizes that fit…"):
+                result.solve = valid_input_sizes(model, result.inputs, mode=mode, max_size=max_size)
         except ModelRunError as err:
             result.notes.append(f"input sizes not searched: {err}")
     return result
-
-
-class ConstructionSites:
-    """Where in one source file each module was constructed (noted inside :func:`construction_sites`)."""
-
-    def __init__(self, source_file: str) -> None:
-        self.path = source_file
-        self._real = os.path.realpath(source_file)
-        self._cache: dict[str, bool] = {}
-        self._lines: weakref.WeakKeyDictionary[nn.Module, int] = weakref.WeakKeyDictionary()
-
-    def _is_source(self, filename: str) -> bool:
-        hit = self._cache.get(filename)
-        if hit is None:
-            hit = self._cache[filename] = os.path.realpath(filename) == self._real
-        return hit
-
-    def note(self, module: nn.Module) -> None:
-        frame = sys._getframe(2)
-        while frame is not None:
-            if self._is_source(frame.f_code.co_filename):
-                with contextlib.suppress(TypeError):
-                    self._lines.setdefault(module, frame.f_lineno)
-                return
-            frame = frame.f_back
-
-    def for_model(self, model: nn.Module) -> dict[str, str]:
-        """Layer name -> ``file:line`` for every module of ``model`` constructed in the file."""
-        out = {}
-        for name, mod in model.named_modules():
-            line = self._lines.get(mod)
-            if line is not None:
-                out[name] = f"{self.path}:{line}"
-        return out
-
-
-@contextlib.contextmanager
-def construction_sites(source_file: str) -> Iterator[ConstructionSites]:
-    """Note the file:line of every ``nn.Module`` constructed from ``source_file`` inside the block.
-
-    ``nn.Module.__init__`` is wrapped for the duration (every subclass reaches it through ``super()``) and
-    restored in ``finally``.
-    """
-    sites = ConstructionSites(source_file)
-    original = nn.Module.__init__
-
-    def init(self: nn.Module, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        sites.note(self)
-
-    nn.Module.__init__ = init  # type: ignore[method-assign]
-    try:
-        yield sites
-    finally:
-        nn.Module.__init__ = original  # type: ignore[method-assign]

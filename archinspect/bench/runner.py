@@ -11,6 +11,7 @@ import contextlib
 import copy
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ from archinspect.bench.peak import make_timer, measure_matmul_peak
 from archinspect.bench.policy import StopPolicy, WarmupPolicy
 from archinspect.bench.result import OUT_OF_MEMORY, BenchResult, BenchRow, PeakResult
 from archinspect.bench.timing import measure
+from archinspect.core.engine import as_specs, run_pass
 from archinspect.core.inputs import InputSpec
 from archinspect.errors import UsageError
 
@@ -36,10 +38,7 @@ def resolve_bench_device(device: str | torch.device) -> torch.device:
     text = str(device).strip().lower()
     if text == "meta":
         raise UsageError("--device meta cannot be timed; bench accepts auto, cpu, cuda, cuda:N")
-    if text.startswith("cuda") and not torch.cuda.is_available():
-        why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-        raise UsageError(f"--device {str(device)!r}: CUDA is not available ({why}); use --device cpu or auto")
-    return torch.device(resolve_device(text, auto=auto_bench_device()))
+    return torch.device(resolve_device(text, auto=auto_bench_device(), instead="cpu or auto"))
 
 
 def check_dtype(name: str | torch.dtype) -> torch.dtype:
@@ -57,31 +56,121 @@ def _name(dt: torch.dtype) -> str:
 def count_batch_flops(model: nn.Module, specs: Sequence[InputSpec]) -> tuple[int | None, str | None]:
     """(FLOPs, None) of one forward call on ``specs`` (2 × MACs, the shared counter on the meta device),
     or (None, why) when the counter cannot run the model: the timing still stands without it."""
-    from archinspect.core.engine import run_pass
-
     try:
         return run_pass(model, list(specs), device="auto", depth=0, per_module=False).totals.flops, None
     except Exception as exc:
         return None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
 
-def _specs(inputs: Any) -> list[InputSpec]:
-    from archinspect.core.engine import as_specs
-
-    return as_specs(inputs)
-
-
 @contextlib.contextmanager
 def _threads(n: int | None) -> Iterator[None]:
     before = torch.get_num_threads()
     if n is not None:
-        if n < 1:
-            raise UsageError(f"--threads {n} must be 1 or more")
         torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """How to time: the knobs of ``archinspect bench`` (see :func:`benchmark` for each one's meaning)."""
+
+    dtype: str | torch.dtype = "float32"
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool | str = False
+    cuda_graph: bool = False
+    warmup: int = 5
+    warmup_time: float = 0.5
+    iters: int = 10
+    max_iters: int = 10_000
+    min_time: float = 1.0
+    max_time: float = 5.0
+    target_rel_iqr: float = 0.05
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """:class:`BenchOptions` checked against a device, once: what every model of a run is timed with."""
+
+    device: torch.device
+    dtype: torch.dtype  # the cast of parameters and inputs; under amp what was asked (the weights stay float32)
+    amp_dtype: torch.dtype | None  # autocast's dtype, or None without amp
+    channels_last: bool
+    compile_backend: str | None
+    variants: tuple[str, ...]
+    warm: WarmupPolicy
+    stop: StopPolicy
+    threads: int | None
+
+    @classmethod
+    def make(cls, device: str | torch.device = "auto", options: BenchOptions | None = None) -> BenchPlan:
+        """Resolve and check everything; a bad value is a :class:`UsageError` before anything runs."""
+        o = options or BenchOptions()
+        dev = resolve_bench_device(device)
+        dt = check_dtype(o.dtype)
+        if o.cuda_graph and dev.type != "cuda":
+            raise UsageError("--cuda-graph needs a CUDA device (use --device cuda)")
+        if o.threads is not None and o.threads < 1:
+            raise UsageError(f"--threads {o.threads} must be 1 or more")
+        amp_dtype = None
+        if o.amp:
+            amp_dtype = dt if dt != torch.float32 else (torch.float16 if dev.type == "cuda" else torch.bfloat16)
+        warm = WarmupPolicy(min_iters=o.warmup, min_time=o.warmup_time, max_time=max(o.warmup_time, 5.0))
+        try:
+            max_iters, max_time = max(o.iters, o.max_iters), max(o.min_time, o.max_time)
+            stop = StopPolicy(o.iters, max_iters, o.min_time, max_time, o.target_rel_iqr)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        backend = (o.compile if isinstance(o.compile, str) else "inductor") if o.compile else None
+        variants = (EAGER,) + ((COMPILED,) if backend else ()) + ((GRAPH,) if o.cuda_graph else ())
+        return cls(dev, dt, amp_dtype, o.channels_last, backend, variants, warm, stop, o.threads)
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        return self.amp_dtype or self.dtype
+
+    def settings(self, batches: list[int]) -> dict[str, Any]:
+        """The run's settings as the result reports them (JSON ``settings``)."""
+        return {
+            "batch_sizes": batches,
+            "dtype": _name(self.dtype),
+            "amp": self.amp_dtype is not None,
+            "amp_dtype": _name(self.amp_dtype) if self.amp_dtype else None,
+            "channels_last": self.channels_last,
+            "variants": list(self.variants),
+            "compile_backend": self.compile_backend,
+            "warmup_iters": self.warm.min_iters,
+            "warmup_time_s": self.warm.min_time,
+            "min_iters": self.stop.min_iters,
+            "max_iters": self.stop.max_iters,
+            "min_time_s": self.stop.min_time,
+            "max_time_s": self.stop.max_time,
+            "target_rel_iqr": self.stop.target_rel_iqr,
+            "inference_mode": True,
+        }
+
+    def batch_specs(self, specs: Sequence[InputSpec], batch: int) -> list[InputSpec]:
+        """The inputs at ``batch``, cast to the run's dtype unless autocast does it."""
+        if self.amp_dtype:
+            return [s.with_batch(batch) for s in specs]
+        return [s.with_batch(batch).with_dtype(_name(self.dtype)) for s in specs]
+
+    def prepare(self, model: nn.Module, copy_model: bool) -> tuple[nn.Module, Any]:
+        """The model to time (a deep copy unless told otherwise) on the device, and its compiled form."""
+        m = copy.deepcopy(model) if copy_model else model
+        m.eval()
+        if self.amp_dtype:
+            m.to(device=self.device)  # autocast casts per operator; the weights stay float32
+        else:
+            m.to(device=self.device, dtype=self.dtype)
+        if self.channels_last:
+            m.to(memory_format=torch.channels_last)
+        compiled = torch.compile(m, backend=self.compile_backend) if self.compile_backend else None
+        return m, compiled
 
 
 def benchmark(
@@ -90,23 +179,12 @@ def benchmark(
     *,
     device: str | torch.device = "auto",
     batch_sizes: Sequence[int] | None = None,
-    dtype: str | torch.dtype = "float32",
-    amp: bool = False,
-    channels_last: bool = False,
-    compile: bool | str = False,  # noqa: A002 - mirrors --compile
-    cuda_graph: bool = False,
-    warmup: int = 5,
-    warmup_time: float = 0.5,
-    iters: int = 10,
-    max_iters: int = 10_000,
-    min_time: float = 1.0,
-    max_time: float = 5.0,
-    target_rel_iqr: float = 0.05,
-    threads: int | None = None,
     peak: bool | PeakResult = True,
     name: str | None = None,
     copy_model: bool = True,
     on_row: Callable[[BenchRow], None] | None = None,
+    plan: BenchPlan | None = None,
+    **options: Any,
 ) -> BenchResult:
     """Time ``model``'s forward pass and return a :class:`BenchResult` (one row per batch × variant).
 
@@ -114,147 +192,92 @@ def benchmark(
       (only their shape and dtype are used; inputs are random, never zeros).
     - ``device``: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
     - ``batch_sizes``: the sweep, replacing every input's first dimension (default: the inputs' own).
-    - ``dtype``: ``float32|float16|bfloat16``, a real cast of parameters and floating inputs; with ``amp``
-      the model stays float32 and runs under ``torch.autocast`` in ``dtype`` (float32 means float16 on
-      CUDA, bfloat16 on CPU).
-    - ``channels_last``: model and 4-D inputs in NHWC memory format.
-    - ``compile``: also time ``torch.compile(model)`` (a string picks the backend); the first call's
-      compile time is reported on its own, never in the samples. ``cuda_graph``: also time CUDA-graph replay.
-    - ``warmup`` calls and ``warmup_time`` seconds, both, before sampling (see :mod:`.policy`).
-    - ``iters``/``min_time``: sample at least this many calls and seconds, then stop once IQR/median is at
-      most ``target_rel_iqr``, or at ``max_iters`` / ``max_time``.
-    - ``threads``: CPU threads for the run (restored afterwards); default: torch's current setting.
     - ``peak``: measure the matmul peak (``True``), skip it (``False``) or reuse a :class:`PeakResult`.
     - ``copy_model``: benchmark a deep copy so that the caller's model is never moved, cast or put in eval.
     - ``on_row``: called after each row (progress bars).
+    - ``plan``: a :class:`BenchPlan` already made (a run over several models checks its options once);
+      otherwise one is made from ``device`` and ``options``, the fields of :class:`BenchOptions`:
+
+      ``dtype`` ``float32|float16|bfloat16``, a real cast of parameters and floating inputs; with ``amp``
+      the model stays float32 and runs under ``torch.autocast`` in ``dtype`` (float32 means float16 on
+      CUDA, bfloat16 on CPU). ``channels_last``: model and 4-D inputs in NHWC. ``compile``: also time
+      ``torch.compile(model)`` (a string picks the backend); the first call's compile time is reported on
+      its own, never in the samples. ``cuda_graph``: also time CUDA-graph replay. ``warmup`` calls and
+      ``warmup_time`` seconds, both, before sampling (see :mod:`.policy`). ``iters``/``min_time``: sample
+      at least this many calls and seconds, then stop once IQR/median is at most ``target_rel_iqr``, or at
+      ``max_iters`` / ``max_time``. ``threads``: CPU threads for the run (restored afterwards).
 
     An out-of-memory batch becomes a row with ``error == "out of memory"`` and the sweep goes on; other
     failures become rows with the error's text.
     """
-    dev = resolve_bench_device(device)
-    dt = check_dtype(dtype)
-    if cuda_graph and dev.type != "cuda":
-        raise UsageError("--cuda-graph needs a CUDA device (use --device cuda)")
-    if amp:
-        amp_dtype = dt if dt != torch.float32 else (torch.float16 if dev.type == "cuda" else torch.bfloat16)
-    specs = _specs(inputs)
+    if plan is None:
+        try:
+            plan = BenchPlan.make(device, BenchOptions(**options))
+        except TypeError as exc:
+            raise UsageError(f"benchmark(): {exc}") from None
+    specs = as_specs(inputs)
     if not specs:
         raise UsageError("no input given; pass at least one shape, e.g. (1, 3, 224, 224)")
     batches = list(batch_sizes) if batch_sizes else [specs[0].shape[0]]
     if any(b < 1 for b in batches):
         raise UsageError(f"--batch {','.join(map(str, batches))}: batch sizes must be 1 or more")
-    warm = WarmupPolicy(min_iters=warmup, min_time=warmup_time, max_time=max(warmup_time, 5.0))
-    try:
-        stop = StopPolicy(iters, max(iters, max_iters), min_time, max(min_time, max_time), target_rel_iqr)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    label = name or type(model).__name__
-    compute_dtype = amp_dtype if amp else dt
-    variants = [EAGER] + ([COMPILED] if compile else []) + ([GRAPH] if cuda_graph else [])
-    settings = {
-        "batch_sizes": batches,
-        "dtype": _name(dt),
-        "amp": amp,
-        "amp_dtype": _name(amp_dtype) if amp else None,
-        "channels_last": channels_last,
-        "variants": variants,
-        "compile_backend": (compile if isinstance(compile, str) else "inductor") if compile else None,
-        "warmup_iters": warm.min_iters,
-        "warmup_time_s": warm.min_time,
-        "min_iters": stop.min_iters,
-        "max_iters": stop.max_iters,
-        "min_time_s": stop.min_time,
-        "max_time_s": stop.max_time,
-        "target_rel_iqr": stop.target_rel_iqr,
-        "inference_mode": True,
-    }
-
-    with _threads(threads), cuda.current_device(dev), cuda.cudnn_autotune(dev):
+    settings = plan.settings(batches)
+    dev = plan.device
+    with _threads(plan.threads), cuda.current_device(dev), cuda.cudnn_autotune(dev):
         env = collect_environment(dev)
         peak_result: PeakResult | None = None
         if peak is True:
             try:
-                peak_result = measure_matmul_peak(dev, compute_dtype)
+                peak_result = measure_matmul_peak(dev, plan.compute_dtype)
             except Exception as exc:  # no peak means no "% peak" column, not no benchmark
                 settings["peak_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
                 cuda.release_memory(dev)
         elif peak:
             peak_result = peak
-        m = copy.deepcopy(model) if copy_model else model
-        m.eval()
-        if amp:
-            m.to(device=dev)  # autocast casts per operator; the weights stay float32
-        else:
-            m.to(device=dev, dtype=dt)
-        if channels_last:
-            m.to(memory_format=torch.channels_last)
-        compiled = None
-        if compile:
-            backend = compile if isinstance(compile, str) else "inductor"
-            compiled = torch.compile(m, backend=backend)
+        m, compiled = plan.prepare(model, copy_model)
         rows: list[BenchRow] = []
         for b in batches:
-            batch_specs = [s.with_batch(b) if amp else s.with_batch(b).with_dtype(_name(dt)) for s in specs]
+            batch_specs = plan.batch_specs(specs, b)
             flops, flops_error = count_batch_flops(m, batch_specs)
-            for variant in variants:
+            for variant in plan.variants:
                 row = BenchRow(
-                    model=label,
+                    model=name or type(model).__name__,
                     batch=b,
                     variant=variant,
-                    dtype=_name(compute_dtype),
-                    amp=amp,
-                    channels_last=channels_last,
+                    dtype=_name(plan.compute_dtype),
+                    amp=plan.amp_dtype is not None,
+                    channels_last=plan.channels_last,
                     inputs=[str(s) for s in batch_specs],
                     flops=flops,
                     flops_error=flops_error,
                     peak_tflops=peak_result.tflops if peak_result else None,
                 )
-                fn = compiled if variant == COMPILED else m
-                _run_row(row, fn, batch_specs, dev, variant, amp_dtype if amp else None, channels_last, warm, stop)
+                _run_row(row, compiled if variant == COMPILED else m, batch_specs, plan, variant)
                 rows.append(row)
                 if on_row is not None:
                     on_row(row)
     return BenchResult(env, peak_result, settings, rows)
 
 
-def _run_row(
-    row: BenchRow,
-    fn: Any,
-    specs: Sequence[InputSpec],
-    dev: torch.device,
-    variant: str,
-    amp_dtype: torch.dtype | None,
-    channels_last: bool,
-    warm: WarmupPolicy,
-    stop: StopPolicy,
-) -> None:
+def _run_row(row: BenchRow, fn: Any, specs: Sequence[InputSpec], plan: BenchPlan, variant: str) -> None:
     """Fill ``row`` in place; an out-of-memory error or any other failure is recorded, not raised."""
     try:
-        _time_row(row, fn, specs, dev, variant, amp_dtype, channels_last, warm, stop)
+        _time_row(row, fn, specs, plan, variant)
     except torch.OutOfMemoryError:
         row.error = OUT_OF_MEMORY
         row.samples = []
-        cuda.release_memory(dev)
+        cuda.release_memory(plan.device)
     except Exception as exc:  # one bad batch or variant must not end the sweep
         row.error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         row.samples = []
 
 
-def _time_row(
-    row: BenchRow,
-    fn: Any,
-    specs: Sequence[InputSpec],
-    dev: torch.device,
-    variant: str,
-    amp_dtype: torch.dtype | None,
-    channels_last: bool,
-    warm: WarmupPolicy,
-    stop: StopPolicy,
-) -> None:
+def _time_row(row: BenchRow, fn: Any, specs: Sequence[InputSpec], plan: BenchPlan, variant: str) -> None:
+    dev, amp_dtype = plan.device, plan.amp_dtype
     timer = make_timer(dev)
     with torch.inference_mode():
         args = [s.make(dev) for s in specs]
-        if channels_last:
+        if plan.channels_last:
             args = [a.contiguous(memory_format=torch.channels_last) if a.dim() == 4 else a for a in args]
         # Autocast's weight-cast cache must be off under graph capture (CUDA semantics notes, "CUDA Graphs").
         autocast = (
@@ -274,7 +297,7 @@ def _time_row(
             row.compile_time_s = time.perf_counter() - t0
         cuda.reset_peak_memory(dev)  # after compiling; graph capture's memory pool stays in the figure
         step: Callable[[], Any] = cuda.capture_graph(forward, dev) if variant == GRAPH else forward
-        m = measure(step, timer, warm, stop)
+        m = measure(step, timer, plan.warm, plan.stop)
         row.peak_memory_bytes = cuda.peak_memory(dev)
     row.samples = m.samples
     row.stopped_by = m.stopped_by

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from archinspect.bench.suite import DEFAULT_SUITE
 from archinspect.cli.common import (
     ArgOpt,
     DebugOpt,
@@ -17,15 +18,9 @@ from archinspect.cli.common import (
     SaveOpt,
     emit,
     handle_errors,
-    load_target,
     say,
 )
 from archinspect.errors import UsageError
-
-# Small to mid-size zoo models: two ResNets, a DenseNet, VGG-16 (matmul-heavy) and the CIFAR DenseNet-BC
-# (many small kernels, launch-bound at batch 1). On 2 CPU cores the whole suite takes about a minute.
-DEFAULT_SUITE = ("resnet18", "resnet50", "densenet121", "vgg16", "densenet-bc")
-DEFAULT_BATCHES_CUDA = (1, 32)
 
 
 def parse_batches(text: str | None) -> list[int] | None:
@@ -96,13 +91,19 @@ def bench(
     --dtype float16 --cuda-graph · archinspect bench densenet-bc --device cpu --threads 1 --format json
     """
     with handle_errors(debug):
-        result = run_bench(
-            models or list(DEFAULT_SUITE),
-            inputs=input,
-            args=arg,
+        from archinspect.bench.runner import BenchOptions
+        from archinspect.bench.suite import benchmark_models
+        from archinspect.core.inputs import parse_inputs, parse_kwargs
+
+        batches = parse_batches(batch)
+        refs = models or list(DEFAULT_SUITE)
+        result = benchmark_models(
+            refs,
+            parse_inputs(input),
+            parse_kwargs(arg),
             device=device,
-            batches=parse_batches(batch),
-            options=dict(
+            batches=batches,
+            options=BenchOptions(
                 dtype=dtype,
                 amp=amp,
                 channels_last=channels_last,
@@ -116,6 +117,7 @@ def bench(
                 threads=threads,
             ),
             peak=peak,
+            progress=_progress,
         )
         from archinspect.render.bench import BenchView
 
@@ -129,67 +131,10 @@ def bench(
             raise typer.Exit(1)
 
 
-def _check_references(refs: list[str]) -> None:
-    """Unknown zoo names fail before anything is timed, not after minutes of the suite."""
-    from archinspect.models.loading import split_reference
-    from archinspect.models.zoo import get_entry
-
-    for ref in refs:
-        kind, target, _ = split_reference(ref)
-        if kind == "zoo":
-            get_entry(target)
-
-
-def run_bench(
-    refs: list[str],
-    *,
-    inputs: list[str] | None,
-    args: list[str] | None,
-    device: str,
-    batches: list[int] | None,
-    options: dict[str, Any],
-    peak: bool = True,
-) -> Any:
-    """Load and benchmark each model in turn (one at a time, so memory holds one model); one result."""
-    from archinspect.bench import BenchResult, benchmark
-    from archinspect.bench.runner import check_dtype, resolve_bench_device
-
-    dev = resolve_bench_device(device)
-    check_dtype(options.get("dtype", "float32"))
-    _check_references(refs)
-    if options.get("cuda_graph") and dev.type != "cuda":
-        raise UsageError("--cuda-graph needs a CUDA device (use --device cuda)")
-    if batches is None and dev.type == "cuda":
-        batches = list(DEFAULT_BATCHES_CUDA)
-    n_variants = 1 + bool(options.get("compile")) + bool(options.get("cuda_graph"))
-    results: list[Any] = []
-    shared_peak: Any = peak
-    with _progress(total=len(refs) * len(batches or [1]) * n_variants) as advance:
-        for ref in refs:
-            advance(f"{ref}: loading", 0)
-            loaded, specs, _ = load_target(ref, args, inputs, str(dev), auto=str(dev))
-            advance(f"{loaded.label}: timing", 0)
-            res = benchmark(
-                loaded.model,
-                specs,
-                device=dev,
-                batch_sizes=batches,
-                name=loaded.label,
-                peak=shared_peak,
-                copy_model=False,  # built for this run; no caller holds it
-                on_row=lambda row: advance(f"{row.model} batch {row.batch} {row.variant}", 1),
-                **options,
-            )
-            shared_peak = res.peak if res.peak is not None else False
-            results.append(res)
-            del loaded
-    return BenchResult.concat(results)
-
-
 class _progress:
     """A rich progress bar on stderr while stdout is a terminal; silent when output is piped."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int) -> None:  # called by benchmark_models with the number of rows
         self.total = total
         self.bar: Any = None
 

@@ -187,10 +187,7 @@ def load_target(
     specs = parse_inputs(inputs)
     resolved = resolve_device(device, auto=auto)
     loaded = load_model(model_ref, kwargs, device=resolved)
-    specs = specs or loaded.default_inputs
-    if not specs:
-        raise UsageError(f"{loaded.label} has no default input; give one with --input (e.g. --input 1,3,32,32)")
-    return loaded, specs, resolved
+    return loaded, loaded.inputs(specs), resolved
 
 
 class View(Protocol):

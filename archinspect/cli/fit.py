@@ -56,7 +56,7 @@ def _sites_for(model_ref: str) -> Any:
     kind, target, _ = split_reference(model_ref)
     if kind != "file":
         return contextlib.nullcontext(None)
-    from archinspect.analyses.fitting import construction_sites
+    from archinspect.models.sites import construction_sites
 
     return construction_sites(target.rpartition(":")[0])
 
@@ -96,8 +96,6 @@ def fit(
     """
     with handle_errors(debug):
         from archinspect.analyses.fitting import fit as run_fit
-        from archinspect.analyses.solve import valid_input_sizes
-        from archinspect.errors import ModelRunError
         from archinspect.render.fit import FitView
 
         with _sites_for(model) as sites:
@@ -109,15 +107,10 @@ def fit(
             mode=mode.value,
             model_name=loaded.label,
             sites=sites.for_model(loaded.model) if sites is not None else None,
-            solve=False,
+            solve=solve,
+            max_size=max_size,
+            status=_status,
         )
-        spatial = len(specs[0].shape) > 2
-        if solve or (solve is None and spatial and report.linear_mismatches):
-            try:
-                with _status("searching the input sizes that fit…"):
-                    report.solve = valid_input_sizes(loaded.model, specs, mode=mode.value, max_size=max_size)
-            except ModelRunError as err:  # e.g. an operator without a meta kernel: the fit report stands
-                report.notes.append(f"input sizes not searched: {err}")
         for note in report.notes:
             say(f"note: {note}")
         emit(FitView(report, label=loaded.label), format, output, save, wide=wide, columns=columns)

@@ -9,10 +9,10 @@ from archinspect.errors import UsageError
 ACCEPTED = "auto, meta, cpu, cuda, cuda:N"
 
 
-def resolve_device(name: str, *, auto: str = "meta") -> str:
+def resolve_device(name: str, *, auto: str = "meta", instead: str = "cpu or meta") -> str:
     """Check ``name`` and return a concrete device string; ``auto`` becomes ``auto`` (per command).
 
-    Raises UsageError for an unknown name or for CUDA where there is none.
+    Raises UsageError for an unknown name or for CUDA where there is none (suggesting ``instead``).
     """
     text = (name or "auto").strip().lower()
     if text == "auto":
@@ -26,7 +26,7 @@ def resolve_device(name: str, *, auto: str = "meta") -> str:
 
     if not torch.cuda.is_available():
         why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-        raise UsageError(f"--device {name!r}: CUDA is not available ({why}); use --device cpu or meta")
+        raise UsageError(f"--device {name!r}: CUDA is not available ({why}); use --device {instead}")
     index = int(m.group(1) or torch.cuda.current_device())
     count = torch.cuda.device_count()
     if index >= count:

@@ -18,6 +18,15 @@ from archinspect.core.inputs import InputSpec
 from archinspect.text import CONVENTION
 
 Shape = tuple[int, ...]
+Number = int | float  # figures are ints; a per-sample view divides them (exact where it can)
+MAC_CATEGORIES = ("conv", "matmul", "attention")  # the operator categories whose cost is MACs
+
+
+def _div(value: Number, by: int) -> Number:
+    """Exact integer division where it is exact (conv MACs are), a float otherwise."""
+    if by == 1:
+        return value
+    return value // by if isinstance(value, int) and value % by == 0 else value / by
 
 
 @dataclass
@@ -33,16 +42,16 @@ class LayerRecord:
     output_shapes: list[Shape] = field(default_factory=list)
     params: int = 0  # own parameters (counted at a module's first call; a shared one at its first owner)
     trainable_params: int = 0
-    macs: int = 0  # multiply-accumulates of conv / matmul / attention run by this record itself
-    other_ops: int = 0  # normalisation, pooling, activation, elementwise ... ops (not MACs)
+    macs: Number = 0  # multiply-accumulates of conv / matmul / attention run by this record itself
+    other_ops: Number = 0  # normalisation, pooling, activation, elementwise ... ops (not MACs)
     output_bytes: int = 0
     call: int = 1  # 1 for a module's first call, 2 for its second, ...
     ran: bool = True  # False for modules that hold parameters but were never called
     children: list[int] = field(default_factory=list)
-    folded: int = 0  # how many descendant records are summed into this row (rows() only)
+    folded: int = 0  # how many descendant records are summed into this row (Report.inclusive / rows)
 
     @property
-    def flops(self) -> int:
+    def flops(self) -> Number:
         return 2 * self.macs
 
     @property
@@ -51,7 +60,9 @@ class LayerRecord:
 
     @property
     def label(self) -> str:
-        return self.name or self.type
+        """The qualified name (the type for the model itself), with ``(call N)`` from a second call on."""
+        base = self.name or self.type
+        return base if self.call == 1 else f"{base} (call {self.call})"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -66,22 +77,29 @@ class OpTally:
     """All calls of one ATen operator in the pass."""
 
     op: str
-    category: str
+    category: str  # conv, matmul, attention, norm, pool, activation, elementwise, softmax, reduction, upsample
     calls: int = 0
-    macs: int = 0
-    other_ops: int = 0
+    macs: Number = 0
+    other_ops: Number = 0
 
     @property
-    def flops(self) -> int:
+    def flops(self) -> Number:
         return 2 * self.macs
+
+    @property
+    def is_mac(self) -> bool:
+        return self.category in MAC_CATEGORIES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "flops": self.flops}
 
 
 @dataclass
 class Totals:
     params: int = 0  # unique parameters (shared ones once)
     trainable_params: int = 0
-    macs: int = 0
-    other_ops: int = 0
+    macs: Number = 0
+    other_ops: Number = 0
     param_bytes: int = 0
     buffer_bytes: int = 0
     input_bytes: int = 0
@@ -94,6 +112,10 @@ class Totals:
     @property
     def non_trainable_params(self) -> int:
         return self.params - self.trainable_params
+
+    @property
+    def flops_per_param(self) -> float:
+        return self.flops / self.params if self.params else 0.0
 
     def to_dict(self) -> dict[str, int]:
         d = asdict(self)
@@ -124,33 +146,41 @@ class Report:
     def output_shapes(self) -> list[Shape]:
         return self.records[0].output_shapes if self.records else []
 
+    def inclusive(self) -> list[LayerRecord]:
+        """Every record with everything below it summed in (params, MACs, other ops; ``folded`` counts the
+        records summed). One reverse pass: records are in pre-order, children after their parent."""
+        rows = [replace(r, children=list(r.children)) for r in self.records]
+        for row in reversed(rows):
+            if row.parent is not None:
+                up = rows[row.parent]
+                up.params += row.params
+                up.trainable_params += row.trainable_params
+                up.macs += row.macs
+                up.other_ops += row.other_ops
+                up.folded += row.folded + 1
+        return rows
+
     def rows(self, depth: int | None = None) -> list[LayerRecord]:
         """Records down to ``depth``; a row at ``depth`` carries the sums of everything below it."""
         depth = self.depth if depth is None else depth
+        inclusive = self.inclusive()
         out: list[LayerRecord] = []
         for rec in self.records:
             if rec.depth < depth or (rec.depth == depth and rec.is_leaf):
                 out.append(replace(rec))
             elif rec.depth == depth:
-                out.append(self._folded(rec.index))
+                out.append(replace(inclusive[rec.index], children=[]))
         return out
 
-    def _folded(self, index: int) -> LayerRecord:
-        row = replace(self.records[index], children=[])
-        stack = list(self.records[index].children)
-        while stack:
-            child = self.records[stack.pop()]
-            stack.extend(child.children)
-            row.params += child.params
-            row.trainable_params += child.trainable_params
-            row.macs += child.macs
-            row.other_ops += child.other_ops
-            row.folded += 1
-        return row
-
-    def subtree(self, index: int) -> LayerRecord:
-        """The record at ``index`` with everything below it summed in (inclusive figures)."""
-        return self._folded(index)
+    def per_sample(self) -> Report:
+        """The same report with every count (MACs, other ops, bytes of outputs) divided by the batch size."""
+        n = self.batch_size
+        if n == 1:
+            return self
+        records = [replace(r, macs=_div(r.macs, n), other_ops=_div(r.other_ops, n)) for r in self.records]
+        ops = {k: replace(t, macs=_div(t.macs, n), other_ops=_div(t.other_ops, n)) for k, t in self.ops.items()}
+        totals = replace(self.totals, macs=_div(self.totals.macs, n), other_ops=_div(self.totals.other_ops, n))
+        return replace(self, records=records, ops=ops, totals=totals)
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
         """The JSON document (keys documented in the README)."""
@@ -165,8 +195,5 @@ class Report:
             "notes": list(self.notes),
             "totals": self.totals.to_dict(),
             "layers": [r.to_dict() for r in self.rows(depth)],
-            "ops": [
-                {**asdict(t), "flops": t.flops}
-                for t in sorted(self.ops.values(), key=lambda t: (-t.macs, -t.other_ops, t.op))
-            ],
+            "ops": [t.to_dict() for t in sorted(self.ops.values(), key=lambda t: (-t.macs, -t.other_ops, t.op))],
         }

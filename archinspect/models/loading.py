@@ -37,6 +37,13 @@ class LoadedModel:
     source_file: str | None = None  # the user's file, for "constructed at file:line"
     rebuild: Callable[[str], Any] | None = field(default=None, repr=False)  # build again on a device
 
+    def inputs(self, given: list[InputSpec] | None) -> list[InputSpec]:
+        """``given``, else the model's default input; a :class:`UsageError` when there is neither."""
+        specs = given or self.default_inputs
+        if not specs:
+            raise UsageError(f"{self.label} has no default input; give one with --input (e.g. --input 1,3,32,32)")
+        return specs
+
 
 @contextlib.contextmanager
 def _device_context(device: str | None) -> Any:

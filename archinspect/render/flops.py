@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from archinspect.analyses.compare import ToolFigure
-from archinspect.analyses.flops import FlopReport, ModuleFlops
+from archinspect.analyses.flops import FlopReport
+from archinspect.core.report import LayerRecord
 from archinspect.render.table import Column, TableData, bar
 from archinspect.text import CONVENTION, fmt_count, fmt_int
 
@@ -23,11 +24,28 @@ def _ratio(part: float, whole: float) -> float:
     return part / whole if whole else 0.0
 
 
-def _short(m: ModuleFlops, parents: dict[int, str]) -> str:
+def _short(m: LayerRecord, parents: dict[int, str]) -> str:
     parent = parents.get(m.index, "")
     if not m.name:
         return m.type
     return m.name[len(parent) + 1 :] if parent and m.name.startswith(parent + ".") else m.name
+
+
+def _module_dict(m: LayerRecord, own: LayerRecord) -> dict[str, Any]:
+    """A module's JSON: figures including everything it called, and its own (``own_*``)."""
+    return {
+        "name": m.name,
+        "type": m.type,
+        "depth": m.depth,
+        "call": m.call,
+        "params": m.params,
+        "macs": m.macs,
+        "flops": m.flops,
+        "other_ops": m.other_ops,
+        "own_macs": own.macs,
+        "own_flops": own.flops,
+        "own_other_ops": own.other_ops,
+    }
 
 
 class FlopsView:
@@ -72,9 +90,7 @@ class FlopsView:
             ],
         )
         names = {m.index: m.name for m in r.modules}
-        parents = {}
-        if r.report is not None:
-            parents = {m.index: names.get(r.report.records[m.index].parent or -1, "") for m in r.modules}
+        parents = {m.index: names.get(m.parent if m.parent is not None else -1, "") for m in r.modules}
         for m in r.tree(self.depth):
             label = "  " * m.depth + _short(m, parents) + (f" (call {m.call})" if m.call > 1 else "")
             data.add(
@@ -139,14 +155,15 @@ class FlopsView:
                 layer=m.label,
                 name=m.name,
                 type=m.type,
-                flops=m.own_flops,
-                share=_ratio(m.own_flops, r.totals.flops),
-                other_ops=m.own_other_ops,
+                flops=m.flops,
+                share=_ratio(m.flops, r.totals.flops),
+                other_ops=m.other_ops,
             )
         return data
 
     def compare_table(self) -> TableData:
-        ours = self.report.report.totals.macs if self.report.report else self.report.totals.macs
+        r = self.report
+        ours = r.totals.macs * r.batch_size if r.per_sample else r.totals.macs  # the comparison is per batch
         data = TableData(
             title="The same model and input, counted by other tools",
             columns=[
@@ -211,8 +228,30 @@ class FlopsView:
         return items
 
     def json(self) -> dict[str, Any]:
-        doc = self.report.to_dict(self.depth, self.top_k)
-        doc["depth"] = self.depth
+        """The JSON document for ``archinspect flops --format json`` (keys documented in docs/flops.md)."""
+        r = self.report
+        doc = {
+            "model": r.model_name,
+            "inputs": [{"shape": list(s.shape), "dtype": s.dtype} for s in r.inputs],
+            "device": r.device,
+            "mode": r.mode,
+            "batch_size": r.batch_size,
+            "per_sample": r.per_sample,
+            "convention": CONVENTION,
+            "notes": list(r.notes),
+            "totals": {
+                "macs": r.totals.macs,
+                "flops": r.totals.flops,
+                "other_ops": r.totals.other_ops,
+                "params": r.totals.params,
+                "flops_per_param": round(r.totals.flops_per_param, 4),
+            },
+            "other_ops_by_category": r.by_category(),
+            "modules": [_module_dict(m, r.own(m)) for m in r.tree(self.depth)],
+            "ops": [o.to_dict() for o in r.ops],
+            "top": [_module_dict(m, m) for m in r.top(self.top_k)],
+            "depth": self.depth,
+        }
         if self.comparison is not None:
             doc["compare"] = [row.to_dict() for row in self.comparison]
         return doc

@@ -49,6 +49,7 @@ class ShapesView:
             ],
             drop_order=DROP_ORDER,
         )
+        inclusive = r.inclusive()
         for rec in self.rows:
             name = "  " * rec.depth + _short_name(rec, r.records)
             if rec.call > 1:
@@ -58,7 +59,7 @@ class ShapesView:
             params_shown: object = rec.params
             macs_shown: object = rec.macs
             if rec.children:  # a container: its own figures, then everything below it in brackets
-                whole = r.subtree(rec.index)
+                whole = inclusive[rec.index]
                 params_shown = f"{fmt_int(rec.params) if rec.params else ''} ({whole.params:,})".lstrip()
                 macs_shown = f"{fmt_count(rec.macs) if rec.macs else ''} ({fmt_count(whole.macs)})".lstrip()
                 macs_shown = macs_shown if whole.macs else 0

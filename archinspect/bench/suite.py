@@ -1,0 +1,80 @@
+"""Several models in one run: MODEL references loaded one at a time (memory holds one model) and timed
+with one :class:`~archinspect.bench.runner.BenchPlan`, checked before anything loads. Imports torch only
+when called, so the CLI's ``--help`` can show :data:`DEFAULT_SUITE`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from archinspect.bench.result import BenchResult
+    from archinspect.bench.runner import BenchOptions
+    from archinspect.core.inputs import InputSpec
+
+# Small to mid-size zoo models: two ResNets, a DenseNet, VGG-16 (matmul-heavy) and the CIFAR DenseNet-BC
+# (many small kernels, launch-bound at batch 1). On 2 CPU cores the whole suite takes about a minute.
+DEFAULT_SUITE = ("resnet18", "resnet50", "densenet121", "vgg16", "densenet-bc")
+DEFAULT_BATCHES_CUDA = (1, 32)
+
+# progress(total rows) is a context manager yielding advance(description, rows done)
+Progress = Callable[[int], AbstractContextManager[Callable[[str, int], None]]]
+
+
+def benchmark_models(
+    refs: Sequence[str],
+    inputs: list[InputSpec] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    device: str = "auto",
+    batches: list[int] | None = None,
+    options: BenchOptions | None = None,
+    peak: bool = True,
+    progress: Progress | None = None,
+) -> BenchResult:
+    """Benchmark each MODEL reference (``DEFAULT_SUITE`` when empty) in turn; one concatenated result.
+
+    ``inputs``: the input specs for every model (default: each zoo model's own). ``kwargs``: constructor
+    arguments. On CUDA the default batch sweep is :data:`DEFAULT_BATCHES_CUDA`. The matmul peak is
+    measured once and shared by every model's rows.
+    """
+    import contextlib
+
+    from archinspect.bench.result import BenchResult
+    from archinspect.bench.runner import BenchPlan, benchmark
+    from archinspect.models.loading import load_model, split_reference
+    from archinspect.models.zoo import get_entry
+
+    refs = list(refs) or list(DEFAULT_SUITE)
+    plan = BenchPlan.make(device, options)
+    for ref in refs:  # unknown zoo names fail before anything is timed, not after minutes of the suite
+        kind, target, _ = split_reference(ref)
+        if kind == "zoo":
+            get_entry(target)
+    if batches is None and plan.device.type == "cuda":
+        batches = list(DEFAULT_BATCHES_CUDA)
+    total = len(refs) * len(batches or [1]) * len(plan.variants)
+    bar = progress(total) if progress is not None else contextlib.nullcontext(lambda description, steps: None)
+    results: list[BenchResult] = []
+    shared_peak: Any = peak
+    with bar as advance:
+        for ref in refs:
+            advance(f"{ref}: loading", 0)
+            loaded = load_model(ref, kwargs, device=str(plan.device))
+            specs = loaded.inputs(inputs)
+            advance(f"{loaded.label}: timing", 0)
+            res = benchmark(
+                loaded.model,
+                specs,
+                plan=plan,
+                batch_sizes=batches,
+                name=loaded.label,
+                peak=shared_peak,
+                copy_model=False,  # built for this run; no caller holds it
+                on_row=lambda row: advance(f"{row.model} batch {row.batch} {row.variant}", 1),
+            )
+            shared_peak = res.peak if res.peak is not None else False
+            results.append(res)
+            del loaded
+    return BenchResult.concat(results)
