@@ -87,7 +87,7 @@ def fit(
 ) -> None:
     """Find every layer whose declared size disagrees with what it receives — Linear in_features, Conv
     in_channels and groups, BatchNorm num_features, LayerNorm normalized_shape, GroupNorm num_channels —
-    in one pass, with the value each needs (e.g. "fc: Linear(in_features=1000) receives [1, 8800] =
+    in one pass, with the value each needs (e.g. "fc: Linear(in_features=1000) receives 1×8800 =
     88×10×10 after flatten → nn.Linear(8800, 10)") and, for a model from a file, the line that built it.
     With --solve (and by default when a Linear mismatches): the input sizes that fit the model as written.
 

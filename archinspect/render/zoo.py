@@ -8,7 +8,6 @@ from archinspect.analyses.zoo_summary import ZooSummary
 from archinspect.render.table import Column, TableData
 from archinspect.text import CONVENTION, fmt_count, fmt_int
 
-
 # Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
 DROP_ORDER = ("aliases", "source", "family")
 
