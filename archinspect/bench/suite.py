@@ -41,8 +41,10 @@ def benchmark_models(
     """
     import contextlib
 
+    from archinspect.analyses.hints import missing_batch_hint
     from archinspect.bench.result import BenchResult
     from archinspect.bench.runner import BenchPlan, benchmark
+    from archinspect.errors import UsageError
     from archinspect.models.loading import load_model, split_reference
     from archinspect.models.zoo import get_entry
 
@@ -63,6 +65,9 @@ def benchmark_models(
             advance(f"{ref}: loading", 0)
             loaded = load_model(ref, kwargs, device=str(plan.device))
             specs = loaded.inputs(inputs)
+            hint = missing_batch_hint(loaded.model, specs)
+            if hint is not None:
+                raise UsageError(hint)
             advance(f"{loaded.label}: timing", 0)
             res = benchmark(
                 loaded.model,

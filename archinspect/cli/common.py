@@ -178,7 +178,9 @@ def handle_errors(debug: bool) -> Iterator[None]:
 def load_target(
     model_ref: str, args: list[str] | None, inputs: list[str] | None, device: str, *, auto: str = "meta"
 ) -> tuple[Any, list[Any], str]:
-    """(LoadedModel, input specs, resolved device) for a command; UsageError when no input is known."""
+    """(LoadedModel, input specs, resolved device) for a command; UsageError when no input is known or the
+    input lacks its batch dimension."""
+    from archinspect.analyses.hints import missing_batch_hint
     from archinspect.core.devices import resolve_device
     from archinspect.core.inputs import parse_inputs, parse_kwargs
     from archinspect.models.loading import load_model
@@ -187,7 +189,11 @@ def load_target(
     specs = parse_inputs(inputs)
     resolved = resolve_device(device, auto=auto)
     loaded = load_model(model_ref, kwargs, device=resolved)
-    return loaded, loaded.inputs(specs), resolved
+    specs = loaded.inputs(specs)
+    hint = missing_batch_hint(loaded.model, specs)
+    if hint is not None:  # checked before any pass: C,H,W instead of N,C,H,W fails deep in the model otherwise
+        raise UsageError(hint)
+    return loaded, specs, resolved
 
 
 class View(Protocol):
