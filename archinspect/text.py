@@ -10,6 +10,7 @@ CONVENTION = (
     "(torch.utils.flop_counter's convention); normalisation, pooling, activations, elementwise ops, softmax "
     "and upsampling are other ops, counted apart"
 )
+CONVENTION_LINE = f"Convention: {CONVENTION}."  # the footer line of every table, worded once
 
 
 def fmt_int(value: Any) -> str:

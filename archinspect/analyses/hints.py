@@ -48,3 +48,35 @@ def missing_batch_hint(model: Any, specs: list[InputSpec]) -> str | None:
         f"--input {prefix}{given} has no batch dimension: the first layer {layer} takes {dims + 2}-d input, "
         f"batch first; did you mean --input {prefix}{meant}?"
     )
+
+
+def suggested_input(model: Any, *, mode: str = "eval") -> tuple[tuple[int, ...], str] | None:
+    """An input shape (batch 1) the model accepts and why, for a model with no default input, or None.
+
+    From the first convolution: its ``in_channels`` and dimensionality, then the input-size search (meta
+    device, a few shape-only passes) for a size at which the model runs and every Linear matches — else the
+    smallest size that runs at all. Without a convolution, the first Linear's ``in_features``.
+    """
+    import torch.nn as nn
+
+    from archinspect.analyses.solve import valid_input_sizes
+    from archinspect.errors import ArchInspectError
+
+    found = first_conv(model)
+    if found is None:
+        linear = next((m for m in model.modules() if isinstance(m, nn.Linear)), None)
+        return None if linear is None else ((1, linear.in_features), "its first Linear's in_features")
+    conv = found[1]
+    dims = _conv_dims(conv)
+    assert dims is not None
+    guess = InputSpec((1, conv.in_channels, *([32] * dims)))
+    try:
+        solved = valid_input_sizes(model, [guess], mode=mode, max_size=1024)
+    except (ArchInspectError, RuntimeError):
+        return None
+    if solved.nearest_shape is not None:
+        return tuple(solved.nearest_shape), "it runs and every Linear fits"
+    axis = solved.axes[0]
+    if axis.smallest_runnable is None:
+        return None
+    return tuple(solved.shape_at(axis, axis.smallest_runnable)), "the smallest size that runs"

@@ -180,7 +180,7 @@ def load_target(
 ) -> tuple[Any, list[Any], str]:
     """(LoadedModel, input specs, resolved device) for a command; UsageError when no input is known or the
     input lacks its batch dimension."""
-    from archinspect.analyses.hints import missing_batch_hint
+    from archinspect.analyses.hints import missing_batch_hint, suggested_input
     from archinspect.core.devices import resolve_device
     from archinspect.core.inputs import parse_inputs, parse_kwargs
     from archinspect.models.loading import load_model
@@ -189,6 +189,10 @@ def load_target(
     specs = parse_inputs(inputs)
     resolved = resolve_device(device, auto=auto)
     loaded = load_model(model_ref, kwargs, device=resolved)
+    if not specs and not loaded.default_inputs:
+        found = suggested_input(loaded.model)
+        example = f"--input {','.join(map(str, found[0]))} ({found[1]})" if found else "e.g. --input 1,3,32,32"
+        raise UsageError(f"{loaded.label} has no default input; give one, batch first: {example}")
     specs = loaded.inputs(specs)
     hint = missing_batch_hint(loaded.model, specs)
     if hint is not None:  # checked before any pass: C,H,W instead of N,C,H,W fails deep in the model otherwise

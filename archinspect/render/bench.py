@@ -9,7 +9,7 @@ from typing import Any
 
 from archinspect.bench.result import SPREAD_WARNING, BenchResult, BenchRow
 from archinspect.render.table import Column, TableData
-from archinspect.text import CONVENTION, fmt_bytes
+from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_bytes
 
 CSV_KEYS = (
     "model", "batch", "variant", "dtype", "amp", "channels_last", "inputs", "median_ms", "p10_ms", "p90_ms",
@@ -64,7 +64,7 @@ def header_lines(result: BenchResult) -> list[str]:
 
 def footer_lines(result: BenchResult) -> list[str]:
     lines = [
-        f"Convention: {CONVENTION}.",
+        CONVENTION_LINE,
         "Latency = one forward call of the whole batch. TFLOP/s = FLOPs per batch / median; "
         "% peak = that / the matmul peak measured above.",
     ]
@@ -142,7 +142,7 @@ class BenchView:
         return [header, data.to_rich(), footer]
 
     def json(self) -> dict[str, Any]:
-        return self.result.to_dict(with_samples=True)
+        return {**self.result.to_dict(with_samples=True), "convention": CONVENTION}
 
     def csv(self) -> str:
         buf = io.StringIO()

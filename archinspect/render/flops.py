@@ -9,7 +9,7 @@ from archinspect.analyses.compare import ToolFigure
 from archinspect.analyses.flops import FlopReport
 from archinspect.core.report import LayerRecord
 from archinspect.render.table import Column, TableData, bar
-from archinspect.text import CONVENTION, fmt_count, fmt_int
+from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_count, fmt_int
 
 
 def _dash(fmt: Any) -> Any:
@@ -208,7 +208,7 @@ class FlopsView:
             f"Other ops: {fmt_count(t.other_ops)}" + (f" ({cats})" if cats else ""),
             f"Params: {t.params:,} · {t.flops_per_param:,.1f} FLOPs per parameter ({scope})",
             f"Device: {where} · mode {r.mode}",
-            f"Convention: {CONVENTION}",
+            CONVENTION_LINE,
         ]
         lines.extend(f"Note: {n}" for n in r.notes)
         return lines

@@ -6,7 +6,7 @@ from typing import Any
 
 from archinspect.core.report import LayerRecord, Report
 from archinspect.render.table import Column, TableData, bar
-from archinspect.text import CONVENTION, fmt_bytes, fmt_count, fmt_int, fmt_shape
+from archinspect.text import CONVENTION_LINE, fmt_bytes, fmt_count, fmt_int, fmt_shape
 
 # Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
 DROP_ORDER = ("share", "output_bytes", "input_shape", "type")
@@ -94,7 +94,7 @@ class ShapesView:
             f"Memory: params {fmt_bytes(t.param_bytes)} · buffers {fmt_bytes(t.buffer_bytes)} · "
             f"input {fmt_bytes(t.input_bytes)} · activations {fmt_bytes(t.activation_bytes)} (leaf outputs)",
             f"Device: {where} · mode {r.mode} · depth {self.depth}",
-            f"Convention: {CONVENTION}",
+            CONVENTION_LINE,
         ]
         lines.extend(f"Note: {n}" for n in r.notes)
         return lines

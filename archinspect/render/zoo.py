@@ -6,7 +6,7 @@ from typing import Any
 
 from archinspect.analyses.zoo_summary import ZooSummary
 from archinspect.render.table import Column, TableData
-from archinspect.text import CONVENTION, fmt_count, fmt_int
+from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_count, fmt_int
 
 # Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
 DROP_ORDER = ("aliases", "source", "family")
@@ -32,7 +32,7 @@ class ZooView:
                 Column("Source", "source", min_width=16),
             ],
             drop_order=DROP_ORDER,
-            footer=[f"Params and MACs for one sample at the default input, {how}.", f"Convention: {CONVENTION}."],
+            footer=[f"Params and MACs for one sample at the default input, {how}.", CONVENTION_LINE],
         )
         if any(row.aliases for row in self.rows):
             data.columns.insert(1, Column("Also", "aliases", fmt=", ".join, shrink=True))
@@ -47,7 +47,7 @@ class ZooView:
         return [data.to_rich(), Text("\n".join(data.footer))]
 
     def json(self) -> dict[str, Any]:
-        return {"models": [r.to_dict() for r in self.rows]}
+        return {"models": [r.to_dict() for r in self.rows], "convention": CONVENTION}
 
     def csv(self) -> str:
         return self.table().to_csv()
