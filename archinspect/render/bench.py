@@ -7,6 +7,7 @@ import csv
 import io
 from typing import Any
 
+from archinspect.bench.policy import oversubscription
 from archinspect.bench.result import SPREAD_WARNING, BenchResult, BenchRow
 from archinspect.render.table import Column, TableData
 from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_bytes
@@ -18,6 +19,13 @@ CSV_KEYS = (
     "compile_time_s", "warmup_iters", "warmup_time_s", "error", "warnings",
 )  # fmt: skip
 
+
+
+# Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
+DROP_ORDER = (
+    "p10_ms", "p90_ms", "compile_time_s", "peak_memory_bytes", "gflops_per_sample", "peak_fraction",
+    "achieved_tflops", "variant",
+)  # fmt: skip
 
 
 def _na(fmt: Any) -> Any:
@@ -73,11 +81,9 @@ def footer_lines(result: BenchResult) -> list[str]:
     else:
         lines.append("Peak memory: torch.cuda.max_memory_allocated (weights, inputs, activations).")
     e = result.environment
-    if e.busy:
-        lines.append(
-            f"warning: machine busy (load average {e.load_average:.2f} on {e.cpu_count} CPUs): other processes "
-            "compete for the cores; CPU timings with several threads suffer most (try --threads 1)"
-        )
+    busy = oversubscription(e.cpu_count, e.load_average, e.threads, result.settings.get("threads"))
+    if e.device.startswith("cpu") and busy is not None:
+        lines.append(f"warning: {busy}")
     for row in result.rows:
         for w in row.warnings:
             lines.append(f"warning: {row.model} batch {row.batch} {row.variant}: {w}")
@@ -91,7 +97,7 @@ def table_data(result: BenchResult) -> TableData:
     data = TableData(
         title="archinspect bench",
         columns=[
-            Column("Model", "model"),
+            Column("Model", "model", min_width=12),
             Column("Batch", "batch", "right"),
             Column("Variant", "variant"),
             Column("Median ms", "median_ms", "right", fmt=ms),
@@ -107,6 +113,7 @@ def table_data(result: BenchResult) -> TableData:
             Column("Compile s", "compile_time_s", "right", fmt=lambda v: "" if v is None else f"{v:.2f}"),
         ],
         footer=footer_lines(result),
+        drop_order=DROP_ORDER,
     )
     if all(r.compile_time_s is None for r in result.rows):  # the column only when something was compiled
         data.columns = [c for c in data.columns if c.key != "compile_time_s"]
@@ -116,6 +123,9 @@ def table_data(result: BenchResult) -> TableData:
             d["median_ms"] = "OOM" if row.error == "out of memory" else "failed"
         elif d["peak_memory_bytes"] is None:
             d["peak_memory_bytes"] = "n/a"
+        if row.unstable:  # a spread from 3 samples proves nothing: say so where the spread would be
+            d["rel_iqr"] = "unstable"
+            d["n_samples"] = f"{d['n_samples']} of {row.min_samples}"
         data.add(style=_style(row), **d)
     return data
 
@@ -124,7 +134,7 @@ def _style(row: BenchRow) -> str | None:
     if row.error is not None:
         return "red"
     st = row.stats
-    return "yellow" if st is not None and st.rel_iqr > SPREAD_WARNING else None
+    return "yellow" if row.unstable or (st is not None and st.rel_iqr > SPREAD_WARNING) else None
 
 
 class BenchView:

@@ -185,7 +185,7 @@ class Layout:
         if not self.hidden:
             return None
         names = ", ".join(self.data.columns[i].header for i in sorted(self.hidden))
-        return f"hidden to fit {width} columns: {names} ({HIDDEN_HINT})"
+        return f"hidden at {width} columns: {names} ({HIDDEN_HINT})"
 
 
 class FittedTable:
@@ -208,7 +208,7 @@ class FittedTable:
         yield layout.table()
         line = layout.hidden_line(options.max_width)
         if line is not None:
-            yield Text(line, style="dim", no_wrap=True, overflow="ellipsis")
+            yield Text(line, style="dim")
 
     def __rich_measure__(self, console: Any, options: Any) -> Any:
         from rich.measure import Measurement
