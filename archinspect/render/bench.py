@@ -14,7 +14,7 @@ from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_bytes
 
 CSV_KEYS = (
     "model", "batch", "variant", "dtype", "amp", "channels_last", "inputs", "median_ms", "p10_ms", "p90_ms",
-    "iqr_ms", "rel_iqr", "mean_ms", "min_ms", "max_ms", "n_samples", "stopped_by", "samples_per_s",
+    "iqr_ms", "rel_iqr", "mean_ms", "min_ms", "max_ms", "n_samples", "stopped_by", "unstable", "samples_per_s",
     "flops_per_batch", "gflops_per_sample", "achieved_tflops", "peak_fraction", "peak_memory_bytes",
     "compile_time_s", "warmup_iters", "warmup_time_s", "error", "warnings",
 )  # fmt: skip
@@ -81,8 +81,9 @@ def footer_lines(result: BenchResult) -> list[str]:
     else:
         lines.append("Peak memory: torch.cuda.max_memory_allocated (weights, inputs, activations).")
     e = result.environment
-    busy = oversubscription(e.cpu_count, e.load_average, e.threads, result.settings.get("threads"))
-    if e.device.startswith("cpu") and busy is not None:
+    cpu_run = e.device.startswith("cpu")
+    busy = oversubscription(e.cpu_count, e.load_average, e.threads, result.settings.get("threads"), cpu_run=cpu_run)
+    if busy is not None:
         lines.append(f"warning: {busy}")
     for row in result.rows:
         for w in row.warnings:
