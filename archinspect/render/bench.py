@@ -98,7 +98,7 @@ def table_data(result: BenchResult) -> TableData:
     data = TableData(
         title="archinspect bench",
         columns=[
-            Column("Model", "model", min_width=12),
+            Column("Model", "model", min_width=16),
             Column("Batch", "batch", "right"),
             Column("Variant", "variant"),
             Column("Median ms", "median_ms", "right", fmt=ms),

@@ -18,7 +18,7 @@ from rich.cells import cell_len
 from archinspect.errors import UsageError
 from archinspect.text import fmt_shape
 
-HIDDEN_HINT = "--wide or --columns shows them"
+HIDDEN_HINT = "--wide shows them"
 
 
 def bar(share: float, width: int = 10) -> str:
