@@ -91,7 +91,7 @@ class TableData:
             chosen = [i for i in shown if self.columns[i].names() & keep]
             shown = chosen or shown
         if wide:
-            return Layout(self, shown, [natural[i] for i in shown], [])
+            return Layout(self, shown, [natural[i] for i in shown], [], width)
         floor = [min(natural[i], max(c.min_width, 1)) if c.shrinks else natural[i] for i, c in enumerate(self.columns)]
         hidden: list[int] = []
         droppable = [] if keep and len(shown) < len(self.columns) else [self._index(k) for k in self.drop_order]
@@ -115,7 +115,7 @@ class TableData:
             widest = max(can, key=lambda i: (widths[i], -i))
             widths[widest] -= 1
             excess -= 1
-        return Layout(self, shown, [widths[i] for i in shown], hidden)
+        return Layout(self, shown, [widths[i] for i in shown], hidden, width)
 
     def _index(self, key: str) -> int | None:
         return next((i for i, c in enumerate(self.columns) if c.key == key), None)
@@ -164,6 +164,7 @@ class Layout:
     shown: list[int]
     widths: list[int]
     hidden: list[int]
+    width: int = 10_000  # the width laid out for
 
     def table(self) -> Any:
         from rich.table import Table
@@ -171,7 +172,10 @@ class Layout:
 
         data = self.data
         title = Text(data.title, no_wrap=True, overflow="ellipsis") if data.title else None
+        # at least as wide as its title, so that a table of few columns does not cut its own title
         table = Table(title=title, caption=data.caption, header_style="bold", expand=False)
+        if data.title:
+            table.min_width = min(cell_len(data.title), self.width)
         for i, width in zip(self.shown, self.widths, strict=True):
             col = data.columns[i]
             table.add_column(
