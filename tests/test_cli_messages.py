@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,12 +57,15 @@ def test_click_usage_errors_are_one_line(cli: Callable[..., Any], args: list[str
 
 
 def test_shell_completion_is_on(cli: Callable[..., Any]) -> None:
+    import subprocess
+
     top = cli("--help")
     assert top.exit_code == 0
     assert "--install-completion" in top.stdout and "--show-completion" in top.stdout
-    script = cli("--show-completion", "bash")
-    assert script.exit_code == 0
-    assert "_archinspect_completion" in script.stdout and "complete " in script.stdout
+    script = Path(sys.executable).with_name("archinspect")  # the installed command, as a shell runs it
+    done = subprocess.run([script, "--show-completion", "bash"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "_archinspect_completion()" in done.stdout and "_ARCHINSPECT_COMPLETE=complete_bash" in done.stdout
 
 
 @pytest.mark.parametrize("command", COMMANDS)

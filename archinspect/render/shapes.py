@@ -39,7 +39,7 @@ class ShapesView:
             title=f"{self.label} · input {', '.join(str(s) for s in r.inputs)}",
             columns=[
                 Column("Layer", "layer", min_width=12),
-                Column("Type", "type", min_width=9),
+                Column("Type", "type", min_width=13),
                 Column("Input shape", "input_shape", fmt=fmt_shape),
                 Column("Output shape", "output_shape", fmt=fmt_shape),
                 Column("Params", "params", "right", fmt=_fmt_or_dash(fmt_int)),
