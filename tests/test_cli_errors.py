@@ -179,6 +179,7 @@ def test_bad_save_suffix_and_unwritable_output(cli: Callable[..., Any], tmp_path
     )
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback() -> None:
     env = {**os.environ, "COLUMNS": "200"}
     model = f"{EXAMPLES / 'wrong_channels.py'}:TwoMistakes"
