@@ -209,12 +209,24 @@ class View(Protocol):
     def markdown(self) -> str: ...
 
 
+def terminal_width() -> int | None:
+    """The width of the terminal this process runs in, even when stdout is piped (``| less``), else None."""
+    for stream in (sys.stdout, sys.stderr, sys.stdin):
+        try:
+            if stream.isatty():
+                return os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # replaced streams (tests), closed descriptors
+            continue
+    return None
+
+
 def _console(file: Any = None, record: bool = False, min_width: int = 0) -> Any:
     from rich.console import Console
 
-    # A terminal (or $COLUMNS) sets the width; piped output gets a fixed PIPED_WIDTH; --wide widens to the table.
-    on_terminal = file is None and sys.stdout.isatty()
-    width = None if (on_terminal or "COLUMNS" in os.environ) else PIPED_WIDTH
+    # $COLUMNS, else the terminal's width (also for `| less`), else a fixed PIPED_WIDTH: no terminal at all, or
+    # a file (--output, --save). --wide widens to the table.
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() else (terminal_width() if file is None else None) or PIPED_WIDTH
     console = Console(file=file, record=record, width=width, highlight=False)
     if console.width < min_width:
         console.width = min_width
