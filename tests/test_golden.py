@@ -250,3 +250,17 @@ def test_unstable_bench_row_in_table_and_json() -> None:
         "unstable: the time budget stopped it after 3 of the 10 samples required; raise --max-time or lower --batch"
     ]
     assert "warning: machine busy (load average 3.50 on 2 CPUs, about 0 free) for 2 thread(s)" in text
+
+
+def test_a_prose_cell_too_long_becomes_a_note() -> None:
+    from archinspect.render.table import Column, TableData
+
+    data = TableData(title="", columns=[Column("Tool", "tool"), Column("Why", "why", min_width=12, notes=True)])
+    data.add(tool="fvcore", why="its 'flops' are MACs; +norm 4.967 M, +adaptive pool 25.088 K")
+    data.add(tool="torch", why="same convention")
+    lines = render_one(data.to_rich(), 40).splitlines()
+    assert lines[3:5] == ["│ fvcore │ see note 1                  │", "│ torch  │ same convention             │"]
+    assert " ".join(line.strip() for line in lines[-2:]) == (
+        "note 1: fvcore: its 'flops' are MACs; +norm 4.967 M, +adaptive pool 25.088 K"
+    )
+    assert "note" not in render_one(data.to_rich(), 120)

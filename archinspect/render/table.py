@@ -45,6 +45,7 @@ class Column:
     style: str | None = None
     shrink: bool | None = None  # None: left-justified plain text (fmt is str) shrinks, the rest does not
     min_width: int = 10
+    notes: bool = False  # a prose column: a cell too long for its width moves to a numbered note under the table
 
     @property
     def shrinks(self) -> bool:
@@ -181,9 +182,29 @@ class Layout:
             table.add_column(
                 col.header, justify=col.justify, style=col.style, width=width, no_wrap=True, overflow="ellipsis"
             )
-        for row, style in zip(data.rows, data.row_styles, strict=True):
-            table.add_row(*(Text(data.cell(row, data.columns[i])) for i in self.shown), style=style)
+        marks = {(r, c): f"see note {n}" for n, (r, c, _) in enumerate(self.notes(), 1)}
+        for r, (row, style) in enumerate(zip(data.rows, data.row_styles, strict=True)):
+            cells = (marks.get((r, i)) or data.cell(row, data.columns[i]) for i in self.shown)
+            table.add_row(*(Text(cell) for cell in cells), style=style)
         return table
+
+    def notes(self) -> list[tuple[int, int, str]]:
+        """(row, column, text) of each cell of a ``notes`` column too long for the width it got."""
+        out = []
+        for i, width in zip(self.shown, self.widths, strict=True):
+            col = self.data.columns[i]
+            if col.notes:
+                cells = ((r, self.data.cell(row, col)) for r, row in enumerate(self.data.rows))
+                out.extend((r, i, text) for r, text in cells if cell_len(text) > width)
+        return sorted(out)
+
+    def note_lines(self) -> list[str]:
+        """``[n] first column's value: the full text`` for each cell moved out of the table."""
+        first = self.data.columns[self.shown[0]]
+        return [
+            f"note {n}: {self.data.cell(self.data.rows[r], first)}: {text}"
+            for n, (r, _, text) in enumerate(self.notes(), 1)
+        ]
 
     def hidden_line(self, width: int) -> str | None:
         if not self.hidden:
@@ -210,6 +231,9 @@ class FittedTable:
 
         layout = self.layout(options.max_width)
         yield layout.table()
+        notes = layout.note_lines()
+        if notes:
+            yield Text("\n".join(notes))
         line = layout.hidden_line(options.max_width)
         if line is not None:
             yield Text(line, style="dim")
