@@ -176,7 +176,7 @@ class FlopsView:
                 Column("vs our MACs", "ratio", "right", fmt=lambda v: f"{v:.3f}×" if v else "—"),
                 Column("From our counts", "expected", "right", fmt=_dash(fmt_int)),
                 Column("Match", "match"),
-                Column("Why it differs", "reason", min_width=24, notes=True),
+                Column("Why it differs", "reason", min_width=15, notes=True),
             ],
             caption="figures for the whole batch; 'From our counts': our per-operator counts in that tool's rules",
             drop_order=("counts", "expected", "ratio"),

@@ -104,7 +104,8 @@ class TableData:
                 hidden.append(gone)
         widths = {i: natural[i] for i in shown}
         excess = sum(widths.values()) + _overhead(len(shown)) - width
-        for i in droppable:  # the least important columns give up their width first
+        prose = [i for i in shown if self.columns[i].notes]  # what they lose is still shown, as notes
+        for i in prose + droppable:  # prose, then the least important columns give up their width first
             if i in widths and excess > 0:
                 cut = min(excess, widths[i] - floor[i])
                 widths[i] -= cut
