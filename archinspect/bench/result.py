@@ -41,11 +41,6 @@ class Environment:
     cpu_count: int | None = None
     load_average: float | None = None  # 1-minute load average when the run started (Unix)
 
-    @property
-    def busy(self) -> bool:
-        """More runnable processes than CPUs: others compete for the cores and timings suffer."""
-        return self.load_average is not None and bool(self.cpu_count) and self.load_average > self.cpu_count
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
