@@ -1,6 +1,6 @@
 """The one exception family archinspect raises for things a user can fix or should be told.
 
-The CLI turns these into one line on stderr and an exit code in one place (``cli.run_command``):
+The CLI turns these into one line on stderr and an exit code in one place (``archinspect.cli.common.handle_errors``):
 :class:`UsageError` exits 2 (bad input, unknown model, impossible device), :class:`ModelRunError`
 exits 1 (the model itself cannot run on the given input).
 """

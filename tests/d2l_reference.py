@@ -1,6 +1,6 @@
-"""The shape tables of ``shared/reference/d2l_tables.md``, shared by the zoo and CLI tests."""
+"""The shape tables of ``docs/reference/d2l_tables.md``, shared by the zoo and CLI tests."""
 
-# d2l_tables.md: (type name, output shape) of every top-level child, input 1x1x224x224.
+# docs/reference/d2l_tables.md: (type name, output shape) of every top-level child, input 1x1x224x224.
 ALEXNET_TABLE = [
     ("Conv2d", (1, 96, 54, 54)),
     ("ReLU", (1, 96, 54, 54)),

@@ -15,7 +15,7 @@ from d2l_reference import ALEXNET_TABLE, RESNET18_TABLE, VGG11_TABLE
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-# d2l_tables.md as JSON gives it: shapes as lists.
+# docs/reference/d2l_tables.md as JSON gives it: shapes as lists.
 D2L_ALEXNET, D2L_VGG11, D2L_RESNET18 = (
     [(kind, list(shape)) for kind, shape in table] for table in (ALEXNET_TABLE, VGG11_TABLE, RESNET18_TABLE)
 )
@@ -35,6 +35,7 @@ LAYER_KEYS |= {
     "ran",
     "children",
     "folded",
+    "rf",
 }
 
 

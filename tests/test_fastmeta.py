@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from zoo_sample import zoo_params
 
 from archinspect.core.fastmeta import MetaBuild, fast_meta
 
@@ -177,3 +178,140 @@ def test_meta_passes_over_the_zoo_import_neither_sympy_nor_dynamo() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# ---- differential: the production path, every fast answer checked against torch's own kernel ------------
+
+FORMATS = {
+    "contiguous": lambda t: t,
+    "channels_last": lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t,
+    "transposed": lambda t: t.transpose(-1, -2) if t.dim() >= 2 else t,
+}
+BROADCAST_SHAPES = [
+    ((2, 3, 4, 5), (2, 3, 4, 5)),
+    ((2, 3, 4, 5), (1, 3, 1, 1)),
+    ((2, 3, 4, 5), (5,)),
+    ((1, 3, 1, 1), (2, 3, 4, 5)),
+    ((2, 3, 1, 5), (2, 3, 4, 1)),
+    ((0, 3, 4, 5), (1, 3, 1, 1)),
+]
+
+
+def _differential(func: object, *args: object) -> object:
+    """The fast answer (or None), checked against torch's meta kernel; errors must match too."""
+    from archinspect.core.fastmeta import verify_fast_meta
+
+    with verify_fast_meta():
+        ours = fast_meta(func, args, {})  # raises FastMetaMismatch when it differs from torch
+    if ours is None:  # declined: torch's own kernel answers (or raises its own error)
+        return None
+    _same(ours, func(*args))
+    return ours
+
+
+@pytest.mark.parametrize("fa", FORMATS)
+@pytest.mark.parametrize("fb", FORMATS)
+@pytest.mark.parametrize(("sa", "sb"), BROADCAST_SHAPES)
+@pytest.mark.parametrize("op", [aten.add.Tensor, aten.mul.Tensor])
+def test_broadcasting_in_every_memory_format(op: object, sa: tuple, sb: tuple, fa: str, fb: str) -> None:
+    a, b = FORMATS[fa](meta(*sa)), FORMATS[fb](meta(*sb))
+    _differential(op, a, b)
+
+
+@pytest.mark.parametrize(
+    ("func", "args"),
+    [
+        (aten.add.Tensor, (meta(3, 4, dtype=torch.int64), meta(3, 4, dtype=torch.int32))),
+        (aten.mul.Tensor, (meta(3, 4, dtype=torch.int64), meta(4))),
+        (aten.mul.Scalar, (meta(3, 4, dtype=torch.int32), 2)),
+        (aten.relu.default, (meta(0, 3),)),
+        (aten.mm.default, (meta(0, 5), meta(5, 7))),
+        (aten.cat.default, ([meta(0, 3), meta(2, 3)],)),
+        (aten.mean.dim, (meta(2, 0, 4), [2])),
+        (aten.sum.dim_IntList, (meta(2, 3, dtype=torch.float16), [1])),
+    ],
+)
+def test_empty_tensors_and_integer_dtypes(func: object, args: tuple) -> None:
+    _differential(func, *args)
+
+
+def test_addmm_with_a_bias_that_does_not_broadcast_raises_as_on_cpu() -> None:
+    args = (meta(4), meta(3, 5), meta(5, 7))
+    assert _differential(aten.addmm.default, *args) is None
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.linear(torch.zeros(3, 5), torch.zeros(7, 5), torch.zeros(4))
+    with pytest.raises(RuntimeError):  # the production path on meta raises too
+        _pass_on_meta(torch.nn.functional.linear, meta(3, 5), meta(7, 5), meta(4))
+
+
+def test_conv_with_a_wrong_size_bias_raises_as_on_cpu() -> None:
+    with pytest.raises(RuntimeError) as on_cpu:
+        torch.nn.functional.conv2d(torch.zeros(1, 3, 8, 8), torch.zeros(4, 3, 3, 3), torch.zeros(5))
+    with pytest.raises(RuntimeError) as on_meta:  # torch's own meta kernel would answer [1, 4, 6, 6]
+        _pass_on_meta(torch.nn.functional.conv2d, meta(1, 3, 8, 8), meta(4, 3, 3, 3), meta(5))
+    assert str(on_meta.value) == str(on_cpu.value)
+    with pytest.raises(RuntimeError) as on_cpu:
+        torch.nn.functional.conv_transpose2d(torch.zeros(1, 3, 8, 8), torch.zeros(3, 4, 3, 3), torch.zeros(5))
+    with pytest.raises(RuntimeError) as on_meta:
+        _pass_on_meta(torch.nn.functional.conv_transpose2d, meta(1, 3, 8, 8), meta(3, 4, 3, 3), meta(5))
+    assert str(on_meta.value) == str(on_cpu.value)
+
+
+def test_channels_last_plus_a_broadcast_operand_keeps_torchs_strides() -> None:
+    x, s = meta(2, 8, 5, 5, channels_last=True), meta(2, 8, 1, 1)
+    out = _pass_on_meta(torch.mul, x, s)
+    assert out.stride() == torch.mul(x, s).stride() == x.stride()
+
+
+def test_meta_build_answers_initialisers_only() -> None:
+    class WithBuffer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("p", torch.ones(4, 6).t_())  # t_ changes the shape: not an initialiser
+
+    from archinspect.core.fastmeta import verify_fast_meta
+
+    with torch.device("meta"), MetaBuild(), verify_fast_meta():
+        module = WithBuffer()
+    assert module.p.shape == (6, 4) and module.p.stride() == (1, 6)
+
+
+def test_the_op_table_tolerates_a_torch_without_one_of_its_ops(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archinspect.core import fastmeta
+
+    class WithoutMm:  # torch.ops.aten as a torch without aten.mm would have it
+        def __getattr__(self, name: str) -> object:
+            if name == "mm":
+                raise AttributeError(name)
+            return getattr(torch.ops.aten, name)
+
+    monkeypatch.setattr(fastmeta, "aten", WithoutMm())
+    table = fastmeta._table()
+    assert aten.bmm.default in table and len(table) == len(fastmeta.FAST_META) - 1
+
+
+def _pass_on_meta(fn: object, *args: torch.Tensor) -> torch.Tensor:
+    """``fn(*args)`` under the production counter (fast path on), every fast answer verified."""
+    from archinspect.core.counter import OpCounter
+    from archinspect.core.fastmeta import verify_fast_meta
+
+    with verify_fast_meta(), OpCounter(lambda cost: None):
+        return fn(*args)  # type: ignore[operator]
+
+
+ZOO_VERIFY_SKIP = frozenset({"resnet1202", "densenet-bc-250", "densenet-bc-190"})  # the same blocks as smaller entries
+
+
+@pytest.mark.parametrize("name", zoo_params(skip=ZOO_VERIFY_SKIP))
+def test_production_path_over_the_zoo_agrees_with_torch_kernels(name: str) -> None:
+    """Build on meta (initialisers answered) and run the pass with the fast path on, in eval and train
+    mode: every fast answer is checked against torch's own kernel (shape, strides, dtype, no error)."""
+    from archinspect.core.engine import run_pass
+    from archinspect.core.fastmeta import verify_fast_meta
+    from archinspect.models.loading import load_model
+
+    with verify_fast_meta():
+        loaded = load_model(name, device="meta")
+        run_pass(loaded.model, loaded.default_inputs, device="meta", mode="eval", per_module=False)
+        batch2 = [s.with_batch(2) for s in loaded.default_inputs]  # train-mode BatchNorm1d needs two samples
+        run_pass(loaded.model, batch2, device="meta", mode="train", per_module=False)

@@ -1,4 +1,4 @@
-"""Every zoo entry, against ZOO.md: exact parameters, MACs at the default input, output [1, num_classes]."""
+"""Every zoo entry against docs/reference/zoo.md: exact parameters, MACs at the default input, output [1, classes]."""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ def inspect(
     dtype: str | None = None,
     model_name: str | None = None,
     per_module: bool = True,
+    receptive: bool = True,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
 
@@ -36,7 +37,8 @@ def inspect(
     (meta, falling back to CPU when an operator has no meta kernel), ``meta``, ``cpu``, ``cuda[:N]``.
     ``dtype``: cast floating parameters and inputs (``float16``, ``bfloat16``, ...). ``mode``: ``eval``
     or ``train`` (BatchNorm statistics are never written back to the model). ``per_module=False``: totals
-    only, the model as one row. A failure raises :class:`ModelRunError` naming the layer, what it received
+    only, the model as one row. ``receptive``: give every record its output's receptive field (``rf``).
+    A failure raises :class:`ModelRunError` naming the layer, what it received
     and why, with the smallest input that runs when the input is too small.
     """
     try:
@@ -49,6 +51,7 @@ def inspect(
             dtype=dtype,
             model_name=model_name,
             per_module=per_module,
+            receptive=receptive,
         )
     except ModelRunError as err:
         explained = explain_failure(err, model, inputs, mode)

@@ -83,7 +83,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-COMMANDS = ("list", "shapes", "flops", "fit", "bench")
+COMMANDS = ("list", "shapes", "flops", "fit", "bench", "diff")
 
 
 def _version(value: bool) -> None:

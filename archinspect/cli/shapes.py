@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from archinspect.cli.common import (
@@ -43,6 +45,14 @@ def shapes(
     dtype: DtypeOpt = None,
     mode: ModeOpt = Mode.eval,
     depth: DepthOpt = 2,
+    rf: Annotated[
+        bool,
+        typer.Option(
+            "--rf",
+            help="Add receptive-field columns: RF size, jump (effective stride) and the first pixel unit 0 "
+            "sees, per spatial axis, in input pixels (JSON always carries them).",
+        ),
+    ] = False,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
@@ -72,7 +82,7 @@ def shapes(
         )
         for note in report.notes:
             say(f"note: {note}")
-        emit(ShapesView(report), format, output, save, wide=wide, columns=columns)
+        emit(ShapesView(report, rf=rf), format, output, save, wide=wide, columns=columns)
 
 
 def register(app: typer.Typer) -> None:

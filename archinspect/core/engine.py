@@ -20,6 +20,7 @@ from archinspect.core.counter import OpCost, OpCounter
 from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
 from archinspect.core.inputs import InputSpec
+from archinspect.core.receptive import FieldTracker
 from archinspect.core.report import LayerRecord, OpTally, Report, Totals
 from archinspect.core.tensors import nbytes, shapes
 from archinspect.errors import ModelRunError, UsageError
@@ -76,6 +77,7 @@ def run_pass(
     intercept: Interceptor | None = None,
     meta_fallback: bool = True,
     per_module: bool = True,
+    receptive: bool = False,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
 
@@ -89,6 +91,8 @@ def run_pass(
     or ``train`` (BatchNorm statistics are never written back to the model). ``per_module=False`` records
     the model as one row (the same counter, no per-module hooks): for totals only, about 3× faster; its
     ``activation_bytes`` is then the model's output alone (leaf outputs need per-module records).
+    ``receptive=True`` also gives every record the receptive field of its output (``LayerRecord.rf``,
+    :mod:`~archinspect.core.receptive`), followed through every operator like the FLOPs.
     """
     if mode not in ("eval", "train"):
         raise UsageError(f"--mode {mode!r} is not a mode; accepted: eval, train")
@@ -102,7 +106,7 @@ def run_pass(
     target = resolve_device(device, auto="meta")
     name = model_name or type(model).__name__
     notes: list[str] = []
-    opts = _PassOptions(depth, mode, dtype, name, intercept, per_module)
+    opts = _PassOptions(depth, mode, dtype, name, intercept, per_module, receptive)
     try:
         return _run(model, specs, target, opts, notes)
     except MetaKernelMissing as gap:
@@ -155,7 +159,8 @@ def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
 class _Recorder:
     """Builds LayerRecords from module hooks and charges operator costs to the running module."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, fields: FieldTracker | None = None) -> None:
+        self.fields = fields
         self.names = {mod: name for name, mod in model.named_modules()}
         self.own = _own_params(model)
         self.records: list[LayerRecord] = []
@@ -166,28 +171,35 @@ class _Recorder:
     def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         n = self.calls.get(module, 0) + 1
         self.calls[module] = n
-        params, trainable = self.own[module] if n == 1 else (0, 0)
         parent = self.stack[-1] if self.stack else None
+        rec = self._add(module, self.names[module], parent, len(self.stack), call=n)
+        rec.input_shapes = shapes((args, kwargs))
+        self.stack.append(rec.index)
+
+    def _add(self, module: nn.Module, name: str, parent: int | None, depth: int, **fields: Any) -> LayerRecord:
+        """A new record under ``parent``; a module's own parameters go to its first record only."""
+        params, trainable = self.own[module] if fields.get("call", 1) == 1 else (0, 0)
         rec = LayerRecord(
             index=len(self.records),
-            name=self.names[module],
+            name=name,
             type=type(module).__name__,
-            depth=len(self.stack),
+            depth=depth,
             parent=parent,
-            input_shapes=shapes((args, kwargs)),
             params=params,
             trainable_params=trainable,
-            call=n,
+            **fields,
         )
         self.records.append(rec)
         if parent is not None:
             self.records[parent].children.append(rec.index)
-        self.stack.append(rec.index)
+        return rec
 
     def post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         rec = self.records[self.stack.pop()]
         rec.output_shapes = shapes(output)
         rec.output_bytes = nbytes(output)
+        if self.fields is not None:
+            rec.rf = self.fields.of(output)
 
     def on_op(self, cost: OpCost) -> None:
         if self.stack:
@@ -218,21 +230,8 @@ class _Recorder:
         if name in by_name:
             return by_name[name]
         parent = self._unrun_record(name.rpartition(".")[0], by_name, modules) if name else None
-        mod = modules[name]
-        params, trainable = self.own[mod]
-        rec = LayerRecord(
-            index=len(self.records),
-            name=name,
-            type=type(mod).__name__,
-            depth=self.records[parent].depth + 1 if parent is not None else 0,
-            parent=parent,
-            params=params,
-            trainable_params=trainable,
-            ran=False,
-        )
-        self.records.append(rec)
-        if parent is not None:
-            self.records[parent].children.append(rec.index)
+        depth = self.records[parent].depth + 1 if parent is not None else 0
+        rec = self._add(modules[name], name, parent, depth, ran=False)
         by_name[name] = rec.index
         return rec.index
 
@@ -283,6 +282,7 @@ class _PassOptions:
     name: str
     intercept: Interceptor | None
     per_module: bool
+    receptive: bool = False
 
 
 def _run(
@@ -292,14 +292,18 @@ def _run(
     target = torch.device(target_name)
     args = [s.make(target) for s in specs]
     subs = _substitutes(model, target, dtype, mode)
-    rec = _Recorder(model)
+    fields = FieldTracker() if opts.receptive else None
+    if fields is not None and args:
+        fields.mark_input(args[0])
+    rec = _Recorder(model, fields)
     handles = []
     try:
         for mod in rec.names if opts.per_module else [model]:
             handles.append(mod.register_forward_pre_hook(rec.pre, with_kwargs=True))
             handles.append(mod.register_forward_hook(rec.post, with_kwargs=True))
         patch = _patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
-        with training_mode(model, mode), torch.no_grad(), patch, OpCounter(rec.on_op):
+        observers = [fields] if fields is not None else []
+        with training_mode(model, mode), torch.no_grad(), patch, OpCounter(rec.on_op, observers):
             if subs:
                 torch.func.functional_call(model, subs, tuple(args), tie_weights=True, strict=False)
             else:
@@ -316,6 +320,10 @@ def _run(
         rec.add_unrun()
     else:  # the one row holds everything, so that it still sums to the totals
         rec.records[0].params, rec.records[0].trainable_params = totals.params, totals.trainable_params
+    if fields is not None and fields.unruled:
+        notes.append(
+            "receptive fields are upper bounds after operators without an exact rule: " + ", ".join(fields.unruled)
+        )
     return Report(
         model_name=opts.name,
         inputs=list(specs),

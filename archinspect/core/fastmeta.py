@@ -7,12 +7,21 @@ layouts are simple, so they are answered here when every tensor is on meta; anyt
 None and falls through to torch's own kernel.
 
 :class:`MetaBuild` does the same while a model is built on meta: in-place initialisers (``normal_``,
-``uniform_``, ``fill_``, ...) have nothing to write on a meta tensor, so they return it unchanged.
+``uniform_``, ``fill_``, ...) have nothing to write on a meta tensor, so they return it unchanged; any
+other in-place op (``t_``, ``resize_``, ...) goes to torch, since it may change the tensor's metadata.
+
+A shortcut must never lie: every handler answers only well-formed calls whose output layout it knows
+(else None: torch's own kernel runs and raises its own error); where torch's meta kernel is laxer than
+its CPU kernel (a convolution bias of the wrong size) the CPU kernel's error is raised, so that a model
+fails on meta as it would on CPU. :func:`verify_fast_meta` checks every
+answer against torch's own kernel — shape, strides, dtype, device, and that torch does not raise. The
+tests run the production path over the whole zoo and a set of edge cases under it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -31,6 +40,10 @@ def _like(x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     return torch.empty_like(x, dtype=dtype)
 
 
+def _channels_last(x: torch.Tensor) -> bool:
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+
+
 def _all_meta(args: Sequence[Any]) -> bool:
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     return bool(tensors) and all(t.device.type == "meta" for t in tensors)
@@ -38,7 +51,10 @@ def _all_meta(args: Sequence[Any]) -> bool:
 
 def _batch_norm(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     x = args[0]
-    if x.dim() < 2:
+    if x.dim() < 2 or not (x.is_contiguous() or _channels_last(x)):
+        return None
+    stats_given = [t for t in args[1:5] if isinstance(t, torch.Tensor)]
+    if any(t.shape != (x.shape[1],) for t in stats_given):
         return None
     stats_dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
     stats = (x.shape[1],)
@@ -96,17 +112,23 @@ def _in_place(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
 
 
 def _binary(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    # Answered where the output layout is certain: a tensor with a Python number, two contiguous
+    # tensors (contiguous output of the broadcast shape), or two of the same shape and the same layout.
+    # Anything else (channels-last with a broadcast operand, transposed views) is torch's to lay out.
     a, b = args[0], args[1]
+    if not isinstance(a, torch.Tensor):
+        return None
     dtype = torch.result_type(a, b)
     if not isinstance(b, torch.Tensor):
-        return _like(a, dtype)
+        return _like(a, dtype) if isinstance(b, (int, float, bool)) else None
     shape = _broadcast(a, b)
     if shape is None:
         return None
-    for t in (a, b):  # the output takes the layout of an operand of its own shape
-        if tuple(t.shape) == shape:
-            return _like(t, dtype)
-    return torch.empty(shape, dtype=dtype, device=a.device)
+    if a.is_contiguous() and b.is_contiguous():
+        return torch.empty(shape, dtype=dtype, device=a.device)
+    if a.shape == b.shape and a.stride() == b.stride() and _channels_last(a):
+        return _like(a, dtype)
+    return None
 
 
 def _matmul(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -114,7 +136,18 @@ def _matmul(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     a, b = (args[1], args[2]) if len(args) >= 3 else (args[0], args[1])
     if a.dim() != b.dim() or a.shape[-1] != b.shape[-2] or a.dtype != b.dtype or a.shape[:-2] != b.shape[:-2]:
         return None
-    return torch.empty((*a.shape[:-1], b.shape[-1]), dtype=a.dtype, device=a.device)
+    shape = (*a.shape[:-1], b.shape[-1])
+    if len(args) >= 3:  # addmm: the bias must broadcast to the product, in the same dtype
+        bias = args[0]
+        if not isinstance(bias, torch.Tensor) or bias.dtype != a.dtype or _broadcast(bias, a.new_empty(shape)) != shape:
+            return None
+    return torch.empty(shape, dtype=a.dtype, device=a.device)
+
+
+def _addmm(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    if args[0].dim() > 2 or kwargs.get("beta", 1) != 1 or len(args) > 3:
+        return None
+    return _matmul(args, kwargs)
 
 
 def _reduce(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -138,15 +171,33 @@ def _window_out(size: int, k: int, s: int, p: int, d: int, ceil: bool = False) -
     return n
 
 
+def _check_conv_bias(x: Any, w: Any, bias: Any, transposed: bool, groups: int) -> None:
+    """Raise the CPU kernel's error for a bias of the wrong size: torch's meta kernel does not check it."""
+    if bias is None:
+        return
+    out_channels = w.shape[1] * groups if transposed else w.shape[0]
+    if bias.dim() != 1 or bias.shape[0] != out_channels:
+        given = f"transposed=1, weight of size {list(w.shape)}" if transposed else f"weight of size {list(w.shape)}"
+        raise RuntimeError(
+            f"Given {given}, expected bias to be 1-dimensional with {out_channels} elements, "
+            f"but got bias of size {list(bias.shape)} instead"
+        )
+
+
 def _conv(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     # convolution(x, w, bias, stride, padding, dilation, transposed, output_padding, groups);
     # answered for the common case (not transposed, contiguous, consistent); torch checks the rest.
-    x, w = args[0], args[1]
+    x, w, bias = args[0], args[1], args[2]
     stride, padding, dilation, transposed, _, groups = args[3:9]
+    _check_conv_bias(x, w, bias, bool(transposed), int(groups))
     nd = w.dim() - 2
-    if transposed or x.dim() != w.dim() or not x.is_contiguous() or x.dtype != w.dtype:
+    if transposed or x.dim() != w.dim() or not (x.is_contiguous() and w.is_contiguous()) or x.dtype != w.dtype:
         return None
     if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups:
+        return None
+    if bias is not None and bias.dtype != x.dtype:
+        return None
+    if not (len(stride) == len(padding) == len(dilation) == nd):
         return None
     sizes = [_window_out(x.shape[2 + i], w.shape[2 + i], stride[i], padding[i], dilation[i]) for i in range(nd)]
     if min(sizes) < 1:
@@ -200,29 +251,90 @@ def _adaptive_avg_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
 _UNARY = ("relu", "sigmoid", "tanh", "gelu", "silu", "hardtanh", "hardswish", "hardsigmoid", "leaky_relu", "elu")
 _BINARY = ("add", "sub", "mul", "div")
 
-FAST_META: dict[Any, Callable[[Sequence[Any], dict[str, Any]], Any]] = {
-    aten.native_batch_norm.default: _batch_norm,
-    aten._native_batch_norm_legit_no_training.default: _batch_norm,
-    aten.cat.default: _cat,
-    aten.convolution.default: _conv,
-    aten.max_pool2d_with_indices.default: _max_pool,
-    aten.avg_pool2d.default: _avg_pool,
-    aten._adaptive_avg_pool2d.default: _adaptive_avg_pool,
-    aten.mean.dim: _reduce,
-    aten.sum.dim_IntList: _reduce,
-    aten.mm.default: _matmul,
-    aten.bmm.default: _matmul,
-    aten.addmm.default: lambda a, k: _matmul(a, k) if a[0].dim() <= 2 and k.get("beta", 1) == 1 else None,
-}
-for _name in _UNARY:
-    FAST_META[getattr(aten, _name).default] = _unary
-    if hasattr(aten, _name + "_"):
-        FAST_META[getattr(aten, _name + "_").default] = _in_place
-for _name in _BINARY:
-    FAST_META[getattr(aten, _name).Tensor] = _binary
-    FAST_META[getattr(aten, _name + "_").Tensor] = _in_place
-    FAST_META[getattr(aten, _name).Scalar] = _binary
-    FAST_META[getattr(aten, _name + "_").Scalar] = _in_place
+
+def _overload(name: str, overload: str) -> Any:
+    """``aten.<name>.<overload>``, or None on a torch that does not have it (the shortcut is then absent)."""
+    return getattr(getattr(aten, name, None), overload, None)
+
+
+def _table() -> dict[Any, Callable[[Sequence[Any], dict[str, Any]], Any]]:
+    entries: list[tuple[str, str, Callable[[Sequence[Any], dict[str, Any]], Any]]] = [
+        ("native_batch_norm", "default", _batch_norm),
+        ("_native_batch_norm_legit_no_training", "default", _batch_norm),
+        ("cat", "default", _cat),
+        ("convolution", "default", _conv),
+        ("max_pool2d_with_indices", "default", _max_pool),
+        ("avg_pool2d", "default", _avg_pool),
+        ("_adaptive_avg_pool2d", "default", _adaptive_avg_pool),
+        ("mean", "dim", _reduce),
+        ("sum", "dim_IntList", _reduce),
+        ("mm", "default", _matmul),
+        ("bmm", "default", _matmul),
+        ("addmm", "default", _addmm),
+    ]
+    for name in _UNARY:
+        entries += [(name, "default", _unary), (name + "_", "default", _in_place)]
+    for name in _BINARY:
+        for overload in ("Tensor", "Scalar"):
+            entries += [(name, overload, _binary), (name + "_", overload, _in_place)]
+    table = {}
+    for name, overload, handler in entries:
+        op = _overload(name, overload)
+        if op is not None:
+            table[op] = handler
+    return table
+
+
+FAST_META = _table()
+
+# In-place ops that only write values (initialisers and the arithmetic nn.init does in place): on a
+# meta tensor there is nothing to write, and they never change shape, strides or dtype.
+# Not ``t_``, ``transpose_``, ``resize_``, ``squeeze_``, ...: those change metadata and go to torch.
+INITIALISERS = frozenset(
+    {
+        "normal_", "uniform_", "fill_", "zero_", "random_", "bernoulli_", "exponential_", "geometric_",
+        "log_normal_", "cauchy_", "erfinv_", "clamp_", "clamp_min_", "clamp_max_", "mul_", "div_", "add_", "sub_",
+        "copy_", "sqrt_", "abs_", "neg_", "exp_", "log_", "sign_", "fmod_", "remainder_",
+    }
+)
+
+_VERIFY = False
+
+
+@contextlib.contextmanager
+def verify_fast_meta() -> Iterator[None]:
+    """Inside the block every fast answer is checked against torch's own kernel (tests; slow)."""
+    global _VERIFY
+    before, _VERIFY = _VERIFY, True
+    try:
+        yield
+    finally:
+        _VERIFY = before
+
+
+class FastMetaMismatch(AssertionError):
+    """A fast answer differs from what torch's own kernel gives (raised only under verify_fast_meta)."""
+
+
+def _check(func: Any, args: Sequence[Any], kwargs: dict[str, Any], ours: Any) -> None:
+    try:
+        theirs = func(*args, **kwargs)
+    except Exception as exc:
+        raise FastMetaMismatch(f"{func}: answered where torch raises {type(exc).__name__}: {exc}") from None
+    _same_layout(func, ours, theirs)
+
+
+def _same_layout(func: Any, ours: Any, theirs: Any) -> None:
+    if isinstance(theirs, (tuple, list)):
+        if not isinstance(ours, (tuple, list)) or len(ours) != len(theirs):
+            raise FastMetaMismatch(f"{func}: {len(theirs)} outputs expected")
+        for a, b in zip(ours, theirs, strict=True):
+            _same_layout(func, a, b)
+        return
+    mine = (tuple(ours.shape), ours.dtype, ours.device.type, ours.stride() if ours.numel() > 1 else None)
+    torch_ = (tuple(theirs.shape), theirs.dtype, theirs.device.type, theirs.stride() if theirs.numel() > 1 else None)
+    if mine != torch_:
+        raise FastMetaMismatch(f"{func}: fast {mine} but torch {torch_}")
 
 
 def _outer_modes() -> int:
@@ -236,15 +348,16 @@ def fast_meta(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     handler = FAST_META.get(func)
     if handler is None or kwargs.get("alpha", 1) != 1 or _outer_modes():
         return None
-    if func is aten.cat.default:
-        return handler(args, kwargs)
-    if not _all_meta(args):
+    if handler is not _cat and not _all_meta(args):
         return None
-    return handler(args, kwargs)
+    out = handler(args, kwargs)
+    if _VERIFY and out is not None:
+        _check(func, args, kwargs, out)
+    return out
 
 
 class MetaBuild(TorchDispatchMode):
-    """While building on meta: initialisers (in-place ops on meta tensors) are answered without work."""
+    """While building on meta: initialisers (:data:`INITIALISERS` on meta tensors) are answered without work."""
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -252,8 +365,11 @@ class MetaBuild(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}
-        name = func.overloadpacket.__name__
-        if name.endswith("_") and args and isinstance(args[0], torch.Tensor) and _all_meta(args) and not _outer_modes():
-            return args[0]
+        if func.overloadpacket.__name__ in INITIALISERS and _all_meta(args) and not _outer_modes():
+            out = _in_place(args, kwargs)  # None when an operand would broadcast it: torch's error
+            if out is not None:
+                if _VERIFY:
+                    _check(func, args, kwargs, out)
+                return out
         out = fast_meta(func, args, kwargs)
         return func(*args, **kwargs) if out is None else out

@@ -6,10 +6,10 @@ from typing import Any
 
 from archinspect.core.report import LayerRecord, Report
 from archinspect.render.table import Column, TableData, bar
-from archinspect.text import CONVENTION_LINE, fmt_bytes, fmt_count, fmt_int, fmt_shape
+from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, fmt_int, fmt_shape
 
 # Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
-DROP_ORDER = ("share", "output_bytes", "input_shape", "type")
+DROP_ORDER = ("share", "output_bytes", "input_shape", "type", "rf_start", "rf_jump")
 
 
 def _short_name(rec: LayerRecord, records: list[LayerRecord]) -> str:
@@ -23,11 +23,24 @@ def _fmt_or_dash(fmt: Any) -> Any:
     return lambda v: (v if isinstance(v, str) else fmt(v)) if v else "—"
 
 
+def _rf_cells(rec: LayerRecord) -> dict[str, str]:
+    """Receptive-field cells: ``7×7``, ``2×2``, ``-3,-3``; ``≤`` marks an upper bound; ``—`` no field."""
+    if rec.rf is None:
+        return {"rf_size": "—", "rf_jump": "—", "rf_start": "—"}
+    mark = "≤" if rec.rf.bound else ""
+    return {
+        "rf_size": mark + dims_text(rec.rf.size),
+        "rf_jump": dims_text(rec.rf.jump),
+        "rf_start": ",".join(str(v) for v in rec.rf.start),
+    }
+
+
 class ShapesView:
     """Renders a :class:`Report` at one depth in every output format."""
 
-    def __init__(self, report: Report, depth: int | None = None, label: str | None = None) -> None:
+    def __init__(self, report: Report, depth: int | None = None, label: str | None = None, rf: bool = False) -> None:
         self.report = report
+        self.rf = rf  # add receptive-field columns (size, jump, start of unit 0, in input pixels)
         self.depth = report.depth if depth is None else depth
         self.label = label or report.model_name
         self.rows = report.rows(self.depth)
@@ -49,6 +62,12 @@ class ShapesView:
             ],
             drop_order=DROP_ORDER,
         )
+        if self.rf:
+            data.columns[4:4] = [
+                Column("RF", "rf_size", "right"),
+                Column("Jump", "rf_jump", "right"),
+                Column("Start", "rf_start", "right"),
+            ]
         inclusive = r.inclusive()
         for rec in self.rows:
             name = "  " * rec.depth + _short_name(rec, r.records)
@@ -78,6 +97,7 @@ class ShapesView:
                 other_ops=rec.other_ops,
                 share=rec.macs / total_macs,
                 output_bytes=rec.output_bytes,
+                **_rf_cells(rec),
             )
         data.footer = self.footer()
         return data

@@ -64,7 +64,8 @@ class TableData:
     row_styles: list[str | None] = field(default_factory=list)
     footer: list[str] = field(default_factory=list)  # lines printed under the table
     caption: str | None = None
-    drop_order: tuple[str, ...] = ()  # column keys, least important first: hidden in this order when too wide
+    # column keys, least important first, hidden in this order when too wide; a tuple of keys goes together
+    drop_order: tuple[str | tuple[str, ...], ...] = ()
 
     def add(self, style: str | None = None, **values: Any) -> None:
         self.rows.append(values)
@@ -95,13 +96,14 @@ class TableData:
             return Layout(self, shown, [natural[i] for i in shown], [], width)
         floor = [min(natural[i], max(c.min_width, 1)) if c.shrinks else natural[i] for i, c in enumerate(self.columns)]
         hidden: list[int] = []
-        droppable = [] if keep and len(shown) < len(self.columns) else [self._index(k) for k in self.drop_order]
-        droppable = [i for i in droppable if i is not None]
-        while sum(floor[i] for i in shown) + _overhead(len(shown)) > width and droppable:
-            gone = droppable.pop(0)
-            if gone in shown and len(shown) > 1:
-                shown.remove(gone)
-                hidden.append(gone)
+        groups = [] if keep and len(shown) < len(self.columns) else [self._group(k) for k in self.drop_order]
+        groups = [g for g in groups if g]
+        droppable = [i for g in groups for i in g]
+        while sum(floor[i] for i in shown) + _overhead(len(shown)) > width and groups:
+            gone = [i for i in groups.pop(0) if i in shown]
+            if gone and len(shown) > len(gone):
+                shown = [i for i in shown if i not in gone]
+                hidden.extend(gone)
         widths = {i: natural[i] for i in shown}
         excess = sum(widths.values()) + _overhead(len(shown)) - width
         prose = [i for i in shown if self.columns[i].notes]  # what they lose is still shown, as notes
@@ -119,8 +121,10 @@ class TableData:
             excess -= 1
         return Layout(self, shown, [widths[i] for i in shown], hidden, width)
 
-    def _index(self, key: str) -> int | None:
-        return next((i for i, c in enumerate(self.columns) if c.key == key), None)
+    def _group(self, keys: str | tuple[str, ...]) -> list[int]:
+        """Indices of the columns with these keys (one key, or a tuple hidden together)."""
+        wanted = (keys,) if isinstance(keys, str) else keys
+        return [i for i, c in enumerate(self.columns) if c.key in wanted]
 
     def to_csv(self) -> str:
         buf = io.StringIO()

@@ -54,7 +54,7 @@ def test_json_sweep_of_a_zoo_model(cli):
     assert d["environment"]["threads"] == 1 and d["environment"]["device"] == "cpu"
     assert d["peak"] is None and d["settings"]["batch_sizes"] == [1, 2]
     assert [(r["model"], r["batch"]) for r in d["rows"]] == [("resnet20", 1), ("resnet20", 2)]
-    assert [r["flops_per_batch"] for r in d["rows"]] == [2 * 40_551_040, 4 * 40_551_040]  # ZOO.md MACs × 2
+    assert [r["flops_per_batch"] for r in d["rows"]] == [2 * 40_551_040, 4 * 40_551_040]  # the zoo's MACs × 2
     assert all(r["n_samples"] == len(r["samples_ms"]) >= 1 for r in d["rows"])
 
 

@@ -1,4 +1,4 @@
-"""AlexNet and VGG: exact parameter counts and MACs (ZOO.md), shapes, and constructor variants."""
+"""AlexNet and VGG: exact parameter counts and MACs (docs/reference/zoo.md), shapes, and constructor variants."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from archinspect.models.zoo import get_entry
 
-# name -> (params, exact MACs for 1x3x224x224); ZOO.md prints the MACs as GMACs to 3 decimals.
+# name -> (params, exact MACs for 1x3x224x224); docs/reference/zoo.md prints the MACs as GMACs to 3 decimals.
 EXPECTED = {
     "alexnet": (61_100_840, 714_188_480),
     "vgg11": (132_863_336, 7_609_090_048),

@@ -1,4 +1,4 @@
-"""CIFAR DenseNet and ResNet: exact parameter counts and MACs (ZOO.md), block shapes, arguments, errors."""
+"""CIFAR DenseNet and ResNet: exact parameters and MACs (docs/reference/zoo.md), block shapes, arguments, errors."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from archinspect.models.zoo.resnet_cifar import ZeroPadShortcut
 
 CIFAR_INPUT = (1, 3, 32, 32)
 
-# name -> (params, exact MACs for one 3x32x32 sample), as ZOO.md prints them.
+# name -> (params, exact MACs for one 3x32x32 sample), as docs/reference/zoo.md prints them.
 EXPECTED = {
     "densenet-40": (1_019_722, 264_812_928),
     "densenet-100": (6_979_642, 1_769_516_448),

@@ -1,4 +1,5 @@
-"""Dive into Deep Learning teaching networks: exact figures (ZOO.md) and the shape tables of d2l_tables.md."""
+"""Dive into Deep Learning teaching networks: exact figures (docs/reference/zoo.md) and the shape tables
+of docs/reference/d2l_tables.md."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ EXPECTED = {
     "d2l-densenet": ((1, 1, 96, 96), 758_226, 129_077_168),
 }
 
-# Not in d2l_tables.md; follow from ZOO.md's structure (b4 ends with the notes' 2x2 pool, padding 1).
+# Not in docs/reference/d2l_tables.md; they follow from docs/reference/zoo.md's structure
+# (b4 ends with the notes' 2x2 pool, padding 1).
 GOOGLENET_TABLE = [
     ("Sequential", (1, 64, 24, 24)),
     ("Sequential", (1, 192, 12, 12)),
@@ -126,7 +128,7 @@ def test_lenet_and_nin_top_level_layers() -> None:
 
 
 def test_dense_block_and_transition_block_shapes() -> None:
-    # d2l_tables.md: 2 conv blocks, 3 -> 3 + 2 x 10 channels; then a transition 23 -> 10 halves the map.
+    # docs/reference/d2l_tables.md: 2 conv blocks, 3 -> 3 + 2 x 10 channels; then a transition 23 -> 10 halves the map.
     block = DenseBlock(2, 3, 10)
     with torch.no_grad():
         y = block(torch.rand(4, 3, 8, 8))

@@ -1,4 +1,4 @@
-"""GoogLeNet and Inception v3: exact parameter counts and MACs (ZOO.md), aux heads, variants."""
+"""GoogLeNet and Inception v3: exact parameter counts and MACs (docs/reference/zoo.md), aux heads, variants."""
 
 from __future__ import annotations
 

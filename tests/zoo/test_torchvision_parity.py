@@ -1,5 +1,6 @@
 """Zoo models against their torchvision counterparts: a torchvision state_dict loads with no renaming
-(strict), the outputs agree on a random input in eval mode, and ZOO.md's parameter count is torchvision's.
+(strict), the outputs agree on a random input in eval mode, and docs/reference/zoo.md's
+parameter count is torchvision's.
 
 Needs torchvision (the cross-checking venv); skipped without it.
 """

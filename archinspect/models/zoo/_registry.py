@@ -1,7 +1,7 @@
 """The zoo registry: entries registered by a decorator, keyed by canonical name.
 
 A canonical name is lowercase with hyphens; lookups accept any case and ``_`` for ``-``.
-Each entry carries the figures it must reproduce exactly (``ZOO.md``): parameter count and MACs
+Each entry carries the figures it must reproduce exactly (``docs/reference/zoo.md``): parameter count and MACs
 for one sample at the default input.
 """
 
@@ -28,8 +28,8 @@ class ZooEntry:
     default_input: tuple[int, ...]
     source: str
     params: int
-    macs: int | None = None  # exact MACs for one sample at default_input, where ZOO.md gives an integer
-    gmacs: float | None = None  # GMACs rounded as ZOO.md prints them, where it gives no integer
+    macs: int | None = None  # exact MACs for one sample at default_input, where docs/reference/zoo.md gives an integer
+    gmacs: float | None = None  # GMACs rounded as docs/reference/zoo.md prints them, where it gives no integer
     num_classes: int = 1000
     defaults: dict[str, Any] = field(default_factory=dict)  # this entry's own defaults; the user may override
     aliases: tuple[str, ...] = ()

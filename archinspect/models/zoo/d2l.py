@@ -142,7 +142,7 @@ def d2l_googlenet(num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
         Inception(512, 112, (144, 288), (32, 64), 64),
         Inception(528, 256, (160, 320), (32, 128), 128),
         # The notes close b4 with a 2×2 pool (padding 1): 6×6 → 4×4, where the book's 3×3 one gives 3×3.
-        # ZOO.md's 293,463,040 MACs are the notes' figure (the book's pool would give 276,066,304).
+        # docs/reference/zoo.md's 293,463,040 MACs are the notes' figure (the book's pool would give 276,066,304).
         nn.MaxPool2d(2, stride=2, padding=1),
     )
     b5 = nn.Sequential(
