@@ -34,19 +34,3 @@ def user_file(tmp_path: Path) -> Callable[[str, str], Path]:
 
     return write
 
-
-# The zoo's heaviest entries (thousands of layers or 10+ GMACs): their cases of the zoo-wide tests take
-# seconds each on 2 cores, so they run in the slow step (`python -m pytest -m slow`), not by default.
-HEAVY_ZOO = frozenset(
-    {"resnet1202", "densenet-bc-250", "densenet-bc-190", "inception-resnet-v2", "inception-v4", "densenet201",
-     "densenet161", "densenet169", "resnet152"}
-)  # fmt: skip
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``slow`` every case parametrised with ``name`` = a heavy zoo model."""
-    for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if params.get("name") in HEAVY_ZOO:
-            item.add_marker(pytest.mark.slow)

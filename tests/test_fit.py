@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from zoo_sample import zoo_params
 
 from archinspect.analyses.fitting import fit
 from archinspect.errors import ModelRunError
 from archinspect.models.loading import load_model
 from archinspect.models.sites import construction_sites
-from archinspect.models.zoo import get_entry, list_models
+from archinspect.models.zoo import get_entry
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DENSENET_FILE = EXAMPLES / "d2l_densenet_fc.py"
@@ -192,7 +193,7 @@ def test_report_json_keys() -> None:
     assert axis["low"] is None and axis["linears"][0]["everywhere"] == 8800
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", zoo_params())
 def test_every_zoo_model_is_consistent_at_its_default_input(name: str) -> None:
     entry = get_entry(name)
     with torch.device("meta"):
