@@ -85,7 +85,8 @@ class TableData:
         ``wide``: every column at its full width, whatever ``width`` is. ``keep``: show only the columns
         named (key or header, lower case) — when none of them is in this table, it is laid out as usual.
         Otherwise columns are hidden in ``drop_order`` while even their minimum widths cannot fit; then the
-        shrinkable ones are narrowed: those named in ``drop_order`` first (in that order), then the widest.
+        shrinkable ones are narrowed: ``notes`` columns first (their text moves under the table), then those
+        named in ``drop_order`` (in that order), then the widest.
         """
         natural = [max([cell_len(c.header), *(cell_len(self.cell(row, c)) for row in self.rows)]) for c in self.columns]
         shown = list(range(len(self.columns)))
