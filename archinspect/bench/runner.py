@@ -153,6 +153,7 @@ class BenchPlan:
             "min_time_s": self.stop.min_time,
             "max_time_s": self.stop.max_time,
             "target_rel_iqr": self.stop.target_rel_iqr,
+            "threads": self.threads,  # as asked (None: torch's default); the environment has the count used
             "inference_mode": True,
         }
 
@@ -263,6 +264,7 @@ def benchmark(
                     flops=flops,
                     flops_error=flops_error,
                     peak_tflops=peak_result.tflops if peak_result else None,
+                    min_samples=plan.stop.min_iters,
                 )
                 _run_row(row, compiled if variant == COMPILED else m, batch_specs, plan, variant)
                 rows.append(row)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from archinspect.cli.common import (
+    ColumnsOpt,
     DebugOpt,
     DeviceOpt,
     FormatOpt,
@@ -16,9 +17,16 @@ from archinspect.cli.common import (
     OutputFormat,
     OutputOpt,
     SaveOpt,
+    WideOpt,
     emit,
     handle_errors,
     load_target,
+    register_command,
+)
+
+EXAMPLES = (
+    "archinspect diff examples/factorized_conv.py:Conv5x5 examples/factorized_conv.py:TwoConv3x3 --input 1,64,56,56",
+    "archinspect diff resnet18 resnet34",
 )
 
 
@@ -30,23 +38,25 @@ def diff(
         list[str] | None,
         typer.Option("--input-b", metavar="SHAPE", help="Input for B when it differs from A's (repeatable)."),
     ] = None,
-    depth: Annotated[
-        int, typer.Option("--depth", min=1, help="Stages are the modules at this depth, matched in call order.")
-    ] = 1,
     device: DeviceOpt = "auto",
     mode: ModeOpt = Mode.eval,
+    depth: Annotated[
+        int,
+        typer.Option(
+            "--depth", min=1, metavar="N", help="Stages are the modules at this depth, matched in call order."
+        ),
+    ] = 1,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Compare MODEL_A with MODEL_B: output shapes, parameters, MACs and receptive fields per stage and in
     total, with the A/B ratios. Stages are the modules each model's forward calls (--depth 1), matched by
     position. MODEL references as for `shapes` (constructor arguments as name:key=value). Loading a file
     RUNS ITS CODE.
-
-    Example: archinspect diff examples/factorized_conv.py:Conv5x5 examples/factorized_conv.py:TwoConv3x3
-    --input 1,64,56,56
     """
     with handle_errors(debug):
         from archinspect.analyses.diff import diff as compare
@@ -65,8 +75,8 @@ def diff(
             label_a=loaded_a.label,
             label_b=loaded_b.label,
         )
-        emit(DiffView(result), format, output, save)
+        emit(DiffView(result), format, output, save, wide=wide, columns=columns)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("diff")(diff)
+    register_command(app, "diff", diff, EXAMPLES)

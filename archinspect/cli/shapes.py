@@ -8,6 +8,7 @@ import typer
 
 from archinspect.cli.common import (
     ArgOpt,
+    ColumnsOpt,
     DebugOpt,
     DepthOpt,
     DeviceOpt,
@@ -21,21 +22,30 @@ from archinspect.cli.common import (
     OutputFormat,
     OutputOpt,
     SaveOpt,
+    WideOpt,
     emit,
     handle_errors,
     load_target,
+    register_command,
     say,
+)
+
+EXAMPLES = (
+    "archinspect shapes densenet-bc --input 1,3,32,32",
+    "archinspect shapes resnet50 --depth 1",
+    "archinspect shapes densenet-bc --arg depth=40 --columns layer,output-shape,params",
+    "archinspect shapes my_net.py:Net --input 1,1,28,28",
 )
 
 
 def shapes(
     model: ModelArg,
     input: InputOpt = None,  # noqa: A002 - the option is --input
+    arg: ArgOpt = None,
     device: DeviceOpt = "auto",
-    depth: DepthOpt = 2,
     dtype: DtypeOpt = None,
     mode: ModeOpt = Mode.eval,
-    arg: ArgOpt = None,
+    depth: DepthOpt = 2,
     rf: Annotated[
         bool,
         typer.Option(
@@ -47,14 +57,16 @@ def shapes(
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     force: ForceOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Push a dummy input through MODEL once and show every layer: input and output shapes, parameters,
     MACs and output size, with totals.
 
-    Examples: archinspect shapes densenet-bc --input 1,3,32,32 ·
-    archinspect shapes resnet50 --depth 1 --rf · archinspect shapes my_net.py:Net --input 1,1,28,28
+    When the terminal is too narrow for every column, the least important are hidden, in this order:
+    Share, Output size, Input shape, Type (a dim line under the table names them; --wide shows all).
     """
     with handle_errors(debug):
         from archinspect.analyses.shapes import inspect
@@ -67,14 +79,14 @@ def shapes(
             device="auto" if device == "auto" else resolved,
             depth=depth,
             mode=mode.value,
-            dtype=dtype,
+            dtype=dtype.value if dtype else None,
             model_name=loaded.label,
             force=force,
         )
         for note in report.notes:
             say(f"note: {note}")
-        emit(ShapesView(report, rf=rf), format, output, save)
+        emit(ShapesView(report, rf=rf), format, output, save, wide=wide, columns=columns)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("shapes")(shapes)
+    register_command(app, "shapes", shapes, EXAMPLES)

@@ -7,7 +7,7 @@ from typing import Any
 from archinspect.analyses.diff import ModelDiff, StageDiff, StageFigures
 from archinspect.core.fields import ReceptiveField
 from archinspect.render.table import Column, TableData
-from archinspect.text import CONVENTION, dims_text, fmt_count, fmt_int, shape_text
+from archinspect.text import CONVENTION_LINE, dims_text, fmt_count, fmt_int, shape_text
 
 
 def _rf_text(rf: ReceptiveField | None) -> str:
@@ -31,6 +31,10 @@ def _side(fig: StageFigures | None, prefix: str) -> dict[str, Any]:
         f"{prefix}_macs": fmt_count(fig.macs) if fig.macs else "0",
         f"{prefix}_rf": _rf_text(fig.rf),
     }
+
+
+# Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
+DROP_ORDER = (("a_name", "b_name"), ("a_params", "b_params"), ("a_macs", "b_macs"), ("a_rf", "b_rf"))
 
 
 class DiffView:
@@ -58,17 +62,18 @@ class DiffView:
                 Column("Stage", "stage"),
                 Column("A", "a_name"),
                 Column("B", "b_name"),
-                Column("A output", "a_shape"),
-                Column("B output", "b_shape"),
+                Column("A output", "a_shape", shrink=False),
+                Column("B output", "b_shape", shrink=False),
                 Column("A params", "a_params", "right"),
                 Column("B params", "b_params", "right"),
-                Column("A/B", "params_ratio", "right"),
+                Column("Params A/B", "params_ratio", "right"),
                 Column("A MACs", "a_macs", "right"),
                 Column("B MACs", "b_macs", "right"),
-                Column("A/B", "macs_ratio", "right"),
+                Column("MACs A/B", "macs_ratio", "right"),
                 Column("A RF /jump", "a_rf", "right"),
                 Column("B RF /jump", "b_rf", "right"),
             ],
+            drop_order=DROP_ORDER,
         )
         for stage in d.stages:
             self._row(data, stage, str(stage.stage))
@@ -94,7 +99,7 @@ class DiffView:
             "everything below a stage; the total row is the whole model.",
             "RF /jump: receptive field size and jump (effective stride) of the output, in input pixels per axis.",
             f"Device: {d.report_a.device} · mode {d.report_a.mode} · batch {d.report_a.batch_size}",
-            f"Convention: {CONVENTION}",
+            CONVENTION_LINE,
         ]
         lines.extend(f"Note (A): {n}" for n in d.report_a.notes)
         lines.extend(f"Note (B): {n}" for n in d.report_b.notes)

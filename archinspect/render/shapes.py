@@ -6,7 +6,10 @@ from typing import Any
 
 from archinspect.core.report import LayerRecord, Report
 from archinspect.render.table import Column, TableData, bar
-from archinspect.text import CONVENTION, dims_text, fmt_bytes, fmt_count, fmt_int, fmt_shape
+from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, fmt_int, fmt_shape
+
+# Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
+DROP_ORDER = ("share", "output_bytes", "input_shape", "type", "rf_start", "rf_jump")
 
 
 def _short_name(rec: LayerRecord, records: list[LayerRecord]) -> str:
@@ -48,8 +51,8 @@ class ShapesView:
         data = TableData(
             title=f"{self.label} · input {', '.join(str(s) for s in r.inputs)}",
             columns=[
-                Column("Layer", "layer"),
-                Column("Type", "type"),
+                Column("Layer", "layer", min_width=12),
+                Column("Type", "type", min_width=13),
                 Column("Input shape", "input_shape", fmt=fmt_shape),
                 Column("Output shape", "output_shape", fmt=fmt_shape),
                 Column("Params", "params", "right", fmt=_fmt_or_dash(fmt_int)),
@@ -57,6 +60,7 @@ class ShapesView:
                 Column("Share", "share", fmt=lambda v: f"{v:6.1%} {bar(v)}" if v else ""),
                 Column("Output size", "output_bytes", "right", fmt=lambda v: fmt_bytes(v) if v else "—"),
             ],
+            drop_order=DROP_ORDER,
         )
         if self.rf:
             data.columns[4:4] = [
@@ -69,8 +73,8 @@ class ShapesView:
             name = "  " * rec.depth + _short_name(rec, r.records)
             if rec.call > 1:
                 name += f" (call {rec.call})"
-            if not rec.ran:
-                name = rec.name + " (not run)"
+            if not rec.ran:  # under its parent like any other row, dimmed
+                name += " (not run)"
             params_shown: object = rec.params
             macs_shown: object = rec.macs
             if rec.children:  # a container: its own figures, then everything below it in brackets
@@ -110,7 +114,7 @@ class ShapesView:
             f"Memory: params {fmt_bytes(t.param_bytes)} · buffers {fmt_bytes(t.buffer_bytes)} · "
             f"input {fmt_bytes(t.input_bytes)} · activations {fmt_bytes(t.activation_bytes)} (leaf outputs)",
             f"Device: {where} · mode {r.mode} · depth {self.depth}",
-            f"Convention: {CONVENTION}",
+            CONVENTION_LINE,
         ]
         lines.extend(f"Note: {n}" for n in r.notes)
         return lines

@@ -90,6 +90,7 @@ def test_other_errors_are_rows_and_listed_as_failed(fast):
     assert res.failed == [res.rows[1]]
 
 
+@pytest.mark.slow
 def test_compile_time_reported_apart_from_samples(fast):
     res = archinspect.benchmark(tiny_cnn(), [(1, 3, 8, 8)], compile="eager", **fast)
     eager, compiled = res.rows
@@ -140,6 +141,7 @@ def test_peak_fraction_uses_the_given_peak(fast):
     assert row.peak_fraction == pytest.approx(row.achieved_tflops / peak.tflops)
 
 
+@pytest.mark.slow
 def test_median_agrees_with_torch_utils_benchmark_timer():
     """Our CPU median and torch.utils.benchmark.Timer's for the same model, input and thread count.
 
