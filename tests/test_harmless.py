@@ -349,10 +349,10 @@ def test_an_integer_input_is_the_convs_fault_on_meta_as_on_cpu(cli: Callable[...
     meta = _one_line_error(cli("shapes", "resnet18", "--input", "long:1,3,32,32"), 1)
     cpu = _one_line_error(cli("shapes", "resnet18", "--input", "long:1,3,32,32", "--device", "cpu"), 1)
     assert meta == (
-        "conv1 (Conv2d) failed on input [1, 3, 32, 32]: expected the input's dtype to match the weight's "
+        "conv1 (Conv2d) failed on input 1×3×32×32: expected the input's dtype to match the weight's "
         "(float32) but got int64"
     )
-    assert cpu.startswith("conv1 (Conv2d) failed on input [1, 3, 32, 32]: ")
+    assert cpu.startswith("conv1 (Conv2d) failed on input 1×3×32×32: ")
 
 
 def test_a_long_layer_path_is_shortened_in_the_message() -> None:
@@ -364,7 +364,7 @@ def test_a_long_layer_path_is_shortened_in_the_message() -> None:
     text = str(err.value)
     layer = text.split(" (Conv2d)")[0]
     assert len(layer) <= 80 and "…" in layer and layer.endswith(".0.0")
-    assert text.endswith("expects 3 input channels but got 4 (input [1, 4, 8, 8])")
+    assert text.endswith("expects 3 input channels but got 4 (input 1×4×8×8)")
 
 
 @pytest.mark.parametrize(
@@ -377,7 +377,7 @@ def test_a_long_layer_path_is_shortened_in_the_message() -> None:
             "forward",
             "import sys\nfrom torch import nn\n\nclass Net(nn.Linear):\n    def __init__(self):\n"
             "        super().__init__(4, 4)\n\n    def forward(self, x):\n        sys.exit(5)\n",
-            "Net.forward failed on input [1, 4]: called sys.exit(5)",
+            "Net.forward failed on input 1×4: called sys.exit(5)",
         ),
     ],
 )
@@ -477,7 +477,7 @@ def test_a_huge_addressable_input_on_meta_fails_in_bounded_memory() -> None:
     )
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines() == [
-        "error: 0 (Conv2d) failed on input [1, 1, 1000000000, 1000000000]: Storage size calculation overflowed "
+        "error: 0 (Conv2d) failed on input 1×1×1000000000×1000000000: Storage size calculation overflowed "
         "with sizes=[1, 6, 999999996, 999999996]"
     ]
 
