@@ -490,3 +490,17 @@ def test_a_sys_exit_reaching_the_cli_is_reported(cli: Callable[..., Any], monkey
 
     monkeypatch.setattr(shapes_module, "inspect", exits)
     assert _one_line_error(cli("shapes", "resnet20"), 1) == "the model's code called sys.exit(7)"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("shapes", "resnet20", "--depth", "-1"),
+        ("shapes", "resnet20", "--format", "xml"),
+        ("shapes", "resnet20", "--bogus"),
+        ("shapez", "resnet20"),
+        ("fit", "resnet20", "--force=maybe"),
+    ],
+)
+def test_clicks_own_usage_errors_are_one_line_exit_2(cli: Callable[..., Any], args: tuple[str, ...]) -> None:
+    assert _one_line_error(cli(*args), 2)
