@@ -504,3 +504,12 @@ def test_a_sys_exit_reaching_the_cli_is_reported(cli: Callable[..., Any], monkey
 )
 def test_clicks_own_usage_errors_are_one_line_exit_2(cli: Callable[..., Any], args: tuple[str, ...]) -> None:
     assert _one_line_error(cli(*args), 2)
+
+
+def test_bench_refuses_from_the_cli_too(cli: Callable[..., Any], free_memory: Any) -> None:
+    free_memory(2**20)  # resnet20's weights alone are 1.03 MiB
+    result = cli("bench", "resnet20", "--device", "cpu", "--no-peak")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]  # after bench's own "machine busy" warning, when there is one
+    assert last.startswith("error: not enough memory on cpu: building resnet20 needs about 1.03 MiB")
+    assert "--force" in cli("bench", "--help").stdout
