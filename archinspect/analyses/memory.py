@@ -13,13 +13,14 @@ operator creates and releases. Definitions (docs/memory.md says them in full):
   (momentum buffers, Adam's two moments); gradients do not exist before the backward (torch's default
   ``zero_grad(set_to_none=True)`` freed them) and are allocated as it accumulates them.
 
-The user's model is never modified: its parameters and buffers are replaced for the run by fake tensors
-(``torch.func.functional_call``), its module hooks removed and train/eval flags restored afterwards.
+The user's model is never modified: the run uses a copy whose parameters and buffers are fake tensors
+(the real ones are never copied).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ OPTIMIZERS: dict[str, str] = {
     "adam": "torch.optim.Adam, two moments per parameter and a step counter",
     "adamw": "torch.optim.AdamW, two moments per parameter and a step counter",
 }
+STATEFUL = ("momentum", "adam", "adamw")
 PHASES = ("forward", "backward", "optimizer")
 
 
@@ -162,6 +164,7 @@ class _Setup:
     dtype: torch.dtype
     amp: bool
     device: torch.device  # the device modelled (fake tensors carry it)
+    label: str  # the device as resolved: meta, cpu, cuda:N
     block: int
     foreach: bool
 
@@ -176,7 +179,8 @@ def _setup(mode: str, optimizer: str, dtype: str | None, amp: bool, device: str,
     on_cuda = resolved.startswith("cuda")
     modelled = torch.device(resolved if on_cuda else "cpu")
     cast = getattr(torch, dtype) if dtype else torch.float32
-    return _Setup(mode, opt, cast, amp, modelled, CUDA_BLOCK if on_cuda else 1, on_cuda if foreach is None else foreach)
+    block = CUDA_BLOCK if on_cuda else 1
+    return _Setup(mode, opt, cast, amp, modelled, resolved, block, on_cuda if foreach is None else foreach)
 
 
 def memory(
@@ -204,8 +208,16 @@ def memory(
     specs = [s.with_dtype(str(setup.dtype).removeprefix("torch.")) if dtype else s for s in as_specs(inputs)]
     name = model_name or type(model).__name__
     try:
-        run = _Run(model, specs, setup)
-        run.execute()
+        try:
+            run = _Run(model, specs, setup, use_fake=amp)
+            run.execute()
+        except (UsageError, ModelRunError):
+            raise
+        except Exception:  # an operator without a meta kernel, a tensor made on the CPU in forward...
+            if amp:
+                raise
+            run = _Run(model, specs, setup, use_fake=True)
+            run.execute()
     except (UsageError, ModelRunError):
         raise
     except Exception as exc:
@@ -217,40 +229,48 @@ def memory(
 class _Run:
     """One tracked run: fake substitutes, module hooks, the phases, and what the tracker saw."""
 
-    def __init__(self, model: nn.Module, specs: list[InputSpec], setup: _Setup) -> None:
+    def __init__(self, model: nn.Module, specs: list[InputSpec], setup: _Setup, use_fake: bool) -> None:
         from torch._subclasses.fake_tensor import FakeTensorMode
 
         self.model, self.specs, self.setup = model, specs, setup
-        self.fake = FakeTensorMode(allow_non_fake_inputs=True)
-        self.tracker = StorageTracker(setup.device.type, setup.block, on_alloc=self._on_alloc)
+        # Meta tensors (C++ shape functions: fast) unless asked for fake ones, which keep the modelled device:
+        # autocast needs it, and so does a tensor a forward creates without ``device=``.
+        self.use_fake = use_fake
+        self.fake: Any = FakeTensorMode(allow_non_fake_inputs=True) if use_fake else contextlib.nullcontext()
+        self.where = setup.device if use_fake else torch.device("meta")
+        # Modelling a CPU run, the optimizer's (real) CPU step counters count too.
+        kinds = tuple({self.where.type, setup.device.type})
+        self.tracker = StorageTracker(kinds, setup.block, on_alloc=self._on_alloc)
         self.records: list[ModuleMemory] = []
         self.stack: list[int] = []
         self.calls: dict[nn.Module, int] = {}
-        self.names = {mod: n for n, mod in model.named_modules()}
+        self.names: dict[nn.Module, str] = {}
         self.baseline = 0
         self.params: list[torch.Tensor] = []
 
     # -- substitutes ----------------------------------------------------------------------------------
-    def _substitutes(self) -> tuple[dict[str, torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
-        train, dev, cast = self.setup.mode == "train", self.setup.device, self.setup.dtype
-        made: dict[int, torch.Tensor] = {}
-        subs: dict[str, torch.Tensor] = {}
+    def _substitute(self) -> tuple[nn.Module, list[torch.Tensor], list[torch.Tensor]]:
+        """A copy of the model whose parameters and buffers are fake tensors (the user's stay untouched).
+
+        A copy rather than ``functional_call``: checkpointed code recomputes its forward during the backward,
+        after a functional call would have put the original tensors back.
+        """
+        train, dev, cast = self.setup.mode == "train", self.where, self.setup.dtype
+        memo: dict[int, Any] = {}
         params: list[torch.Tensor] = []
         buffers: list[torch.Tensor] = []
         with self.fake:
-            for key, t in self.model.named_parameters(remove_duplicate=False):
-                if id(t) not in made:
-                    want = cast if t.is_floating_point() else t.dtype
-                    made[id(t)] = torch.empty(t.shape, dtype=want, device=dev).requires_grad_(train and t.requires_grad)
-                    params.append(made[id(t)])
-                subs[key] = made[id(t)]
-            for key, t in self.model.named_buffers(remove_duplicate=False):
-                if id(t) not in made:
-                    want = cast if t.is_floating_point() else t.dtype
-                    made[id(t)] = torch.empty(t.shape, dtype=want, device=dev)
-                    buffers.append(made[id(t)])
-                subs[key] = made[id(t)]
-        return subs, params, buffers
+            for t in self.model.parameters():  # unique: a shared parameter stays shared in the copy
+                want = cast if t.is_floating_point() else t.dtype
+                fake = nn.Parameter(torch.empty(t.shape, dtype=want, device=dev), train and t.requires_grad)
+                memo[id(t)] = fake
+                params.append(fake)
+            for t in self.model.buffers():
+                want = cast if t.is_floating_point() else t.dtype
+                memo[id(t)] = torch.empty(t.shape, dtype=want, device=dev)
+                buffers.append(memo[id(t)])
+        copy_ = copy.deepcopy(self.model, memo)
+        return copy_, params, buffers
 
     # -- module hooks (forward only) --------------------------------------------------------------------
     def _pre(self, module: nn.Module, args: Any) -> None:
@@ -307,9 +327,10 @@ class _Run:
     # -- the run ----------------------------------------------------------------------------------------
     def execute(self) -> None:
         setup, tracker = self.setup, self.tracker
-        subs, params, buffers = self._substitutes()
+        model, params, buffers = self._substitute()
+        self.names = {mod: n for n, mod in model.named_modules()}
         with self.fake:
-            args = [s.make(setup.device) for s in self.specs]
+            args = [s.make(self.where) for s in self.specs]
         trainable = [p for p in params if p.requires_grad]
         opt = None
         if setup.mode == "train" and setup.optimizer not in (None, "none") and trainable:
@@ -320,9 +341,9 @@ class _Run:
         tracker.track_all(args, "inputs")
         tracker.track_all(optimizer_tensors(opt), "optimizer_state")
         self.baseline = tracker.live
-        with training_mode(self.model, setup.mode), self._hooks():
+        with training_mode(model, setup.mode), self._hooks():
             step = TrainingStep(
-                lambda: torch.func.functional_call(self.model, subs, tuple(args), tie_weights=True, strict=False),
+                lambda: model(*args),
                 opt,
                 on_phase=self._on_phase,
                 amp=self._autocast,
@@ -341,7 +362,7 @@ class _Run:
         tracker alone: Adam reads its (real, CPU) step counter with ``.item()``, and fake parameters still
         dispatch through their own fake mode."""
         stack = contextlib.ExitStack()
-        if phase != "optimizer":
+        if phase != "optimizer" and self.use_fake:
             stack.enter_context(self.fake)
         stack.enter_context(self.tracker)
         return stack
@@ -361,7 +382,6 @@ class _Run:
                 i = self.records[i].parent
         saved = sum(i.nbytes for i in t.all if i.saved)
         dtype_name = str(self.setup.dtype).removeprefix("torch.")
-        where = "cpu" if self.setup.device.type == "cpu" else str(self.setup.device)
         return MemoryReport(
             model_name=name,
             inputs=list(self.specs),
@@ -369,7 +389,7 @@ class _Run:
             optimizer=self.setup.optimizer,
             dtype=dtype_name,
             amp=self.setup.amp,
-            device=where,
+            device=self.setup.label,
             peak_bytes=t.peak,
             peak_phase=t.peak_phase,
             breakdown=t.breakdown(),

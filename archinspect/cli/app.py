@@ -22,7 +22,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-COMMANDS = ("list", "shapes", "flops", "fit", "bench")
+COMMANDS = ("list", "shapes", "flops", "fit", "bench", "memory")
 
 
 def _version(value: bool) -> None:

@@ -58,13 +58,18 @@ class StorageTracker(TorchDispatchMode):
     """Counts live storage bytes on one device; ``peak`` is the maximum, ``peak_phase`` when it happened.
 
     ``block``: allocation rounding in bytes (1 = exact tensor bytes; 512 models the CUDA caching
-    allocator). ``device_type``: only storages on this device type count (an optimizer's CPU step
-    counters do not take GPU memory). ``on_alloc(info)`` is called for every new storage.
+    allocator). ``device_types``: only storages on these device types count (an optimizer's CPU step
+    counters take no GPU memory). ``on_alloc(info)`` is called for every new storage.
     """
 
-    def __init__(self, device_type: str, block: int = 1, on_alloc: Callable[[StorageInfo], None] | None = None):
+    def __init__(
+        self,
+        device_types: tuple[str, ...],
+        block: int = 1,
+        on_alloc: Callable[[StorageInfo], None] | None = None,
+    ) -> None:
         super().__init__()
-        self.device_type = device_type
+        self.device_types = device_types
         self.block = block
         self.on_alloc = on_alloc
         self.infos: dict[int, StorageInfo] = {}  # id(storage) -> info, for live storages
@@ -89,7 +94,7 @@ class StorageTracker(TorchDispatchMode):
 
     def track(self, t: torch.Tensor, kind: str | None = None) -> StorageInfo | None:
         """Register ``t``'s storage if new (returns its record); an existing record keeps its kind."""
-        if t.device.type != self.device_type or t.layout != torch.strided:
+        if t.device.type not in self.device_types or t.layout != torch.strided:
             return None
         found = self.info_of(t)
         if found is not None:
