@@ -81,9 +81,7 @@ def _with_profiler(run: Any, model: nn.Module, opt: Any, args: list[torch.Tensor
     base = _storages_bytes([*model.parameters(), *model.buffers(), *args, *state])
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         run()
-    events = sorted(
-        (e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
-    )
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]")
     live = high = 0
     for _, n in events:
         live += n

@@ -173,7 +173,10 @@ SIZE_UNITS: dict[str, int] = {
     "gib": 2**30,
     "tib": 2**40,
 }
-SIZE_FORMS = "a number of bytes or a size like 24GiB, 16GB, 512MiB, 1.5TiB (KiB/MiB/GiB/TiB = 1024-based, KB/MB/GB/TB = 1000-based)"
+SIZE_FORMS = (
+    "a number of bytes or a size like 24GiB, 16GB, 512MiB, 1.5TiB "
+    "(KiB/MiB/GiB/TiB = 1024-based, KB/MB/GB/TB = 1000-based)"
+)
 
 
 def parse_size(text: str, option: str = "--budget") -> int:

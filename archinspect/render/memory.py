@@ -93,8 +93,11 @@ class MemoryView:
     def footer(self) -> list[str]:
         r = self.report
         batch = r.batch_size
-        per_sample = f" · batch {batch}" + (f", {fmt_bytes((r.peak_bytes - r.baseline_bytes) / batch)} per sample "
-                                            "above the baseline" if batch > 1 else "")
+        per_sample = f" · batch {batch}" + (
+            f", {fmt_bytes((r.peak_bytes - r.baseline_bytes) / batch)} per sample above the baseline"
+            if batch > 1
+            else ""
+        )
         parts = " · ".join(f"{KIND_LABELS[k]} {fmt_bytes(v)}" for k, v in r.breakdown.items() if v)
         phases = " · ".join(f"{p} {fmt_bytes(v)}" for p, v in r.phase_peaks.items())
         lines = [
@@ -123,9 +126,9 @@ class MemoryView:
                 f"Budget {sized(f.budget_bytes)}: largest batch {f.batch} (peak {fmt_bytes(f.peak_bytes)}); "
                 f"{nxt} · {len(f.probes)} batch sizes computed"
             )
-        where = "meta (nothing allocated)" if r.device == "meta" else f"{r.device} rules (computed on meta, nothing allocated)"
+        where = "meta" if r.device == "meta" else f"{r.device} rules (computed on meta)"
         lines.append(
-            f"Mode {r.mode} · dtype {r.dtype}{' · amp' if r.amp else ''} · device {where} · "
+            f"Mode {r.mode} · dtype {r.dtype}{' · amp' if r.amp else ''} · device {where}, nothing allocated · "
             "module figures include their submodules"
         )
         lines.extend(counted_text(r.block_bytes))
