@@ -208,13 +208,14 @@ def memory(
     specs = [s.with_dtype(str(setup.dtype).removeprefix("torch.")) if dtype else s for s in as_specs(inputs)]
     name = model_name or type(model).__name__
     try:
+        fake = amp
         try:
-            run = _Run(model, specs, setup, use_fake=amp)
+            run = _Run(model, specs, setup, use_fake=fake)
             run.execute()
         except (UsageError, ModelRunError):
             raise
         except Exception:  # an operator without a meta kernel, a tensor made on the CPU in forward...
-            if amp:
+            if fake:
                 raise
             run = _Run(model, specs, setup, use_fake=True)
             run.execute()
