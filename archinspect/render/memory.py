@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from archinspect.analyses.memory import OPTIMIZERS, STATEFUL, BatchFit, MemoryReport, ModuleMemory
+from archinspect.analyses.memory import OPTIMIZERS, STATEFUL, BatchFit, MemoryReport
+from archinspect.render.shapes import _short_name
 from archinspect.render.table import Column, TableData
 from archinspect.text import fmt_bytes
 
@@ -45,13 +46,6 @@ def counted_text(block: int) -> list[str]:
     ]
 
 
-def _short(rec: ModuleMemory, records: list[ModuleMemory]) -> str:
-    if rec.parent is None or not rec.name:
-        return rec.name or rec.type
-    parent = records[rec.parent].name
-    return rec.name[len(parent) + 1 :] if parent and rec.name.startswith(parent + ".") else rec.name
-
-
 class MemoryView:
     """Renders a :class:`MemoryReport` (and, with ``fit``, the budget search) in every output format."""
 
@@ -76,7 +70,7 @@ class MemoryView:
         what = f"training step ({r.optimizer})" if train else "inference"
         data = TableData(title=f"{self.label} · {what} · input {', '.join(str(s) for s in r.inputs)}", columns=columns)
         for rec in r.rows(self.depth):
-            name = "  " * rec.depth + _short(rec, r.records) + (f" (call {rec.call})" if rec.call > 1 else "")
+            name = "  " * rec.depth + _short_name(rec, r.records) + (f" (call {rec.call})" if rec.call > 1 else "")
             data.add(
                 layer=name,
                 name=rec.name,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from archinspect.core.report import LayerRecord, Report
+from archinspect.core.report import Report
 from archinspect.render.table import Column, TableData, bar
 from archinspect.text import CONVENTION, fmt_bytes, fmt_count, fmt_int, fmt_shape
 
 
-def _short_name(rec: LayerRecord, records: list[LayerRecord]) -> str:
+def _short_name(rec: Any, records: list[Any]) -> str:
+    """A row's name relative to its parent's (``layer1.0.conv1`` under ``layer1.0`` -> ``conv1``); any record
+    with ``name``, ``type`` and ``parent`` (a LayerRecord, a ModuleMemory)."""
     if rec.parent is None or not rec.name:
         return rec.name or rec.type
     parent = records[rec.parent].name
