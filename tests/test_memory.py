@@ -215,3 +215,21 @@ def test_cuda_prediction_agrees_with_max_memory_allocated():
             del out, loss
     measured = torch.cuda.max_memory_allocated()
     assert abs(predicted - measured) <= 0.10 * measured
+
+
+def test_cuda_rules_round_each_storage_and_use_foreach():
+    # The CUDA rules, applied on meta (this test needs no GPU): 512-byte blocks, foreach optimizers.
+    from archinspect.analyses.memory import _Run, _Setup
+    from archinspect.core.inputs import InputSpec
+
+    model = load_model("resnet20", device="meta").model
+    setup = _Setup("train", "adam", torch.float32, False, torch.device("cuda"), "cuda:0", 512, True)
+    run = _Run(model, [InputSpec((2, 3, 32, 32))], setup, use_fake=False)
+    run.execute()
+    r = run.report("resnet20")
+    params = list(model.parameters())
+    assert r.breakdown["params"] == sum(rounded(p.numel() * 4, 512) for p in params)
+    # two moments per parameter on the device; Adam's step counters stay on the host
+    assert r.breakdown["optimizer_state"] == 2 * r.breakdown["params"]
+    plain = memory(model, [(2, 3, 32, 32)], mode="train", optimizer="adam")
+    assert r.peak_bytes > plain.peak_bytes and r.foreach and r.block_bytes == 512
