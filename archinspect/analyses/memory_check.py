@@ -1,6 +1,6 @@
 """Measuring a real run's peak, independently of the prediction, to check :func:`archinspect.memory` against.
 
-The same step (:class:`~archinspect.analyses.memory.TrainingStep`: forward, ``loss = sum of outputs``,
+The same step (:class:`~archinspect.analyses.train_step.TrainingStep`: forward, ``loss = sum of outputs``,
 backward, optimizer step, ``zero_grad(set_to_none=True)``, optimizer state primed by an earlier step) runs
 on real CPU tensors on a deep copy of the model, measured by one of two independent instruments:
 
@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from archinspect.analyses.memory import TrainingStep, check_optimizer, make_optimizer, prime_optimizer
+from archinspect.analyses.train_step import TrainingStep, check_optimizer, make_optimizer, prime_optimizer
 from archinspect.core.engine import as_specs, training_mode
 from archinspect.core.tensors import tensors
 from archinspect.errors import UsageError
