@@ -233,3 +233,27 @@ def test_cuda_rules_round_each_storage_and_use_foreach():
     assert r.breakdown["optimizer_state"] == 2 * r.breakdown["params"]
     plain = memory(model, [(2, 3, 32, 32)], mode="train", optimizer="adam")
     assert r.peak_bytes > plain.peak_bytes and r.foreach and r.block_bytes == 512
+
+
+def test_a_forward_that_makes_cpu_tensors_falls_back_to_fake_tensors(user_file):
+    path = user_file(
+        """
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(16, 4)
+
+            def forward(self, x):
+                return self.fc(x + torch.zeros(x.shape[0], 16))  # no device=: a CPU tensor beside meta ones
+        """
+    )
+    model = load_model(f"{path}:Net", device="meta").model
+    r = memory(model, [(8, 16)], mode="train")
+    assert "computed on fake tensors instead" in r.notes[0]
+    assert r.breakdown["params"] == 68 * 4 and r.breakdown["inputs"] == 8 * 16 * 4
+    # the peak is the add: params (16*4 + 4 floats), input, the zeros and their sum; the zeros are freed
+    # before the Linear makes its 8x4 output
+    assert r.peak_bytes == 68 * 4 + 3 * 8 * 16 * 4

@@ -185,30 +185,35 @@ def memory(
     (train only). ``dtype``: cast floating parameters and inputs. ``amp``: the forward under
     ``torch.autocast`` (float16 on CUDA, bfloat16 on CPU). ``device``: ``auto``/``meta``/``cpu`` model a plain
     allocator (exact tensor bytes); ``cuda[:N]`` models the CUDA caching allocator's 512-byte rounding and
-    torch's CUDA optimizer default (``foreach=True``). Nothing is allocated in any case: the run uses fake
-    tensors. ``foreach``: override the optimizer's ``foreach`` flag.
+    torch's CUDA optimizer default (``foreach=True``). Nothing is allocated in any case: the run uses meta
+    tensors, or fake ones (``FakeTensorMode``) with ``amp`` or when meta cannot run the model.
+    ``foreach``: override the optimizer's ``foreach`` flag.
     """
     setup = _setup(mode, optimizer, dtype, amp, device, foreach)
     specs = [s.with_dtype(str(setup.dtype).removeprefix("torch.")) if dtype else s for s in as_specs(inputs)]
     name = model_name or type(model).__name__
+    notes: list[str] = []
     try:
-        fake = amp
         try:
-            run = _Run(model, specs, setup, use_fake=fake)
+            run = _Run(model, specs, setup, use_fake=amp)
             run.execute()
         except (UsageError, ModelRunError):
             raise
-        except Exception:  # an operator without a meta kernel, a tensor made on the CPU in forward...
-            if fake:
+        except Exception as gap:  # an operator without a meta kernel, a tensor made on the CPU in forward...
+            if amp:
                 raise
             run = _Run(model, specs, setup, use_fake=True)
             run.execute()
+            first = " ".join(str(gap).split())[:120]
+            notes.append(f"meta could not run the model ({first}); computed on fake tensors instead")
     except (UsageError, ModelRunError):
         raise
     except Exception as exc:
         first = " ".join(str(exc).split())[:300] or type(exc).__name__
         raise ModelRunError(f"{name} cannot run on input {', '.join(map(str, specs))}: {first}") from exc
-    return run.report(name)
+    report = run.report(name)
+    report.notes.extend(notes)
+    return report
 
 
 class _Run:
@@ -231,7 +236,6 @@ class _Run:
         self.calls: dict[nn.Module, int] = {}
         self.names: dict[nn.Module, str] = {}
         self.baseline = 0
-        self.params: list[torch.Tensor] = []
 
     # -- substitutes ----------------------------------------------------------------------------------
     def _substitute(self) -> tuple[nn.Module, list[torch.Tensor], list[torch.Tensor]]:
