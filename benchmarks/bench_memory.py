@@ -58,12 +58,14 @@ def pct(a: int, b: int) -> str:
     return f"{(a - b) / b:+.2%}"
 
 
-def agreement() -> None:
+def agreement(only: list[str] | None = None) -> None:
     torch.set_num_threads(2)
     print("| model | input | step | predicted (meta) | MemTracker (real CPU) | Δ | profiler (real CPU) | Δ |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     worst = 0.0
     for label, ref, shape, batches in SWEEP:
+        if only and label not in only:
+            continue
         meta, real = build(ref, "meta"), build(ref, "cpu")
         for b in batches:
             for mode, opt in STEPS:
@@ -142,9 +144,10 @@ def speed() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", choices=("agreement", "densenet", "speed", "all"), default="all")
-    part = ap.parse_args().part
-    for name, fn in (("densenet", densenet), ("speed", speed), ("agreement", agreement)):
-        if part in (name, "all"):
+    ap.add_argument("--only", action="append", help="agreement: only this model label (repeatable)")
+    args = ap.parse_args()
+    for name, fn in (("densenet", densenet), ("speed", speed), ("agreement", lambda: agreement(args.only))):
+        if args.part in (name, "all"):
             print(f"\n## {name}\n")
             fn()
 

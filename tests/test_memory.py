@@ -257,3 +257,14 @@ def test_a_forward_that_makes_cpu_tensors_falls_back_to_fake_tensors(user_file):
     # the peak is the add: params (16*4 + 4 floats), input, the zeros and their sum; the zeros are freed
     # before the Linear makes its 8x4 output
     assert r.peak_bytes == 68 * 4 + 3 * 8 * 16 * 4
+
+
+def test_attention_is_computed_on_fake_tensors_of_the_modelled_device():
+    # On meta, scaled-dot-product attention would take the math path and keep the 8x8x64x64 attention
+    # matrix; on CPU it takes the flash kernel. Fake CPU tensors take the real path.
+    torch.manual_seed(0)
+    block = nn.TransformerEncoderLayer(d_model=64, nhead=8, dim_feedforward=128, dropout=0.0, batch_first=True)
+    r = memory(block, [(8, 64, 64)], mode="train", optimizer="momentum")
+    assert "computed on fake cpu tensors" in r.notes[0]
+    real = measured_peak(block, [(8, 64, 64)], mode="train", optimizer="momentum", method="memtracker")
+    assert r.peak_bytes == real

@@ -193,14 +193,19 @@ def memory(
     specs = [s.with_dtype(str(setup.dtype).removeprefix("torch.")) if dtype else s for s in as_specs(inputs)]
     name = model_name or type(model).__name__
     notes: list[str] = []
+    # Attention picks its kernel by device (flash / memory-efficient / math): on meta it would take the math
+    # path, which materialises the attention matrix; fake tensors of the modelled device take the real one.
+    attention = any(isinstance(m, nn.MultiheadAttention) for m in model.modules())
+    if attention and not amp:
+        notes.append(f"attention picks its kernel by device: computed on fake {setup.device.type} tensors")
     try:
         try:
-            run = _Run(model, specs, setup, use_fake=amp)
+            run = _Run(model, specs, setup, use_fake=amp or attention)
             run.execute()
         except (UsageError, ModelRunError):
             raise
         except Exception as gap:  # an operator without a meta kernel, a tensor made on the CPU in forward...
-            if amp:
+            if amp or attention:
                 raise
             run = _Run(model, specs, setup, use_fake=True)
             run.execute()
