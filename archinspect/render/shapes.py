@@ -12,7 +12,9 @@ from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, f
 DROP_ORDER = ("share", "output_bytes", "input_shape", "type", "rf_start", "rf_jump")
 
 
-def _short_name(rec: LayerRecord, records: list[LayerRecord]) -> str:
+def _short_name(rec: Any, records: list[Any]) -> str:
+    """A row's name relative to its parent's (``layer1.0.conv1`` under ``layer1.0`` -> ``conv1``); any record
+    with ``name``, ``type`` and ``parent`` (a LayerRecord, a ModuleMemory)."""
     if rec.parent is None or not rec.name:
         return rec.name or rec.type
     parent = records[rec.parent].name
