@@ -44,7 +44,7 @@ def check_forward(model: nn.Module, label: str) -> None:
     """A UsageError for a module with no ``forward`` of its own (``nn.ModuleList``, ``nn.ModuleDict``)."""
     if isinstance(model, torch.jit.ScriptModule):
         return
-    if getattr(type(model), "forward", None) is getattr(nn.Module, "forward"):
+    if getattr(type(model), "forward", None) is nn.Module.forward:
         children = ", ".join(name for name, _ in list(model.named_children())[:4]) or "none"
         raise UsageError(
             f"{label} ({type(model).__name__}) has no forward(): it is a container, not a model that runs; "
@@ -173,9 +173,7 @@ def _meta_copy(obj: Any) -> Any:
 
 
 @contextlib.contextmanager
-def rnn_replays(
-    model: nn.Module, counter: Callable[[], Any], mute: Callable[[int], None]
-) -> Iterator[None]:
+def rnn_replays(model: nn.Module, counter: Callable[[], Any], mute: Callable[[int], None]) -> Iterator[None]:
     """Count every ``nn.RNNBase`` call by a meta replay of it; the real (fused) call is muted.
 
     ``counter()`` gives a fresh OpCounter that charges costs unmuted; ``mute(+1/-1)`` brackets the real call.

@@ -389,34 +389,37 @@ def _window_pool_cost(name: str, args: Sequence[Any], out: Any) -> int:
 
 # Operators that move or describe data without arithmetic. Named by their overload packet; an in-place
 # variant (``fill_``) and a functional one are both listed where both run.
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 FREE_OPS: dict[str, tuple[str, ...]] = {
-    "view or metadata": (
-        "view", "_unsafe_view", "reshape", "_reshape_alias", "as_strided", "permute", "transpose", "t",
-        "expand", "squeeze", "unsqueeze", "slice", "select", "split", "split_with_sizes", "chunk", "unbind",
-        "narrow", "unsafe_split", "unsafe_chunk", "unsafe_split_with_sizes", "detach", "alias", "lift_fresh", "view_as_real", "view_as_complex", "unfold", "diagonal",
-        "movedim", "flatten", "unflatten", "squeeze_", "unsqueeze_", "transpose_", "t_", "_local_scalar_dense",
-        "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size", "_assert_async",
-        "_assert_scalar", "_nested_tensor_from_mask_left_aligned", "set_", "resize_", "_has_compatible_shallow_copy_type",
-        "_to_dense", "_unsafe_index_put", "equal", "is_nonzero", "_nnz", "detach_", "as_strided_",
-        "_unsafe_view_copy", "_functional_assert_async", "_make_dep_token",
+    "view or metadata": _names(
+        "view _unsafe_view reshape _reshape_alias as_strided permute transpose t expand squeeze unsqueeze "
+        "slice select split split_with_sizes chunk unbind narrow unsafe_split unsafe_chunk "
+        "unsafe_split_with_sizes detach alias lift_fresh view_as_real view_as_complex unfold diagonal movedim "
+        "flatten unflatten squeeze_ unsqueeze_ transpose_ t_ _local_scalar_dense sym_size sym_stride "
+        "sym_numel sym_storage_offset is_same_size _assert_async _assert_scalar "
+        "_nested_tensor_from_mask_left_aligned set_ resize_ _has_compatible_shallow_copy_type _to_dense "
+        "_unsafe_index_put equal is_nonzero _nnz detach_ as_strided_ _unsafe_view_copy "
+        "_functional_assert_async _make_dep_token"
     ),
-    "copy": (  # copies, indexing, selection (where, masked_fill), padding, sorting
-        "_to_copy", "copy_", "clone", "cat", "stack", "index", "index_select", "gather", "scatter", "scatter_",
-        "index_put", "index_put_", "index_copy", "masked_select", "take", "nonzero", "roll", "flip", "repeat",
-        "tile", "repeat_interleave", "embedding", "_unsafe_index", "constant_pad_nd", "reflection_pad1d",
-        "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d", "replication_pad3d",
-        "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "lift_fresh_copy",
-        "_pin_memory", "contiguous", "tril", "triu", "col2im", "im2col", "masked_scatter", "slice_scatter",
-        "select_scatter", "diagonal_scatter", "as_strided_scatter", "unique_dim", "_unique2", "sort", "topk",
-        "searchsorted", "bucketize", "one_hot", "argsort", "zero_", "fill_", "fill", "_foreach_copy_",
-        "polar", "complex", "unfold_copy", "where", "masked_fill", "masked_fill_", "view_copy", "_copy_from", "_copy_from_and_resize",
-    ),
-    "factory": (
-        "empty", "empty_like", "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "full", "full_like",
-        "new_empty", "new_zeros", "new_ones", "new_full", "new_empty_strided", "arange", "linspace", "logspace",
-        "scalar_tensor", "eye", "tensor", "_efficientzerotensor", "rand", "randn", "randint", "rand_like",
-        "randn_like", "randint_like", "randperm", "normal", "normal_", "uniform_", "bernoulli", "bernoulli_",
-        "exponential_", "random_", "multinomial", "_sparse_coo_tensor_with_dims_and_tensors",
+    "copy": _names(
+        "_to_copy copy_ clone cat stack index index_select gather scatter scatter_ index_put index_put_ "
+        "index_copy masked_select take nonzero roll flip repeat tile repeat_interleave embedding "
+        "_unsafe_index constant_pad_nd reflection_pad1d reflection_pad2d reflection_pad3d replication_pad1d "
+        "replication_pad2d replication_pad3d pixel_shuffle pixel_unshuffle channel_shuffle "
+        "native_channel_shuffle lift_fresh_copy _pin_memory contiguous tril triu col2im im2col masked_scatter "
+        "slice_scatter select_scatter diagonal_scatter as_strided_scatter unique_dim _unique2 sort topk "
+        "searchsorted bucketize one_hot argsort zero_ fill_ fill _foreach_copy_ polar complex unfold_copy "
+        "where masked_fill masked_fill_ view_copy _copy_from _copy_from_and_resize"
+    ),  # copies, indexing, selection (where, masked_fill), padding, sorting
+    "factory": _names(
+        "empty empty_like empty_strided zeros zeros_like ones ones_like full full_like new_empty new_zeros "
+        "new_ones new_full new_empty_strided arange linspace logspace scalar_tensor eye tensor "
+        "_efficientzerotensor rand randn randint rand_like randn_like randint_like randperm normal normal_ "
+        "uniform_ bernoulli bernoulli_ exponential_ random_ multinomial "
+        "_sparse_coo_tensor_with_dims_and_tensors"
     ),
 }
 FREE_KIND: dict[str, str] = {name: kind for kind, names in FREE_OPS.items() for name in names}
@@ -522,9 +525,7 @@ class OpCounter(TorchDispatchMode):
         # torch._dynamo (about 2 s) on the first operator. Counting never runs under torch.compile.
         return False
 
-    def __init__(
-        self, on_op: Callable[[OpCost], None], on_uncosted: Callable[[str, str], None] | None = None
-    ) -> None:
+    def __init__(self, on_op: Callable[[OpCost], None], on_uncosted: Callable[[str, str], None] | None = None) -> None:
         """``on_op(cost)`` for every counted operator; ``on_uncosted(name, kind)`` for the others (kind:
         ``free: view or metadata|copy|factory`` or ``uncounted``, see :func:`classify`)."""
         super().__init__()

@@ -169,9 +169,7 @@ def run_pass(
             model = adapt.unwrap(rebuilt)[0] if rebuilt is not None else model
             return _run(model, items, keywords, "cpu", opts, notes)
         except ModelRunError as err:
-            raise ModelRunError(
-                f"{err} (after falling back to CPU: on meta, {gap})", failure=err.failure
-            ) from err
+            raise ModelRunError(f"{err} (after falling back to CPU: on meta, {gap})", failure=err.failure) from err
 
 
 def _substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode: str) -> dict[str, Any]:
@@ -427,7 +425,7 @@ def _run(
         rec = _Recorder(model, proxies)
         zeros = stack.enter_context(adapt.stray_tensors_on(model, target))
         if zeros:
-            notes.append(f"{zeros} plain tensor attribute(s) held on meta have no values: zeros on {target} for the pass")
+            notes.append(f"{zeros} plain tensor attribute(s) on meta have no values: zeros on {target} for the pass")
         try:
             hooked = [m for m in rec.names if not isinstance(m, torch.jit.ScriptModule)]
             for mod in hooked if opts.per_module else [root or model]:
