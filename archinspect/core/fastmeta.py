@@ -292,33 +292,9 @@ FAST_META = _table()
 # Not ``t_``, ``transpose_``, ``resize_``, ``squeeze_``, ...: those change metadata and go to torch.
 INITIALISERS = frozenset(
     {
-        "normal_",
-        "uniform_",
-        "fill_",
-        "zero_",
-        "random_",
-        "bernoulli_",
-        "exponential_",
-        "geometric_",
-        "log_normal_",
-        "cauchy_",
-        "erfinv_",
-        "clamp_",
-        "clamp_min_",
-        "clamp_max_",
-        "mul_",
-        "div_",
-        "add_",
-        "sub_",
-        "copy_",
-        "sqrt_",
-        "abs_",
-        "neg_",
-        "exp_",
-        "log_",
-        "sign_",
-        "fmod_",
-        "remainder_",
+        "normal_", "uniform_", "fill_", "zero_", "random_", "bernoulli_", "exponential_", "geometric_",
+        "log_normal_", "cauchy_", "erfinv_", "clamp_", "clamp_min_", "clamp_max_", "mul_", "div_", "add_", "sub_",
+        "copy_", "sqrt_", "abs_", "neg_", "exp_", "log_", "sign_", "fmod_", "remainder_",
     }
 )
 
