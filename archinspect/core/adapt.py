@@ -63,10 +63,8 @@ def lazy_copy(model: nn.Module, device: torch.device) -> nn.Module:
         for store, cls in ((mod._parameters, nn.UninitializedParameter), (mod._buffers, nn.UninitializedBuffer)):
             for key, t in list(store.items()):
                 if isinstance(t, (nn.UninitializedParameter, nn.UninitializedBuffer)):
-                    fresh = cls(device=device, dtype=t.dtype)
-                    if isinstance(fresh, nn.UninitializedParameter):
-                        fresh.requires_grad_(t.requires_grad)
-                    store[key] = fresh
+                    grad = {"requires_grad": t.requires_grad} if cls is nn.UninitializedParameter else {}
+                    store[key] = cls(device=device, dtype=t.dtype, **grad)
     return twin
 
 

@@ -402,7 +402,7 @@ FREE_OPS: dict[str, tuple[str, ...]] = {
         "sym_numel sym_storage_offset is_same_size _assert_async _assert_scalar "
         "_nested_tensor_from_mask_left_aligned set_ resize_ _has_compatible_shallow_copy_type _to_dense "
         "_unsafe_index_put equal is_nonzero _nnz detach_ as_strided_ _unsafe_view_copy "
-        "_functional_assert_async _make_dep_token"
+        "_functional_assert_async _make_dep_token _is_all_true _is_any_true"
     ),
     "copy": _names(
         "_to_copy copy_ clone cat stack index index_select gather scatter scatter_ index_put index_put_ "

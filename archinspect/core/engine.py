@@ -219,9 +219,8 @@ class _Recorder:
         self.names = {mod: name for name, mod in model.named_modules()}
         self.own = _own_params(model)
         for proxy, script in (proxies or {}).items():  # a scripted module: one leaf row holding all of it
-            inside = {m for m in script.modules()}
-            self.names = {m: n for m, n in self.names.items() if m not in inside or m is script}
-            self.names[proxy] = self.names.pop(script)
+            if script is model:  # the model itself is scripted: the proxy is the one row
+                self.names = {proxy: ""}
             params = list(script.parameters())
             self.own[proxy] = (sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad))
         self.records: list[LayerRecord] = []
@@ -412,6 +411,15 @@ def _run(
         if note not in notes:
             notes.append(note)
     scripts = adapt.script_roots(model)
+    held = {t.device for r in scripts.values() for t in [*r.parameters(), *r.buffers()]}
+    if held - {target}:
+        where = ", ".join(sorted(str(d) for d in held - {target}))
+        if target.type == "meta":
+            raise MetaKernelMissing(f"a TorchScript submodule keeps its own tensors (on {where})")
+        raise ModelRunError(
+            f"a TorchScript submodule keeps its own tensors on {where}; it cannot run on {target} "
+            f"(run with --device {sorted(held - {target}, key=str)[0]})"
+        )
     subs = _substitutes(model, target, dtype, mode)
     if scripts:  # a scripted module keeps its own tensors (they cannot be swapped from Python)
         subs = {k: v for k, v in subs.items() if not any(k.startswith(f"{r}.") or not r for r in scripts)}

@@ -146,6 +146,15 @@ class Report:
         parts = [str(s) for s in self.inputs] + [f"{k}={s}" for k, s in self.keyword_inputs.items()]
         return ", ".join(parts)
 
+    def extra_keys(self) -> dict[str, Any]:
+        """JSON keys every view carries: ``keyword_inputs``, ``uncounted_ops`` (op -> calls), ``free_ops``
+        (kind -> op -> calls; kinds: view or metadata, copy, factory)."""
+        return {
+            "keyword_inputs": {k: {"shape": list(s.shape), "dtype": s.dtype} for k, s in self.keyword_inputs.items()},
+            "uncounted_ops": dict(sorted(self.uncounted_ops.items())),
+            "free_ops": {kind: dict(sorted(ops.items())) for kind, ops in sorted(self.free_ops.items())},
+        }
+
     def uncounted_text(self) -> str | None:
         """``uncounted operators (ran, no formula, not in any figure): nms ×1, roi_align ×4``, or None."""
         if not self.uncounted_ops:
@@ -208,9 +217,7 @@ class Report:
             "batch_size": self.batch_size,
             "convention": CONVENTION,
             "notes": list(self.notes),
-            "keyword_inputs": {k: {"shape": list(s.shape), "dtype": s.dtype} for k, s in self.keyword_inputs.items()},
-            "uncounted_ops": dict(sorted(self.uncounted_ops.items())),
-            "free_ops": {kind: dict(sorted(ops.items())) for kind, ops in sorted(self.free_ops.items())},
+            **self.extra_keys(),
             "totals": self.totals.to_dict(),
             "layers": [r.to_dict() for r in self.rows(depth)],
             "ops": [t.to_dict() for t in sorted(self.ops.values(), key=lambda t: (-t.macs, -t.other_ops, t.op))],

@@ -33,7 +33,7 @@ class ShapesView:
         r = self.report
         total_macs = r.totals.macs or 1
         data = TableData(
-            title=f"{self.label} · input {', '.join(str(s) for s in r.inputs)}",
+            title=f"{self.label} · input {r.input_text()}",
             columns=[
                 Column("Layer", "layer"),
                 Column("Type", "type"),
@@ -93,6 +93,9 @@ class ShapesView:
             f"Convention: {CONVENTION}",
         ]
         lines.extend(f"Note: {n}" for n in r.notes)
+        uncounted = r.uncounted_text()
+        if uncounted:
+            lines.append(f"Not counted: {uncounted}")
         return lines
 
     def rich(self) -> list[Any]:
