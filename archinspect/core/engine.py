@@ -221,6 +221,8 @@ class _Recorder:
         for proxy, script in (proxies or {}).items():  # a scripted module: one leaf row holding all of it
             if script is model:  # the model itself is scripted: the proxy is the one row
                 self.names = {proxy: ""}
+            for inner in script.modules():
+                self.own.pop(inner, None)
             params = list(script.parameters())
             self.own[proxy] = (sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad))
         self.records: list[LayerRecord] = []
@@ -479,7 +481,8 @@ def _run(
 
 def _meta_gap_text(exc: BaseException) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"an operator has no meta kernel ({first[:120]})"
+    first = first.split(". ")[0].rstrip(".")  # the first sentence: torch's advice after it is for torch users
+    return f"an operator has no meta kernel ({first[:160]})"
 
 
 def _totals(model: nn.Module, records: list[LayerRecord], args: list[Any], dtype: str | None) -> Totals:

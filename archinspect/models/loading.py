@@ -86,16 +86,20 @@ def _is_meta_build_error(exc: BaseException) -> bool:
 
 
 def _build(build: Callable[[str | None], Any], device: str | None, label: str) -> tuple[Any, str | None, list[str]]:
-    """(model, device it was built on, notes): on meta first; on CPU when the builder computes with values."""
+    """(model, device it was built on, notes): on meta first; on CPU when the builder computes with values.
+
+    Nothing is downloaded while building: a builder that tries raises :class:`DownloadBlocked`."""
     try:
-        return build(device), device, []
+        with library.no_downloads():
+            return build(device), device, []
     except (UsageError, DownloadBlocked):
         raise
     except Exception as exc:
         if device != "meta" or not _is_meta_build_error(exc):
             raise
         first = " ".join(str(exc).split())[:100] or type(exc).__name__
-        model = build("cpu")
+        with library.no_downloads():
+            model = build("cpu")
         return model, "cpu", [f"{label} was built on CPU: its builder computes with real values ({first})"]
 
 
@@ -194,7 +198,7 @@ def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | Non
     label = f"{lib}:{name}"
 
     def build(dev: str | None) -> Any:
-        with library.no_downloads(), _device_context(dev):
+        with _device_context(dev):
             try:
                 return factory()
             except (TypeError, ValueError) as exc:
