@@ -159,8 +159,8 @@ def fc_verdict(row: dict[str, Any]) -> str:
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
-    print("| model | task | input | ran | params = Σ numel | GMACs vs torchvision _ops | FLOPs vs FlopCounterMode ", end="")
-    print("| s |")
+    print("| model | task | input | ran | params = Σ numel | GMACs vs torchvision _ops ", end="")
+    print("| FLOPs vs FlopCounterMode | s |")
     print("| --- | --- | --- | --- | --- | --- | --- | ---: |")
     for r in rows:
         ran = "yes" if r["ran"] else f"no: {r.get('error', '')}"
