@@ -10,6 +10,7 @@ CONVENTION = (
     "(torch.utils.flop_counter's convention); normalisation, pooling, activations, elementwise ops, softmax "
     "and upsampling are other ops, counted apart"
 )
+CONVENTION_LINE = f"Convention: {CONVENTION}."  # the footer line of every table, worded once
 
 
 def fmt_int(value: Any) -> str:
@@ -39,12 +40,13 @@ def dims_text(dims: Any) -> str:
 
 
 def shape_text(shape: Any) -> str:
-    """``(1, 3, 32, 32)`` -> ``[1, 3, 32, 32]``."""
-    return "[" + ", ".join(str(d) for d in shape) + "]"
+    """A tensor's shape, the one compact form every table and message uses: ``(1, 3, 32, 32)`` ->
+    ``1×3×32×32``; a 0-d tensor is ``scalar``."""
+    return dims_text(shape) if len(shape) else "scalar"
 
 
 def fmt_shape(shapes: Any) -> str:
-    """[(1, 3, 32, 32)] -> '[1, 3, 32, 32]'; several tensors are joined with ', '; none is '—'."""
+    """[(1, 3, 32, 32)] -> '1×3×32×32'; several tensors are joined with ', '; none is '—'."""
     if not shapes:
         return "—"
     if isinstance(shapes[0], int):

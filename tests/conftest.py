@@ -33,3 +33,4 @@ def user_file(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+

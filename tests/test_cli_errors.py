@@ -116,7 +116,7 @@ def test_constructor_argument_it_does_not_take(
 def test_user_model_without_input(cli: Callable[..., Any], user_file: Callable[..., Path]) -> None:
     path = user_file(USER_PY)
     assert _error(cli("shapes", f"{path}:Net"), 2) == (
-        "net.py:Net has no default input; give one with --input (e.g. --input 1,3,32,32)"
+        "net.py:Net has no default input; give one, batch first: --input 1,3,32,32 (it runs and every Linear fits)"
     )
 
 
@@ -154,16 +154,16 @@ def test_input_too_small_for_a_zoo_model(cli: Callable[..., Any]) -> None:
 
 def test_wrong_channel_count(cli: Callable[..., Any]) -> None:
     assert _error(cli("shapes", f"{ALEXNET}:net", "--input", "1,3,224,224"), 1) == (
-        "0 (Conv2d) expects 1 input channel but got 3 (input [1, 3, 224, 224])"
+        "0 (Conv2d) expects 1 input channel but got 3 (input 1×3×224×224)"
     )
     assert _error(
         cli("shapes", f"{EXAMPLES / 'wrong_channels.py'}:TwoMistakes", "--input", "1,3,32,32"), 1
-    ) == ("conv2 (Conv2d) expects 8 input channels but got 16 (input [1, 16, 16, 16])")
+    ) == ("conv2 (Conv2d) expects 8 input channels but got 16 (input 1×16×16×16)")
 
 
 def test_linear_mismatch_suggests_fit(cli: Callable[..., Any]) -> None:
     assert _error(cli("shapes", f"{ALEXNET}:alexnet", "--input", "1,1,100,100"), 1) == (
-        "14 (Linear) expects 6400 input features but got 1024 (input [1, 1024]); `archinspect fit` finds the "
+        "14 (Linear) expects 6400 input features but got 1024 (input 1×1024); `archinspect fit` finds the "
         "in_features it needs and the input sizes that fit"
     )
 
@@ -179,6 +179,7 @@ def test_bad_save_suffix_and_unwritable_output(cli: Callable[..., Any], tmp_path
     )
 
 
+@pytest.mark.slow
 def test_debug_shows_the_traceback() -> None:
     env = {**os.environ, "COLUMNS": "200"}
     model = f"{EXAMPLES / 'wrong_channels.py'}:TwoMistakes"

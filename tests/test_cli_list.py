@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from archinspect.cli.app import app
@@ -13,6 +14,7 @@ from archinspect.cli.app import app
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_list_json_counts_every_model_on_meta() -> None:
     result = runner.invoke(app, ["list", "--format", "json"])
     assert result.exit_code == 0, result.output

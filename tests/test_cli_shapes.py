@@ -35,6 +35,7 @@ LAYER_KEYS |= {
     "ran",
     "children",
     "folded",
+    "rf",
 }
 
 
@@ -108,9 +109,7 @@ def test_csv_and_markdown_carry_the_same_rows(cli: Callable[..., Any]) -> None:
         assert (row["name"], row["type"], int(row["depth"])) == (layer["name"], layer["type"], layer["depth"])
         own = (int(row["params_own"]), int(row["macs_own"]), int(row["other_ops"]), int(row["output_bytes"]))
         assert own == (layer["params"], layer["macs"], layer["other_ops"], layer["output_bytes"])
-        assert row["output_shape"] == ", ".join(
-            str(s).replace(" ", "").replace(",", ", ") for s in layer["output_shapes"]
-        )
+        assert row["output_shape"] == ", ".join("×".join(map(str, s)) for s in layer["output_shapes"])
     markdown = _ok(cli(*args, "--format", "markdown"))
     lines = markdown.splitlines()
     assert lines[0] == "**densenet-bc-100 · input 2,3,32,32**"

@@ -28,6 +28,7 @@ def _fvcore_from_ours(report: FlopReport) -> int:
     return report.totals.macs + report.other_ops_of("norm") + pool
 
 
+@pytest.mark.slow  # three models through fvcore and torchinfo on CPU: about 15 s on 2 cores
 @pytest.mark.parametrize(
     ("name", "shape", "fvcore", "torchinfo"),
     [

@@ -159,6 +159,7 @@ def test_avg_pool_shortcut(args: tuple) -> None:
     _same(fast_meta(aten.avg_pool2d.default, full, {}), aten.avg_pool2d.default(*full))
 
 
+@pytest.mark.slow
 def test_meta_passes_over_the_zoo_import_neither_sympy_nor_dynamo() -> None:
     """Both cost seconds per command; every zoo model's build and pass stay clear of them."""
     import subprocess

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from zoo_sample import zoo_params
 
 from archinspect.analyses.fitting import fit
 from archinspect.errors import ModelRunError
 from archinspect.models.loading import load_model
 from archinspect.models.sites import construction_sites
-from archinspect.models.zoo import get_entry, list_models
+from archinspect.models.zoo import get_entry
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DENSENET_FILE = EXAMPLES / "d2l_densenet_fc.py"
@@ -38,7 +39,7 @@ def test_notes_densenet_wrong_fc_names_fc_and_needs_8800_from_the_file_line() ->
     assert (m.layer, m.type, m.attribute, m.declared, m.needed) == ("fc", "Linear", "in_features", 1000, 8800)
     assert m.received == (1, 8800) and m.before_flatten == (1, 88, 10, 10)
     assert m.message == (
-        "fc: Linear(in_features=1000) receives [1, 8800] = 88×10×10 after flatten → nn.Linear(8800, 10)"
+        "fc: Linear(in_features=1000) receives 1×8800 = 88×10×10 after flatten → nn.Linear(8800, 10)"
     )
     assert m.location == f"{DENSENET_FILE}:{_line_of(DENSENET_FILE, 'self.fc = nn.Linear(1000')}"
     assert report.output_shapes == [(1, 10)]
@@ -65,7 +66,7 @@ def test_d2l_alexnet_at_96_needs_256_features_at_its_first_linear() -> None:
     report = fit(model, [(1, 1, 96, 96)], solve=False)
     [m] = report.mismatches
     assert (m.layer, m.declared, m.needed, m.before_flatten) == ("14", 6400, 256, (1, 256, 1, 1))
-    assert m.message.endswith("receives [1, 256] = 256×1×1 after flatten → nn.Linear(256, 4096)")
+    assert m.message.endswith("receives 1×256 = 256×1×1 after flatten → nn.Linear(256, 4096)")
     assert [(u.layer, u.matches) for u in report.linears] == [("14", False), ("17", True), ("20", True)]
 
 
@@ -151,7 +152,7 @@ def test_an_unrepairable_failure_names_the_layer_and_leaves_the_model_untouched(
     with pytest.raises(ModelRunError) as info:
         fit(model, [(1, 3, 32, 32)])
     text = str(info.value)
-    assert text.startswith("head (_HardCodedReshape) failed on input [1, 16, 30, 30]:")
+    assert text.startswith("head (_HardCodedReshape) failed on input 1×16×30×30:")
     assert "invalid for input of size 14400" in text
     assert {id(m): m.training for m in model.modules()} == before
     assert all("forward" not in m.__dict__ for m in model.modules())
@@ -192,7 +193,7 @@ def test_report_json_keys() -> None:
     assert axis["low"] is None and axis["linears"][0]["everywhere"] == 8800
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", zoo_params())
 def test_every_zoo_model_is_consistent_at_its_default_input(name: str) -> None:
     entry = get_entry(name)
     with torch.device("meta"):
@@ -219,7 +220,7 @@ def _cli(*args: str) -> tuple[int, str, str]:
 def test_cli_wrong_fc_exits_1_and_prints_the_line_and_the_file_line() -> None:
     code, out, _ = _cli(f"{DENSENET_FILE}:DenseNetWrongFC", "--input", "1,3,32,32")
     assert code == 1
-    line = "fc: Linear(in_features=1000) receives [1, 8800] = 88×10×10 after flatten → nn.Linear(8800, 10)"
+    line = "fc: Linear(in_features=1000) receives 1×8800 = 88×10×10 after flatten → nn.Linear(8800, 10)"
     assert line in out
     assert f"constructed at {DENSENET_FILE}:{_line_of(DENSENET_FILE, 'self.fc = nn.Linear(1000')}" in out
     assert "layer fc receives 8800 features at every size that runs" in out  # AdaptiveAvgPool2d(10)
@@ -274,7 +275,7 @@ def test_cli_unrepairable_failure_exits_1_naming_the_layer(tmp_path: Path) -> No
     )
     code, out, err = _cli(f"{source}:Net", "--input", "1,3,32,32")
     assert code == 1 and out == ""
-    assert err.startswith("error: head (Head) failed on input [1, 16, 30, 30]:")
+    assert err.startswith("error: head (Head) failed on input 1×16×30×30:")
     assert "Traceback" not in err
 
 

@@ -159,7 +159,7 @@ def test_data_dependent_forward_falls_back_and_a_failing_fallback_says_so() -> N
 
     with pytest.raises(ModelRunError) as err:
         inspect(Broken(), (2, 8))
-    assert str(err.value).startswith("Broken.forward failed on input [2, 8]: mat1 and mat2 shapes cannot be multiplied")
+    assert str(err.value).startswith("Broken.forward failed on input 2×8: mat1 and mat2 shapes cannot be multiplied")
     assert str(err.value).endswith(
         "(after falling back to CPU: on meta, an operator has no meta kernel (can't convert meta device type tensor "
         "to numpy))"

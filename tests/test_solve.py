@@ -44,6 +44,7 @@ def _runs_tolerantly(model: nn.Module, h: int, w: int) -> bool:
 LIMIT = 64
 
 
+@pytest.mark.slow
 def test_square_ranges_match_brute_force_on_cpu() -> None:
     model = _small_net()
     valid = [s for s in range(1, LIMIT + 1) if _runs_on_cpu(model, s, s)]
@@ -61,6 +62,7 @@ def test_square_ranges_match_brute_force_on_cpu() -> None:
     assert result.probes < 20  # binary search, not one pass per size
 
 
+@pytest.mark.slow
 def test_height_and_width_searched_separately_match_brute_force() -> None:
     model = _small_net()
     result = valid_input_sizes(model, [(1, 1, 30, 20)], max_size=LIMIT)

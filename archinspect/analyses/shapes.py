@@ -32,6 +32,7 @@ def inspect(
     per_module: bool = True,
     kwargs: dict[str, Any] | None = None,
     cpu_model: Callable[[], nn.Module] | None = None,
+    receptive: bool = True,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
 
@@ -39,11 +40,11 @@ def inspect(
     (meta, falling back to CPU when an operator has no meta kernel), ``meta``, ``cpu``, ``cuda[:N]``.
     ``dtype``: cast floating parameters and inputs (``float16``, ``bfloat16``, ...). ``mode``: ``eval``
     or ``train`` (BatchNorm statistics are never written back to the model). ``per_module=False``: totals
-    only, the model as one row. Real tensors are used as given (the pass runs on their device); a dict of
-    inputs, or ``kwargs``, passes keyword inputs by name (shapes, InputSpecs or tensors), like torchinfo's
-    ``input_data``. ``cpu_model``: builds the model on CPU for the meta pass's fallback. A failure raises
-    :class:`ModelRunError` naming the layer, what it received and why, with the smallest input that runs
-    when the input is too small.
+    only, the model as one row. ``receptive``: give every record its output's receptive field (``rf``).
+    Real tensors are used as given (the pass runs on their device); a dict of inputs, or ``kwargs``, passes
+    keyword inputs by name (shapes, InputSpecs or tensors), like torchinfo's ``input_data``. ``cpu_model``:
+    builds the model on CPU for the meta pass's fallback. A failure raises :class:`ModelRunError` naming the
+    layer, what it received and why, with the smallest input that runs when the input is too small.
     """
     try:
         return run_pass(
@@ -57,6 +58,7 @@ def inspect(
             per_module=per_module,
             kwargs=kwargs,
             cpu_model=cpu_model,
+            receptive=receptive,
         )
     except ModelRunError as err:
         explained = explain_failure(err, model, inputs, mode)

@@ -11,6 +11,8 @@
   the per-kernel launch overhead that eager mode pays.
 - ``max_memory_allocated`` is the peak of tensor memory handed out by the caching allocator since
   ``reset_peak_memory_stats`` (weights, inputs and activations; not the allocator's cached reserve).
+  The runner resets it after warm-up: cuDNN autotuning (below) allocates trial workspaces through the
+  same allocator, which would otherwise become the row's "peak".
 - ``cudnn.benchmark = True`` makes cuDNN time several algorithms on the first call per input shape and
   keep the fastest; that autotuning happens during warm-up.
 """

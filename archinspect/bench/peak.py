@@ -40,16 +40,17 @@ def choose_size(device: torch.device, dtype: torch.dtype, timer: Timer) -> int:
     cap, budget = (8192, 0.020) if device.type == "cuda" else (2048, 0.050)
     size = 256
     while size < cap:
+        bigger = size * 2
         try:
-            a = torch.randn(size * 2, size * 2, device=device).to(dtype)
-            b = torch.randn(size * 2, size * 2, device=device).to(dtype)
+            a = torch.randn(bigger, bigger, device=device).to(dtype)
+            b = torch.randn(bigger, bigger, device=device).to(dtype)
             seconds = _one_call_seconds(a, b, timer)
         except torch.OutOfMemoryError:
             release_memory(device)
             break
-        size *= 2
         if seconds > budget:
             break
+        size = bigger
     return size
 
 

@@ -70,3 +70,48 @@ class StopPolicy:
         if len(samples) < self.min_iters or elapsed < self.min_time:
             return False
         return relative_iqr(samples) <= self.target_rel_iqr
+
+
+def unstable(stopped_by: str | None, n_samples: int, min_samples: int | None) -> bool:
+    """Stopped by the time budget before the minimum sample count: its median and spread are not to be
+    trusted, however tight they look (3 samples can agree by chance)."""
+    return stopped_by == MAX_TIME and min_samples is not None and n_samples < min_samples
+
+
+def oversubscription(
+    cpu_count: int | None,
+    load_average: float | None,
+    threads: int,
+    threads_given: int | None,
+    *,
+    cpu_run: bool = True,
+) -> str | None:
+    """A warning when a CPU run would compete for cores, with the remedy that applies to the options given.
+
+    ``load_average``: runnable processes (1-minute average) before timing starts; the free cores are what
+    it leaves of ``cpu_count``. ``threads``: the threads the run will use; ``threads_given``: ``--threads``
+    as given (None: torch's default). None when the threads fit in the free cores, or nothing is known.
+    ``cpu_run`` False (a GPU run): only a load above the CPU count matters, for the host's kernel launches.
+    """
+    if not cpu_count or load_average is None:
+        return None
+    free = max(cpu_count - load_average, 0.0)
+    if not cpu_run:
+        if load_average <= cpu_count:
+            return None
+        return (
+            f"machine busy (load average {load_average:.2f} on {cpu_count} CPUs): kernel launches wait for a "
+            "core, launch-bound rows suffer; wait for an idle machine"
+        )
+    if load_average <= cpu_count and threads <= free + 0.5:
+        return None
+    state = f"load average {load_average:.2f} on {cpu_count} CPUs, about {int(free + 0.5)} free"
+    if threads > 1:
+        fewer = max(1, int(free + 0.5))
+        remedy = f"try --threads {fewer}" if fewer < threads else "wait for an idle machine"
+        remedy += " (each thread waits for the slowest)"
+    elif threads_given == 1:
+        remedy = "--threads 1 is already the least contention: wait for an idle machine, or compare runs made together"
+    else:
+        remedy = "wait for an idle machine"
+    return f"machine busy ({state}) for {threads} thread(s): timings will be slow and noisy; {remedy}"

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from archinspect.bench import policy
 from archinspect.bench.stats import SampleStats, summarize
 
 SCHEMA = "archinspect.bench/1"
@@ -39,11 +40,6 @@ class Environment:
     device_memory_bytes: int | None = None
     cpu_count: int | None = None
     load_average: float | None = None  # 1-minute load average when the run started (Unix)
-
-    @property
-    def busy(self) -> bool:
-        """More runnable processes than CPUs: others compete for the cores and timings suffer."""
-        return self.load_average is not None and bool(self.cpu_count) and self.load_average > self.cpu_count
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +100,12 @@ class BenchRow:
     peak_tflops: float | None = None
     peak_memory_bytes: int | None = None
     error: str | None = None
+    min_samples: int | None = None  # the stop policy's minimum count: fewer, stopped by time, is unstable
+
+    @property
+    def unstable(self) -> bool:
+        """Stopped by the time budget with fewer samples than the minimum (see :func:`.policy.unstable`)."""
+        return policy.unstable(self.stopped_by, len(self.samples), self.min_samples) and self.error is None
 
     @property
     def ok(self) -> bool:
@@ -140,9 +142,14 @@ class BenchRow:
     def warnings(self) -> list[str]:
         out: list[str] = []
         st = self.stats
-        if st is not None and st.rel_iqr > SPREAD_WARNING:
+        if st is not None and st.rel_iqr > SPREAD_WARNING and not self.unstable:
             out.append(f"spread IQR/median {st.rel_iqr:.0%} is above {SPREAD_WARNING:.0%}: noisy machine?")
-        if st is not None and st.n < 5:
+        if self.unstable:
+            out.append(
+                f"unstable: the time budget stopped it after {st.n if st else 0} of the {self.min_samples} samples "
+                "required; raise --max-time or lower --batch"
+            )
+        elif st is not None and st.n < 5:
             out.append(f"only {st.n} sample(s) fit in the time budget")
         share = self.peak_fraction
         if share is not None and share > 1.0:
@@ -180,6 +187,7 @@ class BenchRow:
             "max_ms": ms(st.max if st else None),
             "n_samples": st.n if st else 0,
             "stopped_by": self.stopped_by,
+            "unstable": self.unstable,
             "samples_per_s": self.samples_per_s,
             "flops_per_batch": self.flops,
             "gflops_per_sample": self.gflops_per_sample,

@@ -22,7 +22,7 @@ from archinspect.bench.env import collect_environment
 from archinspect.bench.peak import make_timer, measure_matmul_peak
 from archinspect.bench.policy import StopPolicy, WarmupPolicy
 from archinspect.bench.result import OUT_OF_MEMORY, BenchResult, BenchRow, PeakResult
-from archinspect.bench.timing import measure
+from archinspect.bench.timing import sample, warm_up
 from archinspect.core.engine import as_specs, run_pass
 from archinspect.core.inputs import InputSpec
 from archinspect.errors import UsageError
@@ -150,6 +150,7 @@ class BenchPlan:
             "min_time_s": self.stop.min_time,
             "max_time_s": self.stop.max_time,
             "target_rel_iqr": self.stop.target_rel_iqr,
+            "threads": self.threads,  # as asked (None: torch's default); the environment has the count used
             "inference_mode": True,
         }
 
@@ -251,6 +252,7 @@ def benchmark(
                     flops=flops,
                     flops_error=flops_error,
                     peak_tflops=peak_result.tflops if peak_result else None,
+                    min_samples=plan.stop.min_iters,
                 )
                 _run_row(row, compiled if variant == COMPILED else m, batch_specs, plan, variant)
                 rows.append(row)
@@ -295,11 +297,12 @@ def _time_row(row: BenchRow, fn: Any, specs: Sequence[InputSpec], plan: BenchPla
             forward()  # compiles for this input shape
             timer.sync()
             row.compile_time_s = time.perf_counter() - t0
-        cuda.reset_peak_memory(dev)  # after compiling; graph capture's memory pool stays in the figure
         step: Callable[[], Any] = cuda.capture_graph(forward, dev) if variant == GRAPH else forward
-        m = measure(step, timer, plan.warm, plan.stop)
+        row.warmup_iters, row.warmup_time_s = warm_up(step, timer, plan.warm)
+        # The peak is the steady state's: reset after warm-up, whose cuDNN autotuning allocates trial
+        # workspaces; what stays allocated (weights, inputs, a graph's memory pool) is the reset's baseline.
+        cuda.reset_peak_memory(dev)
+        m = sample(step, timer, plan.stop)
         row.peak_memory_bytes = cuda.peak_memory(dev)
     row.samples = m.samples
     row.stopped_by = m.stopped_by
-    row.warmup_iters = m.warmup_iters
-    row.warmup_time_s = m.warmup_time

@@ -32,17 +32,21 @@ def benchmark_models(
     options: BenchOptions | None = None,
     peak: bool = True,
     progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> BenchResult:
     """Benchmark each MODEL reference (``DEFAULT_SUITE`` when empty) in turn; one concatenated result.
 
     ``inputs``: the input specs for every model (default: each zoo model's own). ``kwargs``: constructor
     arguments. On CUDA the default batch sweep is :data:`DEFAULT_BATCHES_CUDA`. The matmul peak is
-    measured once and shared by every model's rows.
+    measured once and shared by every model's rows. ``warn`` receives, before anything is timed, a
+    warning when a CPU run would compete with other processes for the cores (:func:`.policy.oversubscription`).
     """
     import contextlib
 
+    from archinspect.analyses.hints import missing_batch_hint
     from archinspect.bench.result import BenchResult
     from archinspect.bench.runner import BenchPlan, benchmark
+    from archinspect.errors import UsageError
     from archinspect.models.loading import load_model, split_reference
     from archinspect.models.zoo import get_entry
 
@@ -52,6 +56,10 @@ def benchmark_models(
         kind, target, _ = split_reference(ref)
         if kind == "zoo":
             get_entry(target)
+    if plan.device.type == "cpu" and warn is not None:
+        warning = cpu_contention(plan.threads)
+        if warning is not None:
+            warn(warning)
     if batches is None and plan.device.type == "cuda":
         batches = list(DEFAULT_BATCHES_CUDA)
     total = len(refs) * len(batches or [1]) * len(plan.variants)
@@ -63,6 +71,9 @@ def benchmark_models(
             advance(f"{ref}: loading", 0)
             loaded = load_model(ref, kwargs, device=str(plan.device))
             specs = loaded.inputs(inputs)
+            hint = missing_batch_hint(loaded.model, specs)
+            if hint is not None:
+                raise UsageError(hint)
             advance(f"{loaded.label}: timing", 0)
             res = benchmark(
                 loaded.model,
@@ -78,3 +89,15 @@ def benchmark_models(
             results.append(res)
             del loaded
     return BenchResult.concat(results)
+
+
+def cpu_contention(threads_given: int | None) -> str | None:
+    """The oversubscription warning for a CPU run with ``--threads threads_given`` on this machine, now."""
+    import os
+
+    import torch
+
+    from archinspect.bench.policy import oversubscription
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return oversubscription(os.cpu_count(), load, threads_given or torch.get_num_threads(), threads_given)

@@ -6,23 +6,84 @@ Nothing here imports torch: ``archinspect --help`` stays instant. Commands impor
 from __future__ import annotations
 
 import importlib
+import re
+import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from archinspect import __version__
+
+try:  # typer >= 0.25 carries its own click; older typer uses the click package
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+
+
+def usage_error_line(exc: Any) -> str:
+    """Click's own usage errors (bad option value, unknown option or command, missing argument) as one line
+    in the style of archinspect's other errors: the bad value, then what is accepted."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path} -h" if ctx is not None else "archinspect -h"
+    param = getattr(exc, "param", None)
+    if isinstance(exc, click_exceptions.NoSuchOption):
+        guess = f"; did you mean {' or '.join(sorted(exc.possibilities))}?" if exc.possibilities else ""
+        return f"unknown option {exc.option_name}{guess} ({where} lists the options)"
+    if isinstance(exc, click_exceptions.MissingParameter) and param is not None:
+        what = (param.metavar or param.name.upper()) if param.param_type_name == "argument" else param.opts[0]
+        return f"missing {param.param_type_name} {what} ({where} shows examples)"
+    if isinstance(exc, click_exceptions.BadParameter) and param is not None and param.opts:
+        name = max(param.opts, key=len)
+        errors = getattr(exc.__cause__, "errors", None)  # typer validates with pydantic: the raw value is there
+        detail = errors()[0] if callable(errors) else {}
+        value = f" {detail['input']!r}" if "input" in detail else ""
+        reason = str(detail.get("msg", message.partition(": ")[2]))
+        choices = re.search(r"is not one of (.*?)\.?$", reason)
+        if choices:
+            return f"{name}{value}: accepted: {choices.group(1).replace(chr(39), '')}"
+        reason = reason.removeprefix("Value error, ")
+        return f"{name}{value}: {reason[:1].lower()}{reason[1:]}"
+    command = re.match(r"No such command '(.*)'\.(.*)", message)
+    if command:
+        guess = command.group(2).strip().replace("Did you mean", "did you mean")
+        names = ", ".join(COMMANDS)
+        return f"unknown command {command.group(1)!r}{'; ' + guess if guess else ''} (commands: {names})"
+    return f"{message[:1].lower()}{message[1:]} ({where} for help)"
+
+
+class _Group(TyperGroup):
+    """The command group: Click's usage errors become one ``error:`` line on stderr, exit 2, for every command
+    (the same shape as archinspect's own errors) instead of a usage block."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except click_exceptions.ClickException as exc:
+            typer.echo(f"error: {usage_error_line(exc)}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
 
 app = typer.Typer(
     name="archinspect",
     help="Inspect convolutional network architectures: per-layer shapes, parameters, exact FLOPs/MACs, "
     "the input sizes a model accepts, and trustworthy forward benchmarks.",
+    cls=_Group,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
 )
 
-COMMANDS = ("list", "shapes", "flops", "fit", "bench")
+COMMANDS = ("list", "shapes", "flops", "fit", "bench", "diff")
 
 
 def _version(value: bool) -> None:

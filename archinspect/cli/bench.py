@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import sys
 from typing import Annotated, Any
 
@@ -10,17 +11,33 @@ import typer
 from archinspect.bench.suite import DEFAULT_SUITE
 from archinspect.cli.common import (
     ArgOpt,
+    ColumnsOpt,
     DebugOpt,
     FormatOpt,
     InputOpt,
     OutputFormat,
     OutputOpt,
     SaveOpt,
+    WideOpt,
     emit,
     handle_errors,
+    register_command,
     say,
 )
 from archinspect.errors import UsageError
+
+EXAMPLES = (
+    "archinspect bench --device cuda",
+    "archinspect bench resnet50 --batch 1,8,32 --dtype float16 --cuda-graph",
+    "archinspect bench densenet-bc --device cpu --threads 1 --format json",
+    "archinspect bench resnet18 --device cpu --columns model,batch,median-ms,iqr/med,n",
+)
+
+
+class BenchDtype(str, enum.Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
 
 
 def parse_batches(text: str | None) -> list[int] | None:
@@ -48,17 +65,21 @@ def bench(
     input: InputOpt = None,  # noqa: A002 - the option is --input
     arg: ArgOpt = None,
     device: Annotated[
-        str, typer.Option("--device", "-d", help="auto|cpu|cuda|cuda:N; auto = CUDA when present, else CPU.")
+        str,
+        typer.Option("--device", "-d", metavar="<auto|cpu|cuda|cuda:N>", help="auto = CUDA when present, else CPU."),
     ] = "auto",
+    dtype: Annotated[BenchDtype, typer.Option("--dtype", help="Parameters and inputs really cast.")] = (
+        BenchDtype.float32
+    ),
     batch: Annotated[
         str | None,
         typer.Option(
-            "--batch", "-b", help="Batch sizes to sweep, e.g. 1,8,32. Default: 1,32 on CUDA; the input's on CPU."
+            "--batch",
+            "-b",
+            metavar="SIZES",
+            help="Batch sizes to sweep, e.g. 1,8,32. Default: 1,32 on CUDA; the input's on CPU.",
         ),
     ] = None,
-    dtype: Annotated[
-        str, typer.Option("--dtype", help="float32|float16|bfloat16: parameters and inputs really cast.")
-    ] = "float32",
     amp: Annotated[
         bool, typer.Option("--amp", help="Keep float32 weights, run under torch.autocast (fp16 CUDA, bf16 CPU).")
     ] = False,
@@ -67,28 +88,38 @@ def bench(
         bool, typer.Option("--compile", help="Also time torch.compile(model); compile time shown on its own.")
     ] = False,
     cuda_graph: Annotated[bool, typer.Option("--cuda-graph", help="Also time CUDA-graph replay (CUDA only).")] = False,
-    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Warm-up calls (at least; see --warmup-time).")] = 5,
-    warmup_time: Annotated[float, typer.Option("--warmup-time", min=0.0, help="Warm-up seconds (at least).")] = 0.5,
-    iters: Annotated[int, typer.Option("--iters", min=1, help="Timed calls, at least.")] = 10,
-    min_time: Annotated[float, typer.Option("--min-time", min=0.0, help="Seconds of sampling, at least.")] = 1.0,
+    warmup: Annotated[
+        int, typer.Option("--warmup", min=0, metavar="N", help="Warm-up calls (at least; see --warmup-time).")
+    ] = 5,
+    warmup_time: Annotated[
+        float, typer.Option("--warmup-time", min=0.0, metavar="SECONDS", help="Warm-up seconds (at least).")
+    ] = 0.5,
+    iters: Annotated[int, typer.Option("--iters", min=1, metavar="N", help="Timed calls, at least.")] = 10,
+    min_time: Annotated[
+        float, typer.Option("--min-time", min=0.0, metavar="SECONDS", help="Seconds of sampling, at least.")
+    ] = 1.0,
     max_time: Annotated[
-        float, typer.Option("--max-time", min=0.0, help="Stop sampling after this many seconds per row.")
+        float,
+        typer.Option("--max-time", min=0.0, metavar="SECONDS", help="Stop sampling after this many seconds per row."),
     ] = 5.0,
     threads: Annotated[
-        int | None, typer.Option("--threads", min=1, help="CPU threads (torch.set_num_threads); default: torch's.")
+        int | None,
+        typer.Option("--threads", min=1, metavar="N", help="CPU threads (torch.set_num_threads); default: torch's."),
     ] = None,
     peak: Annotated[bool, typer.Option("--peak/--no-peak", help="Measure the matmul peak for '% peak'.")] = True,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Time the forward pass: warm-up, device-side timing, median and spread, samples/s, achieved TFLOP/s
     against the device's matmul peak measured in the same run, peak memory.
 
     Without MODEL, a default suite of zoo models. An out-of-memory batch is reported in its row and the
-    sweep goes on. Examples: archinspect bench --device cuda · archinspect bench resnet50 --batch 1,8,32
-    --dtype float16 --cuda-graph · archinspect bench densenet-bc --device cpu --threads 1 --format json
+    sweep goes on. On a CPU, a machine too busy for the threads asked is reported before timing starts.
+    A row stopped by --max-time before --iters samples is marked unstable.
     """
     with handle_errors(debug):
         from archinspect.bench.runner import BenchOptions
@@ -104,7 +135,7 @@ def bench(
             device=device,
             batches=batches,
             options=BenchOptions(
-                dtype=dtype,
+                dtype=dtype.value,
                 amp=amp,
                 channels_last=channels_last,
                 compile=compile,
@@ -118,10 +149,11 @@ def bench(
             ),
             peak=peak,
             progress=_progress,
+            warn=lambda text: say(f"warning: {text}"),
         )
         from archinspect.render.bench import BenchView
 
-        emit(BenchView(result), format, output, save)
+        emit(BenchView(result), format, output, save, wide=wide, columns=columns)
         oom = [r for r in result.rows if r.error == "out of memory"]
         if oom:
             say("note: out of memory at " + ", ".join(f"{r.model} batch {r.batch}" for r in oom))
@@ -132,15 +164,23 @@ def bench(
 
 
 class _progress:
-    """A rich progress bar on stderr while stdout is a terminal; silent when output is piped."""
+    """A rich progress bar with an ETA on stderr whenever stderr is a terminal (also when stdout is
+    redirected to a file); silent when stderr is piped."""
 
     def __init__(self, total: int) -> None:  # called by benchmark_models with the number of rows
         self.total = total
         self.bar: Any = None
 
     def __enter__(self) -> Any:
-        if sys.stdout.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        if sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             from archinspect.cli.common import stderr_console
 
@@ -149,6 +189,8 @@ class _progress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
                 console=stderr_console(),
                 transient=True,
             )
@@ -166,4 +208,4 @@ class _progress:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bench")(bench)
+    register_command(app, "bench", bench, EXAMPLES)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 from archinspect.errors import ArchInspectError, UsageError
 
@@ -32,6 +33,17 @@ class OutputFormat(str, enum.Enum):
 class Mode(str, enum.Enum):
     eval = "eval"
     train = "train"
+
+
+class Dtype(str, enum.Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    float64 = "float64"
+
+
+# A terminal sets the width of a table; piped output (a file, a pager, CI logs) gets this many columns.
+PIPED_WIDTH = 120
 
 
 ModelArg = Annotated[
@@ -60,26 +72,74 @@ ArgOpt = Annotated[
         "--arg", "-a", metavar="KEY=VALUE", help="Constructor argument (repeatable): depth=40, bottleneck=true."
     ),
 ]
+DEVICE_METAVAR = "<auto|meta|cpu|cuda|cuda:N>"
 DeviceOpt = Annotated[
     str,
     typer.Option(
         "--device",
         "-d",
-        help="auto|meta|cpu|cuda|cuda:N. auto = meta (nothing allocated), falling back to CPU when an operator "
-        "has no meta kernel.",
+        metavar=DEVICE_METAVAR,
+        help="auto = meta (nothing allocated), falling back to CPU when an operator has no meta kernel.",
     ),
 ]
-DepthOpt = Annotated[int, typer.Option("--depth", min=0, help="Fold modules deeper than this into their parent.")]
+DepthOpt = Annotated[
+    int, typer.Option("--depth", min=0, metavar="N", help="Fold modules deeper than this into their parent.")
+]
 ModeOpt = Annotated[Mode, typer.Option("--mode", help="Run the model in eval or train mode.")]
 DtypeOpt = Annotated[
-    str | None, typer.Option("--dtype", help="Cast floating parameters and inputs: float16, bfloat16, float64.")
+    Dtype | None, typer.Option("--dtype", help="Cast floating parameters and inputs for the pass.", show_default=False)
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write the output to FILE instead of stdout.")]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the output to FILE instead of stdout.")
+]
 SaveOpt = Annotated[
-    Path | None, typer.Option("--save", help="Also keep a picture of the table: FILE.svg or FILE.html.")
+    Path | None, typer.Option("--save", metavar="FILE", help="Also keep a picture of the table: FILE.svg or FILE.html.")
+]
+WideOpt = Annotated[
+    bool, typer.Option("--wide", "-w", help="Show every column at full width, however wide the terminal.")
+]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        "-c",
+        metavar="NAMES",
+        help="Show only these columns, e.g. layer,output-shape,params (names as in the table's header).",
+    ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks.")]
+
+
+class _PlainArgument(TyperArgument):
+    """An argument shown as ``MODEL`` in the usage line and help (Typer writes ``{MODEL}`` and ``<str>``)."""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw
+        return name if self.required else f"[{name}]" + ("..." if self.nargs != 1 else "")
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+class Command(TyperCommand):
+    """Every archinspect command: plain argument names in the usage line and help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _PlainArgument
+
+
+def examples(*commands: str) -> str:
+    """A command's ``--help`` epilog: one copy-pastable command per line (``\\b`` stops click rewrapping)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {c}" for c in commands)
+
+
+def register_command(app: typer.Typer, name: str, function: Any, example_lines: tuple[str, ...]) -> None:
+    """Add ``function`` to ``app`` as command ``name``, with its Examples block at the end of ``--help``."""
+    app.command(name, cls=Command, epilog=examples(*example_lines))(function)
 
 
 def stderr_console() -> Any:
@@ -119,7 +179,9 @@ def handle_errors(debug: bool) -> Iterator[None]:
 def load_target(
     model_ref: str, args: list[str] | None, inputs: list[str] | None, device: str, *, auto: str = "meta"
 ) -> tuple[Any, list[Any], str]:
-    """(LoadedModel, input specs, resolved device) for a command; UsageError when no input is known."""
+    """(LoadedModel, input specs, resolved device) for a command; UsageError when no input is known or the
+    input lacks its batch dimension."""
+    from archinspect.analyses.hints import missing_batch_hint, suggested_input
     from archinspect.core.devices import resolve_device
     from archinspect.core.inputs import parse_inputs, parse_kwargs, split_keyword_inputs
     from archinspect.models.loading import load_model
@@ -130,7 +192,15 @@ def load_target(
     resolved = resolve_device(device, auto=auto)
     loaded = load_model(model_ref, kwargs, device=resolved)
     loaded.keyword_inputs = keywords
-    return loaded, loaded.inputs(specs), resolved
+    if not specs and not loaded.default_inputs:
+        found = suggested_input(loaded.model)
+        example = f"--input {','.join(map(str, found[0]))} ({found[1]})" if found else "e.g. --input 1,3,32,32"
+        raise UsageError(f"{loaded.label} has no default input; give one, batch first: {example}")
+    specs = loaded.inputs(specs)
+    hint = missing_batch_hint(loaded.model, specs)
+    if hint is not None:  # checked before any pass: C,H,W instead of N,C,H,W fails deep in the model otherwise
+        raise UsageError(hint)
+    return loaded, specs, resolved
 
 
 class View(Protocol):
@@ -142,29 +212,63 @@ class View(Protocol):
     def markdown(self) -> str: ...
 
 
-def _console(file: Any = None, record: bool = False) -> Any:
+def terminal_width() -> int | None:
+    """The width of the terminal this process runs in, even when stdout is piped (``| less``), else None."""
+    for stream in (sys.stdout, sys.stderr, sys.stdin):
+        try:
+            if stream.isatty():
+                return os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # replaced streams (tests), closed descriptors
+            continue
+    return None
+
+
+def _console(file: Any = None, record: bool = False, min_width: int = 0) -> Any:
     from rich.console import Console
 
-    # A terminal (or $COLUMNS) sets the width; piped output gets room for a full table.
-    on_terminal = file is None and sys.stdout.isatty()
-    width = None if (on_terminal or "COLUMNS" in os.environ) else 160
-    return Console(file=file, record=record, width=width, highlight=False)
+    # $COLUMNS, else the terminal's width (also for `| less`), else a fixed PIPED_WIDTH: no terminal at all, or
+    # a file (--output, --save). --wide widens to the table.
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() else (terminal_width() if file is None else None) or PIPED_WIDTH
+    console = Console(file=file, record=record, width=width, highlight=False)
+    if console.width < min_width:
+        console.width = min_width
+    return console
 
 
-def emit(view: View, fmt: OutputFormat, output: Path | None = None, save: Path | None = None) -> None:
-    """Print ``view`` in ``fmt`` (or write it to ``output``) and keep a picture of the table in ``save``."""
+def emit(
+    view: View,
+    fmt: OutputFormat,
+    output: Path | None = None,
+    save: Path | None = None,
+    *,
+    wide: bool = False,
+    columns: str | None = None,
+) -> None:
+    """Print ``view`` in ``fmt`` (or write it to ``output``) and keep a picture of the table in ``save``.
+
+    ``wide`` and ``columns`` (``--wide``, ``--columns``) choose the table's columns; see
+    :func:`archinspect.render.table.fit_options`.
+    """
+    from archinspect.render.table import fit_options, full_width
+
     if save is not None and save.suffix.lower() not in (".svg", ".html", ".htm"):
         raise UsageError(f"--save {str(save)!r}: accepted file types are .svg and .html")
+
+    shown = view.rich()
+    fit_options(shown, wide=wide, columns=columns)
+    need = full_width(shown) if wide else 0
+
     if fmt is OutputFormat.table:
         if output is not None:
             buf = io.StringIO()
-            console = _console(buf)
-            for item in view.rich():
+            console = _console(buf, min_width=need)
+            for item in shown:
                 console.print(item)
             _write(output, buf.getvalue())
         else:
-            console = _console()
-            for item in view.rich():
+            console = _console(min_width=need)
+            for item in shown:
                 console.print(item)
     else:
         text = {
@@ -177,8 +281,8 @@ def emit(view: View, fmt: OutputFormat, output: Path | None = None, save: Path |
         else:
             sys.stdout.write(text)
     if save is not None:
-        recorder = _console(io.StringIO(), record=True)
-        for item in view.rich():
+        recorder = _console(io.StringIO(), record=True, min_width=need)
+        for item in shown:
             recorder.print(item)
         try:
             if save.suffix.lower() == ".svg":

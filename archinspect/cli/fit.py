@@ -10,6 +10,7 @@ import typer
 
 from archinspect.cli.common import (
     ArgOpt,
+    ColumnsOpt,
     DebugOpt,
     DeviceOpt,
     FormatOpt,
@@ -20,9 +21,11 @@ from archinspect.cli.common import (
     OutputFormat,
     OutputOpt,
     SaveOpt,
+    WideOpt,
     emit,
     handle_errors,
     load_target,
+    register_command,
     say,
 )
 
@@ -35,7 +38,15 @@ SolveOpt = Annotated[
         show_default=False,
     ),
 ]
-MaxSizeOpt = Annotated[int, typer.Option("--max-size", min=1, help="The largest input size --solve tries.")]
+MaxSizeOpt = Annotated[
+    int, typer.Option("--max-size", min=1, metavar="N", help="The largest input size --solve tries.")
+]
+
+EXAMPLES = (
+    "archinspect fit examples/d2l_densenet_fc.py:DenseNetWrongFC --input 1,3,32,32",
+    "archinspect fit d2l-alexnet --input 1,1,96,96 --solve",
+    "archinspect fit examples/wrong_channels.py:TwoMistakes --input 1,3,32,32 --format json",
+)
 
 
 def _sites_for(model_ref: str) -> Any:
@@ -62,27 +73,26 @@ def _status(text: str) -> Any:
 def fit(
     model: ModelArg,
     input: InputOpt = None,  # noqa: A002 - the option is --input
-    solve: SolveOpt = None,
-    max_size: MaxSizeOpt = 4096,
+    arg: ArgOpt = None,
     device: DeviceOpt = "auto",
     mode: ModeOpt = Mode.eval,
-    arg: ArgOpt = None,
+    solve: SolveOpt = None,
+    max_size: MaxSizeOpt = 4096,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Find every layer whose declared size disagrees with what it receives — Linear in_features, Conv
     in_channels and groups, BatchNorm num_features, LayerNorm normalized_shape, GroupNorm num_channels —
-    in one pass, with the value each needs (e.g. "fc: Linear(in_features=1000) receives [1, 8800] =
+    in one pass, with the value each needs (e.g. "fc: Linear(in_features=1000) receives 1×8800 =
     88×10×10 after flatten → nn.Linear(8800, 10)") and, for a model from a file, the line that built it.
     With --solve (and by default when a Linear mismatches): the input sizes that fit the model as written.
 
     Exit status: 0 when every layer fits; 1 when a mismatch was found, or when the model fails for a
     reason fit cannot step over (the failing layer is named); 2 for a usage error.
-
-    Examples: archinspect fit examples/d2l_densenet_fc.py:DenseNetWrongFC --input 1,3,32,32 ·
-    archinspect fit d2l-alexnet --input 1,1,96,96 --solve
     """
     with handle_errors(debug):
         from archinspect.analyses.fitting import fit as run_fit
@@ -103,10 +113,10 @@ def fit(
         )
         for note in report.notes:
             say(f"note: {note}")
-        emit(FitView(report, label=loaded.label), format, output, save)
+        emit(FitView(report, label=loaded.label), format, output, save, wide=wide, columns=columns)
         if not report.consistent:
             raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("fit")(fit)
+    register_command(app, "fit", fit, EXAMPLES)

@@ -9,6 +9,7 @@ import typer
 
 from archinspect.cli.common import (
     ArgOpt,
+    ColumnsOpt,
     DebugOpt,
     DepthOpt,
     DeviceOpt,
@@ -21,10 +22,19 @@ from archinspect.cli.common import (
     OutputFormat,
     OutputOpt,
     SaveOpt,
+    WideOpt,
     emit,
     handle_errors,
     load_target,
+    register_command,
     say,
+)
+
+EXAMPLES = (
+    "archinspect flops resnet50",
+    "archinspect flops resnet50 --by op",
+    "archinspect flops densenet121 --depth 1 --top 5 --compare",
+    "archinspect flops net.py:Net --input 8,3,32,32 --per-sample",
 )
 
 
@@ -34,7 +44,7 @@ class By(str, enum.Enum):
 
 
 ByOpt = Annotated[By, typer.Option("--by", help="Group by module (a tree) or by ATen operator.")]
-TopOpt = Annotated[int, typer.Option("--top", min=0, help="Also list the K heaviest layers (0: none).")]
+TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Also list the K heaviest layers (0: none).")]
 PerSampleOpt = Annotated[bool, typer.Option("--per-sample", help="Divide every figure by the batch size.")]
 CompareOpt = Annotated[
     bool,
@@ -49,18 +59,20 @@ CompareOpt = Annotated[
 def flops(
     model: ModelArg,
     input: InputOpt = None,  # noqa: A002 - the option is --input
-    by: ByOpt = By.module,
-    depth: DepthOpt = 2,
-    top: TopOpt = 10,
-    per_sample: PerSampleOpt = False,
-    compare: CompareOpt = False,
+    arg: ArgOpt = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = None,
     mode: ModeOpt = Mode.eval,
-    arg: ArgOpt = None,
+    depth: DepthOpt = 2,
+    by: ByOpt = By.module,
+    top: TopOpt = 10,
+    per_sample: PerSampleOpt = False,
+    compare: CompareOpt = False,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Count MODEL's FLOPs and MACs from the operators that actually run: per module (a tree with share
@@ -68,9 +80,6 @@ def flops(
 
     MACs are multiply-accumulates of convolutions, linear/matmul and attention; FLOPs = 2 x MACs.
     Normalisation, pooling, activations and elementwise ops are "other ops", counted apart.
-
-    Examples: archinspect flops resnet50 · archinspect flops resnet50 --by op ·
-    archinspect flops densenet121 --depth 1 --top 5 --compare · archinspect flops net.py:Net --input 8,3,32,32
     """
     with handle_errors(debug):
         from archinspect.analyses.flops import count_flops
@@ -83,7 +92,7 @@ def flops(
             device="auto" if device == "auto" else resolved,
             depth=depth,
             mode=mode.value,
-            dtype=dtype,
+            dtype=dtype.value if dtype else None,
             model_name=loaded.label,
             kwargs=loaded.keyword_inputs,
             cpu_model=loaded.cpu_model(),
@@ -98,8 +107,9 @@ def flops(
             say("comparing with other counters (runs them on a CPU copy of the model) ...")
             comparison = compare_tools(loaded.model, report, rebuild=loaded.rebuild)
         shown = report.per_sample_view() if per_sample else report
-        emit(FlopsView(shown, by=by.value, depth=depth, top=top, comparison=comparison), format, output, save)
+        view = FlopsView(shown, by=by.value, depth=depth, top=top, comparison=comparison)
+        emit(view, format, output, save, wide=wide, columns=columns)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("flops")(flops)
+    register_command(app, "flops", flops, EXAMPLES)

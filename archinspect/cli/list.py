@@ -7,8 +7,26 @@ from typing import Annotated
 
 import typer
 
-from archinspect.cli.common import DebugOpt, FormatOpt, OutputFormat, OutputOpt, SaveOpt, emit, handle_errors
+from archinspect.cli.common import (
+    ColumnsOpt,
+    DebugOpt,
+    FormatOpt,
+    OutputFormat,
+    OutputOpt,
+    SaveOpt,
+    WideOpt,
+    emit,
+    handle_errors,
+    register_command,
+)
 from archinspect.errors import UsageError
+
+EXAMPLES = (
+    "archinspect list",
+    "archinspect list 'densenet*'",
+    "archinspect list --family D2L --format json",
+    "archinspect list --no-figures",
+)
 
 
 def list_command(
@@ -16,19 +34,20 @@ def list_command(
         str | None,
         typer.Argument(metavar="PATTERN", help="Wildcard filter: 'resnet*', '*cifar*'; plain text matches anywhere."),
     ] = None,
-    family: Annotated[str | None, typer.Option("--family", help="Only this family (e.g. DenseNet, D2L).")] = None,
+    family: Annotated[
+        str | None, typer.Option("--family", metavar="NAME", help="Only this family (e.g. DenseNet, D2L).")
+    ] = None,
     figures: Annotated[
         bool, typer.Option("--figures/--no-figures", help="Count params and MACs (meta device) or show references.")
     ] = True,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """List the zoo: name, family, default input, params, MACs at the default input, source.
-
-    Examples: archinspect list · archinspect list 'densenet*' · archinspect list --family D2L --format json
-    """
+    """List the zoo: name, family, default input, params, MACs at the default input, source."""
     with handle_errors(debug):
         from archinspect.analyses.zoo_summary import zoo_summaries
         from archinspect.render.zoo import ZooView
@@ -43,8 +62,8 @@ def list_command(
             rows = zoo_summaries(pattern, family, figures=figures)
         if not rows:
             raise UsageError(f"no zoo model matches {pattern or ''!r}{f' in family {family!r}' if family else ''}")
-        emit(ZooView(rows, figures), format, output, save)
+        emit(ZooView(rows, figures), format, output, save, wide=wide, columns=columns)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("list")(list_command)
+    register_command(app, "list", list_command, EXAMPLES)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from archinspect.cli.common import (
     ArgOpt,
+    ColumnsOpt,
     DebugOpt,
     DepthOpt,
     DeviceOpt,
@@ -18,31 +21,50 @@ from archinspect.cli.common import (
     OutputFormat,
     OutputOpt,
     SaveOpt,
+    WideOpt,
     emit,
     handle_errors,
     load_target,
+    register_command,
     say,
+)
+
+EXAMPLES = (
+    "archinspect shapes densenet-bc --input 1,3,32,32",
+    "archinspect shapes resnet50 --depth 1",
+    "archinspect shapes densenet-bc --arg depth=40 --columns layer,output-shape,params",
+    "archinspect shapes my_net.py:Net --input 1,1,28,28",
 )
 
 
 def shapes(
     model: ModelArg,
     input: InputOpt = None,  # noqa: A002 - the option is --input
+    arg: ArgOpt = None,
     device: DeviceOpt = "auto",
-    depth: DepthOpt = 2,
     dtype: DtypeOpt = None,
     mode: ModeOpt = Mode.eval,
-    arg: ArgOpt = None,
+    depth: DepthOpt = 2,
+    rf: Annotated[
+        bool,
+        typer.Option(
+            "--rf",
+            help="Add receptive-field columns: RF size, jump (effective stride) and the first pixel unit 0 "
+            "sees, per spatial axis, in input pixels (JSON always carries them).",
+        ),
+    ] = False,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Push a dummy input through MODEL once and show every layer: input and output shapes, parameters,
     MACs and output size, with totals.
 
-    Examples: archinspect shapes densenet-bc --input 1,3,32,32 ·
-    archinspect shapes resnet50 --depth 1 · archinspect shapes my_net.py:Net --input 1,1,28,28
+    When the terminal is too narrow for every column, the least important are hidden, in this order:
+    Share, Output size, Input shape, Type (a dim line under the table names them; --wide shows all).
     """
     with handle_errors(debug):
         from archinspect.analyses.shapes import inspect
@@ -55,7 +77,7 @@ def shapes(
             device="auto" if device == "auto" else resolved,
             depth=depth,
             mode=mode.value,
-            dtype=dtype,
+            dtype=dtype.value if dtype else None,
             model_name=loaded.label,
             kwargs=loaded.keyword_inputs,
             cpu_model=loaded.cpu_model(),
@@ -63,8 +85,8 @@ def shapes(
         report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
         for note in report.notes:
             say(f"note: {note}")
-        emit(ShapesView(report), format, output, save)
+        emit(ShapesView(report, rf=rf), format, output, save, wide=wide, columns=columns)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("shapes")(shapes)
+    register_command(app, "shapes", shapes, EXAMPLES)

@@ -27,7 +27,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from archinspect.core.fastmeta import fast_meta
-from archinspect.core.tensors import first_tensor
+from archinspect.core.tensors import first_tensor, named_args
 
 aten = torch.ops.aten
 
@@ -72,17 +72,6 @@ def _attention_macs(q: Any, k: Any, v: Any) -> int:
     return prod(lead) * lq * lk * (d + dv)
 
 
-def _named_args(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Every argument of an ATen call by its schema name (defaults filled in)."""
-    named = {}
-    for i, arg in enumerate(func._schema.arguments):
-        if i < len(args) and not arg.kwarg_only:
-            named[arg.name] = args[i]
-        else:
-            named[arg.name] = kwargs.get(arg.name, arg.default_value if arg.has_default_value() else None)
-    return named
-
-
 # Fused attention kernels whose tensors are laid out (batch, seq, heads, dim) rather than (batch, heads, seq, dim).
 _SEQ_FIRST_ATTENTION = {"_flash_attention_forward", "_efficient_attention_forward"}
 
@@ -101,7 +90,7 @@ def _attention_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> t
     macs = _attention_macs(q, k, v)
     *lead, lq, _ = _shape(q)
     scores = prod(lead) * lq * _shape(k)[-2]
-    named = _named_args(func, args, kwargs)
+    named = named_args(func, args, kwargs)
     masked = named.get("is_causal") is True or any(
         isinstance(named.get(key), torch.Tensor) for key in ("attn_mask", "attn_bias", "bias")
     )
@@ -162,7 +151,7 @@ def _mha_cost(named: dict[str, Any], query: Any, key: Any) -> tuple[int, int]:
 
 def _fused_block_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[int, int]:
     """The CPU/CUDA fast paths of nn.MultiheadAttention and nn.TransformerEncoderLayer in eval mode."""
-    named = _named_args(func, args, kwargs)
+    named = named_args(func, args, kwargs)
     if func.overloadpacket.__name__ == "_native_multi_head_attention":
         return _mha_cost(named, named["query"], named["key"])
     src = named["src"]
@@ -517,7 +506,12 @@ def _batch_norm_cost(name: str, args: Sequence[Any]) -> int:
 
 
 class OpCounter(TorchDispatchMode):
-    """Calls ``on_op(cost)`` for every operator that does arithmetic, as it runs."""
+    """Calls ``on_op(cost)`` for every operator that does arithmetic, as it runs.
+
+    ``observers``: further callables given ``(func, args, kwargs, out)`` for *every* operator once its
+    output exists (also those answered by :mod:`~archinspect.core.fastmeta`), e.g. the receptive-field
+    tracker.
+    """
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -525,11 +519,18 @@ class OpCounter(TorchDispatchMode):
         # torch._dynamo (about 2 s) on the first operator. Counting never runs under torch.compile.
         return False
 
-    def __init__(self, on_op: Callable[[OpCost], None], on_uncosted: Callable[[str, str], None] | None = None) -> None:
-        """``on_op(cost)`` for every counted operator; ``on_uncosted(name, kind)`` for the others (kind:
-        ``free: view or metadata|copy|factory`` or ``uncounted``, see :func:`classify`)."""
+    def __init__(
+        self,
+        on_op: Callable[[OpCost], None],
+        observers: Sequence[Callable[..., None]] = (),
+        on_uncosted: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """``on_op(cost)`` for every counted operator; ``observers`` see every call (func, args, kwargs, out);
+        ``on_uncosted(name, kind)`` for operators without a cost (kind: ``free: view or metadata|copy|factory``
+        or ``uncounted``, see :func:`classify`)."""
         super().__init__()
         self.on_op = on_op
+        self.observers = tuple(observers)
         self.on_uncosted = on_uncosted
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
@@ -542,4 +543,6 @@ class OpCounter(TorchDispatchMode):
             self.on_op(cost)
         elif self.on_uncosted is not None:
             self.on_uncosted(*classify(func))
+        for observe in self.observers:
+            observe(func, args, kwargs, out)
         return out

@@ -21,6 +21,7 @@ from archinspect.core.counter import OpCost, OpCounter
 from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
 from archinspect.core.inputs import InputSpec
+from archinspect.core.receptive import FieldTracker
 from archinspect.core.report import LayerRecord, OpTally, Report, Totals
 from archinspect.core.tensors import nbytes, shapes
 from archinspect.errors import ModelRunError, UsageError
@@ -115,6 +116,7 @@ def run_pass(
     per_module: bool = True,
     kwargs: dict[str, Any] | None = None,
     cpu_model: Callable[[], nn.Module] | None = None,
+    receptive: bool = False,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
 
@@ -133,6 +135,9 @@ def run_pass(
     ``device="auto"`` the pass then runs on their device. A dict as ``inputs`` is keyword inputs.
     ``cpu_model``: builds the model on CPU, used instead of substituting tensors when the meta pass falls
     back (a model built on meta holds meta tensors the substitution cannot give values to).
+
+    ``receptive=True`` also gives every record the receptive field of its output (``LayerRecord.rf``,
+    :mod:`~archinspect.core.receptive`), followed through every operator like the FLOPs.
     """
     if isinstance(inputs, dict):
         inputs, kwargs = [], {**inputs, **(kwargs or {})}
@@ -156,7 +161,7 @@ def run_pass(
     if real and device in ("auto", None):
         device = str(real[0].device)  # real inputs: the pass runs where they are
     target = resolve_device(device, auto="meta")
-    opts = _PassOptions(depth, mode, dtype, name, intercept, per_module)
+    opts = _PassOptions(depth, mode, dtype, name, intercept, per_module, receptive)
     try:
         return _run(model, items, keywords, target, opts, notes)
     except MetaKernelMissing as gap:
@@ -215,7 +220,10 @@ def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
 class _Recorder:
     """Builds LayerRecords from module hooks and charges operator costs to the running module."""
 
-    def __init__(self, model: nn.Module, proxies: dict[nn.Module, nn.Module] | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, fields: FieldTracker | None = None, proxies: dict[nn.Module, nn.Module] | None = None
+    ) -> None:
+        self.fields = fields
         self.names = {mod: name for name, mod in model.named_modules()}
         self.own = _own_params(model)
         for proxy, script in (proxies or {}).items():  # a scripted module: one leaf row holding all of it
@@ -247,7 +255,7 @@ class _Recorder:
 
     def replay_counter(self) -> OpCounter:
         """A counter that charges even while muted (the meta replay of a fused RNN call)."""
-        return OpCounter(self.charge, self.on_uncosted_unmuted)
+        return OpCounter(self.charge, on_uncosted=self.on_uncosted_unmuted)
 
     def on_uncosted_unmuted(self, op: str, kind: str) -> None:
         muted, self.muted = self.muted, 0
@@ -286,6 +294,8 @@ class _Recorder:
         rec = self.records[self.stack.pop()]
         rec.output_shapes = shapes(output)
         rec.output_bytes = nbytes(output)
+        if self.fields is not None:
+            rec.rf = self.fields.of(output)
 
     def on_op(self, cost: OpCost) -> None:
         if not self.muted:
@@ -377,6 +387,7 @@ class _PassOptions:
     name: str
     intercept: Interceptor | None
     per_module: bool
+    receptive: bool = False
 
 
 def _made(item: Item, target: torch.device, dtype: str | None) -> Any:
@@ -432,7 +443,10 @@ def _run(
         if "" in scripts:  # the model itself is scripted: call it through a proxy
             root = adapt.ScriptProxy(model)
             proxies[root] = model
-        rec = _Recorder(model, proxies)
+        fields = FieldTracker() if opts.receptive else None
+        if fields is not None and args:
+            fields.mark_input(args[0])
+        rec = _Recorder(model, fields, proxies)
         zeros = stack.enter_context(adapt.stray_tensors_on(model, target))
         if zeros:
             notes.append(f"{zeros} plain tensor attribute(s) on meta have no values: zeros on {target} for the pass")
@@ -444,7 +458,8 @@ def _run(
             if target.type != "meta":  # after the recorder's hooks: the replay is charged to the RNN's record
                 stack.enter_context(adapt.rnn_replays(model, rec.replay_counter, rec.mute))
             patch = _patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
-            counter = OpCounter(rec.on_op, rec.on_uncosted)
+            observers = [fields] if fields is not None else []
+            counter = OpCounter(rec.on_op, observers, on_uncosted=rec.on_uncosted)
             with training_mode(model, mode), torch.no_grad(), patch, _default_device(target), counter:
                 if subs:
                     torch.func.functional_call(model, subs, tuple(args), kwargs, tie_weights=True, strict=False)
@@ -463,6 +478,10 @@ def _run(
         rec.add_unrun()
     else:  # the one row holds everything, so that it still sums to the totals
         rec.records[0].params, rec.records[0].trainable_params = totals.params, totals.trainable_params
+    if fields is not None and fields.unruled:
+        notes.append(
+            "receptive fields are upper bounds after operators without an exact rule: " + ", ".join(fields.unruled)
+        )
     return Report(
         model_name=opts.name,
         inputs=list(specs),

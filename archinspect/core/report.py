@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from archinspect.core.fields import ReceptiveField
 from archinspect.core.inputs import InputSpec
 from archinspect.text import CONVENTION
 
@@ -49,6 +50,7 @@ class LayerRecord:
     ran: bool = True  # False for modules that hold parameters but were never called
     children: list[int] = field(default_factory=list)
     folded: int = 0  # how many descendant records are summed into this row (Report.inclusive / rows)
+    rf: ReceptiveField | None = None  # receptive field of the first output (passes with receptive=True)
 
     @property
     def flops(self) -> Number:
@@ -69,6 +71,7 @@ class LayerRecord:
         d["flops"] = self.flops
         d["input_shapes"] = [list(s) for s in self.input_shapes]
         d["output_shapes"] = [list(s) for s in self.output_shapes]
+        d["rf"] = self.rf.to_dict() if self.rf is not None else None
         return d
 
 

@@ -62,3 +62,14 @@ def shapes(obj: Any) -> list[tuple[int, ...]]:
 
 def nbytes(obj: Any) -> int:
     return sum(t.numel() * t.element_size() for t in tensors(obj))
+
+
+def named_args(func: Any, args: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Every argument of an ATen call by its schema name (defaults filled in)."""
+    named = {}
+    for i, arg in enumerate(func._schema.arguments):
+        if i < len(args) and not arg.kwarg_only:
+            named[arg.name] = args[i]
+        else:
+            named[arg.name] = kwargs.get(arg.name, arg.default_value if arg.has_default_value() else None)
+    return named

@@ -24,6 +24,7 @@ from archinspect.errors import ModelRunError, UsageError
 from archinspect.models import library
 from archinspect.models.library import DownloadBlocked
 from archinspect.models.zoo import ZooEntry, get_entry, is_zoo_name
+from archinspect.models.zoo._registry import canonical_name
 
 LIBRARY_PREFIXES = ("torchvision", "timm")
 
@@ -168,7 +169,8 @@ def _load_zoo(name: str, kwargs: dict[str, Any], device: str | None) -> LoadedMo
     if channels is not None and len(shape) > 1:
         shape[1] = int(channels)
     suffix = ",".join(f"{k}={v}" for k, v in kwargs.items())
-    label = f"{entry.name}:{suffix}" if suffix else entry.name
+    # with arguments, the name as given (densenet-bc:depth=40), not the entry it defaults to (densenet-bc-100)
+    label = f"{canonical_name(name)}:{suffix}" if suffix else entry.name
     return LoadedModel(
         model, label, [InputSpec(tuple(shape))], entry=entry, rebuild=build, notes=notes, built_on=built_on
     )

@@ -7,17 +7,25 @@ import csv
 import io
 from typing import Any
 
+from archinspect.bench.policy import oversubscription
 from archinspect.bench.result import SPREAD_WARNING, BenchResult, BenchRow
 from archinspect.render.table import Column, TableData
-from archinspect.text import CONVENTION, fmt_bytes
+from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_bytes
 
 CSV_KEYS = (
     "model", "batch", "variant", "dtype", "amp", "channels_last", "inputs", "median_ms", "p10_ms", "p90_ms",
-    "iqr_ms", "rel_iqr", "mean_ms", "min_ms", "max_ms", "n_samples", "stopped_by", "samples_per_s",
+    "iqr_ms", "rel_iqr", "mean_ms", "min_ms", "max_ms", "n_samples", "stopped_by", "unstable", "samples_per_s",
     "flops_per_batch", "gflops_per_sample", "achieved_tflops", "peak_fraction", "peak_memory_bytes",
     "compile_time_s", "warmup_iters", "warmup_time_s", "error", "warnings",
 )  # fmt: skip
 
+
+
+# Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
+DROP_ORDER = (
+    "p10_ms", "p90_ms", "compile_time_s", "peak_memory_bytes", "gflops_per_sample", "peak_fraction",
+    "achieved_tflops", "variant",
+)  # fmt: skip
 
 
 def _na(fmt: Any) -> Any:
@@ -64,7 +72,7 @@ def header_lines(result: BenchResult) -> list[str]:
 
 def footer_lines(result: BenchResult) -> list[str]:
     lines = [
-        f"Convention: {CONVENTION}.",
+        CONVENTION_LINE,
         "Latency = one forward call of the whole batch. TFLOP/s = FLOPs per batch / median; "
         "% peak = that / the matmul peak measured above.",
     ]
@@ -73,11 +81,10 @@ def footer_lines(result: BenchResult) -> list[str]:
     else:
         lines.append("Peak memory: torch.cuda.max_memory_allocated (weights, inputs, activations).")
     e = result.environment
-    if e.busy:
-        lines.append(
-            f"warning: machine busy (load average {e.load_average:.2f} on {e.cpu_count} CPUs): other processes "
-            "compete for the cores; CPU timings with several threads suffer most (try --threads 1)"
-        )
+    cpu_run = e.device.startswith("cpu")
+    busy = oversubscription(e.cpu_count, e.load_average, e.threads, result.settings.get("threads"), cpu_run=cpu_run)
+    if busy is not None:
+        lines.append(f"warning: {busy}")
     for row in result.rows:
         for w in row.warnings:
             lines.append(f"warning: {row.model} batch {row.batch} {row.variant}: {w}")
@@ -91,7 +98,7 @@ def table_data(result: BenchResult) -> TableData:
     data = TableData(
         title="archinspect bench",
         columns=[
-            Column("Model", "model"),
+            Column("Model", "model", min_width=16),
             Column("Batch", "batch", "right"),
             Column("Variant", "variant"),
             Column("Median ms", "median_ms", "right", fmt=ms),
@@ -107,6 +114,7 @@ def table_data(result: BenchResult) -> TableData:
             Column("Compile s", "compile_time_s", "right", fmt=lambda v: "" if v is None else f"{v:.2f}"),
         ],
         footer=footer_lines(result),
+        drop_order=DROP_ORDER,
     )
     if all(r.compile_time_s is None for r in result.rows):  # the column only when something was compiled
         data.columns = [c for c in data.columns if c.key != "compile_time_s"]
@@ -116,6 +124,9 @@ def table_data(result: BenchResult) -> TableData:
             d["median_ms"] = "OOM" if row.error == "out of memory" else "failed"
         elif d["peak_memory_bytes"] is None:
             d["peak_memory_bytes"] = "n/a"
+        if row.unstable:  # a spread from 3 samples proves nothing: say so where the spread would be
+            d["rel_iqr"] = "unstable"
+            d["n_samples"] = f"{d['n_samples']} of {row.min_samples}"
         data.add(style=_style(row), **d)
     return data
 
@@ -124,7 +135,7 @@ def _style(row: BenchRow) -> str | None:
     if row.error is not None:
         return "red"
     st = row.stats
-    return "yellow" if st is not None and st.rel_iqr > SPREAD_WARNING else None
+    return "yellow" if row.unstable or (st is not None and st.rel_iqr > SPREAD_WARNING) else None
 
 
 class BenchView:
@@ -142,7 +153,7 @@ class BenchView:
         return [header, data.to_rich(), footer]
 
     def json(self) -> dict[str, Any]:
-        return self.result.to_dict(with_samples=True)
+        return {**self.result.to_dict(with_samples=True), "convention": CONVENTION}
 
     def csv(self) -> str:
         buf = io.StringIO()

@@ -126,9 +126,10 @@ class FitView:
                 Column("Layer", "layer"),
                 Column("in_features", "in_features", "right"),
                 Column("Receives", "received", fmt=fmt_shape),
-                Column("From", "origin"),
-                Column("Fits", "fits"),
+                Column("From", "origin", min_width=12),
+                Column("Fits", "fits", shrink=False),
             ],
+            drop_order=("origin",),
         )
         for u in self.report.linears:
             data.add(

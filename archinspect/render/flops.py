@@ -9,7 +9,7 @@ from archinspect.analyses.compare import ToolFigure
 from archinspect.analyses.flops import FlopReport
 from archinspect.core.report import LayerRecord
 from archinspect.render.table import Column, TableData, bar
-from archinspect.text import CONVENTION, fmt_count, fmt_int
+from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_count, fmt_int
 
 
 def _dash(fmt: Any) -> Any:
@@ -80,14 +80,15 @@ class FlopsView:
         data = TableData(
             title=self._title(f"FLOPs by module (depth {self.depth})"),
             columns=[
-                Column("Module", "module"),
-                Column("Type", "type"),
+                Column("Module", "module", min_width=12),
+                Column("Type", "type", min_width=9),
                 Column("Params", "params", "right", fmt=_dash(fmt_int)),
                 Column("MACs", "macs", "right", fmt=_dash(fmt_count)),
                 Column("FLOPs", "flops", "right", fmt=_dash(fmt_count)),
                 Column("Other ops", "other_ops", "right", fmt=_dash(fmt_count)),
                 Column("Share of FLOPs", "share", fmt=_share),
             ],
+            drop_order=("macs", "other_ops", "type", "params"),
         )
         names = {m.index: m.name for m in r.modules}
         parents = {m.index: names.get(m.parent if m.parent is not None else -1, "") for m in r.modules}
@@ -113,7 +114,7 @@ class FlopsView:
         data = TableData(
             title=self._title("FLOPs by operator"),
             columns=[
-                Column("Operator", "op"),
+                Column("Operator", "op", min_width=16),
                 Column("Category", "category"),
                 Column("Calls", "calls", "right", fmt=fmt_int),
                 Column("MACs", "macs", "right", fmt=_dash(fmt_count)),
@@ -122,6 +123,7 @@ class FlopsView:
                 Column("Share", "share", fmt=_share),
             ],
             caption="share: of FLOPs for conv / matmul / attention, of other ops for the rest",
+            drop_order=("macs", "category", "calls"),
         )
         for o in r.ops:
             share = _ratio(o.flops, r.totals.flops) if o.is_mac else _ratio(o.other_ops, r.totals.other_ops)
@@ -142,12 +144,13 @@ class FlopsView:
             title=f"The {self.top_k} heaviest layers (operations run by the layer itself)",
             columns=[
                 Column("#", "rank", "right"),
-                Column("Layer", "layer"),
-                Column("Type", "type"),
+                Column("Layer", "layer", min_width=14),
+                Column("Type", "type", min_width=9),
                 Column("FLOPs", "flops", "right", fmt=_dash(fmt_count)),
                 Column("Share of FLOPs", "share", fmt=_share),
                 Column("Other ops", "other_ops", "right", fmt=_dash(fmt_count)),
             ],
+            drop_order=("other_ops", "type"),
         )
         for rank, m in enumerate(r.top(self.top_k), 1):
             data.add(
@@ -173,9 +176,10 @@ class FlopsView:
                 Column("vs our MACs", "ratio", "right", fmt=lambda v: f"{v:.3f}×" if v else "—"),
                 Column("From our counts", "expected", "right", fmt=_dash(fmt_int)),
                 Column("Match", "match"),
-                Column("Why it differs", "reason"),
+                Column("Why it differs", "reason", min_width=15, notes=True),
             ],
             caption="figures for the whole batch; 'From our counts': our per-operator counts in that tool's rules",
+            drop_order=("counts", "expected", "ratio"),
         )
         for row in self.comparison or []:
             match = {True: "✓", False: "✗", None: ""}[row.matches]
@@ -204,7 +208,7 @@ class FlopsView:
             f"Other ops: {fmt_count(t.other_ops)}" + (f" ({cats})" if cats else ""),
             f"Params: {t.params:,} · {t.flops_per_param:,.1f} FLOPs per parameter ({scope})",
             f"Device: {where} · mode {r.mode}",
-            f"Convention: {CONVENTION}",
+            CONVENTION_LINE,
         ]
         lines.extend(f"Note: {n}" for n in r.notes)
         uncounted = r.report.uncounted_text()

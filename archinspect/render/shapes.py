@@ -6,7 +6,10 @@ from typing import Any
 
 from archinspect.core.report import LayerRecord, Report
 from archinspect.render.table import Column, TableData, bar
-from archinspect.text import CONVENTION, fmt_bytes, fmt_count, fmt_int, fmt_shape
+from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, fmt_int, fmt_shape
+
+# Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
+DROP_ORDER = ("share", "output_bytes", "input_shape", "type", "rf_start", "rf_jump")
 
 
 def _short_name(rec: LayerRecord, records: list[LayerRecord]) -> str:
@@ -20,11 +23,24 @@ def _fmt_or_dash(fmt: Any) -> Any:
     return lambda v: (v if isinstance(v, str) else fmt(v)) if v else "—"
 
 
+def _rf_cells(rec: LayerRecord) -> dict[str, str]:
+    """Receptive-field cells: ``7×7``, ``2×2``, ``-3,-3``; ``≤`` marks an upper bound; ``—`` no field."""
+    if rec.rf is None:
+        return {"rf_size": "—", "rf_jump": "—", "rf_start": "—"}
+    mark = "≤" if rec.rf.bound else ""
+    return {
+        "rf_size": mark + dims_text(rec.rf.size),
+        "rf_jump": dims_text(rec.rf.jump),
+        "rf_start": ",".join(str(v) for v in rec.rf.start),
+    }
+
+
 class ShapesView:
     """Renders a :class:`Report` at one depth in every output format."""
 
-    def __init__(self, report: Report, depth: int | None = None, label: str | None = None) -> None:
+    def __init__(self, report: Report, depth: int | None = None, label: str | None = None, rf: bool = False) -> None:
         self.report = report
+        self.rf = rf  # add receptive-field columns (size, jump, start of unit 0, in input pixels)
         self.depth = report.depth if depth is None else depth
         self.label = label or report.model_name
         self.rows = report.rows(self.depth)
@@ -35,8 +51,8 @@ class ShapesView:
         data = TableData(
             title=f"{self.label} · input {r.input_text()}",
             columns=[
-                Column("Layer", "layer"),
-                Column("Type", "type"),
+                Column("Layer", "layer", min_width=12),
+                Column("Type", "type", min_width=13),
                 Column("Input shape", "input_shape", fmt=fmt_shape),
                 Column("Output shape", "output_shape", fmt=fmt_shape),
                 Column("Params", "params", "right", fmt=_fmt_or_dash(fmt_int)),
@@ -44,14 +60,21 @@ class ShapesView:
                 Column("Share", "share", fmt=lambda v: f"{v:6.1%} {bar(v)}" if v else ""),
                 Column("Output size", "output_bytes", "right", fmt=lambda v: fmt_bytes(v) if v else "—"),
             ],
+            drop_order=DROP_ORDER,
         )
+        if self.rf:
+            data.columns[4:4] = [
+                Column("RF", "rf_size", "right"),
+                Column("Jump", "rf_jump", "right"),
+                Column("Start", "rf_start", "right"),
+            ]
         inclusive = r.inclusive()
         for rec in self.rows:
             name = "  " * rec.depth + _short_name(rec, r.records)
             if rec.call > 1:
                 name += f" (call {rec.call})"
-            if not rec.ran:
-                name = rec.name + " (not run)"
+            if not rec.ran:  # under its parent like any other row, dimmed
+                name += " (not run)"
             params_shown: object = rec.params
             macs_shown: object = rec.macs
             if rec.children:  # a container: its own figures, then everything below it in brackets
@@ -74,6 +97,7 @@ class ShapesView:
                 other_ops=rec.other_ops,
                 share=rec.macs / total_macs,
                 output_bytes=rec.output_bytes,
+                **_rf_cells(rec),
             )
         data.footer = self.footer()
         return data
@@ -90,7 +114,7 @@ class ShapesView:
             f"Memory: params {fmt_bytes(t.param_bytes)} · buffers {fmt_bytes(t.buffer_bytes)} · "
             f"input {fmt_bytes(t.input_bytes)} · activations {fmt_bytes(t.activation_bytes)} (leaf outputs)",
             f"Device: {where} · mode {r.mode} · depth {self.depth}",
-            f"Convention: {CONVENTION}",
+            CONVENTION_LINE,
         ]
         lines.extend(f"Note: {n}" for n in r.notes)
         uncounted = r.uncounted_text()

@@ -13,7 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.cells import cell_len
+
+from archinspect.errors import UsageError
 from archinspect.text import fmt_shape
+
+HIDDEN_HINT = "--wide shows them"
 
 
 def bar(share: float, width: int = 10) -> str:
@@ -26,11 +31,29 @@ def bar(share: float, width: int = 10) -> str:
 
 @dataclass
 class Column:
+    """One column: a header, the row key it reads, and how it behaves when the width is short.
+
+    Every cell stays on one line. A ``shrink`` column (names, types, prose) may be narrowed down to
+    ``min_width`` characters, its longer cells ending in an ellipsis; other columns (numbers, shapes,
+    units, bars) always get their full width.
+    """
+
     header: str
     key: str
     justify: str = "left"  # "left" | "right"
     fmt: Callable[[Any], str] = str
     style: str | None = None
+    shrink: bool | None = None  # None: left-justified plain text (fmt is str) shrinks, the rest does not
+    min_width: int = 10
+    notes: bool = False  # a prose column: a cell too long for its width moves to a numbered note under the table
+
+    @property
+    def shrinks(self) -> bool:
+        return self.shrink if self.shrink is not None else (self.justify == "left" and self.fmt is str)
+
+    def names(self) -> set[str]:
+        """What ``--columns`` accepts for this column: its key and its header, in lower case."""
+        return {self.key.lower(), self.header.lower(), self.header.lower().replace(" ", "-")}
 
 
 @dataclass
@@ -41,6 +64,8 @@ class TableData:
     row_styles: list[str | None] = field(default_factory=list)
     footer: list[str] = field(default_factory=list)  # lines printed under the table
     caption: str | None = None
+    # column keys, least important first, hidden in this order when too wide; a tuple of keys goes together
+    drop_order: tuple[str | tuple[str, ...], ...] = ()
 
     def add(self, style: str | None = None, **values: Any) -> None:
         self.rows.append(values)
@@ -50,15 +75,57 @@ class TableData:
         value = row.get(col.key, "")
         return "" if value is None else col.fmt(value)
 
-    def to_rich(self) -> Any:
-        from rich.table import Table
+    def to_rich(self) -> FittedTable:
+        """A rich renderable that lays the table out for the width it is printed at."""
+        return FittedTable(self)
 
-        table = Table(title=self.title, caption=self.caption, header_style="bold", expand=False)
-        for col in self.columns:
-            table.add_column(col.header, justify=col.justify, style=col.style, overflow="fold")
-        for row, style in zip(self.rows, self.row_styles, strict=True):
-            table.add_row(*(self.cell(row, c) for c in self.columns), style=style)
-        return table
+    def layout(self, width: int, *, wide: bool = False, keep: set[str] | None = None) -> Layout:
+        """Which columns to show at ``width`` characters, and how wide each is.
+
+        ``wide``: every column at its full width, whatever ``width`` is. ``keep``: show only the columns
+        named (key or header, lower case) — when none of them is in this table, it is laid out as usual.
+        Otherwise columns are hidden in ``drop_order`` while even their minimum widths cannot fit; then the
+        shrinkable ones are narrowed: ``notes`` columns first (their text moves under the table), then those
+        named in ``drop_order`` (in that order), then the widest.
+        """
+        natural = [max([cell_len(c.header), *(cell_len(self.cell(row, c)) for row in self.rows)]) for c in self.columns]
+        shown = list(range(len(self.columns)))
+        if keep:
+            chosen = [i for i in shown if self.columns[i].names() & keep]
+            shown = chosen or shown
+        if wide:
+            return Layout(self, shown, [natural[i] for i in shown], [], width)
+        floor = [min(natural[i], max(c.min_width, 1)) if c.shrinks else natural[i] for i, c in enumerate(self.columns)]
+        hidden: list[int] = []
+        groups = [] if keep and len(shown) < len(self.columns) else [self._group(k) for k in self.drop_order]
+        groups = [g for g in groups if g]
+        droppable = [i for g in groups for i in g]
+        while sum(floor[i] for i in shown) + _overhead(len(shown)) > width and groups:
+            gone = [i for i in groups.pop(0) if i in shown]
+            if gone and len(shown) > len(gone):
+                shown = [i for i in shown if i not in gone]
+                hidden.extend(gone)
+        widths = {i: natural[i] for i in shown}
+        excess = sum(widths.values()) + _overhead(len(shown)) - width
+        prose = [i for i in shown if self.columns[i].notes]  # what they lose is still shown, as notes
+        for i in prose + droppable:  # prose, then the least important columns give up their width first
+            if i in widths and excess > 0:
+                cut = min(excess, widths[i] - floor[i])
+                widths[i] -= cut
+                excess -= cut
+        while excess > 0:  # then narrow the widest shrinkable column by one, until it fits or none can shrink
+            can = [i for i in shown if widths[i] > floor[i]]
+            if not can:
+                break
+            widest = max(can, key=lambda i: (widths[i], -i))
+            widths[widest] -= 1
+            excess -= 1
+        return Layout(self, shown, [widths[i] for i in shown], hidden, width)
+
+    def _group(self, keys: str | tuple[str, ...]) -> list[int]:
+        """Indices of the columns with these keys (one key, or a tuple hidden together)."""
+        wanted = (keys,) if isinstance(keys, str) else keys
+        return [i for i, c in enumerate(self.columns) if c.key in wanted]
 
     def to_csv(self) -> str:
         buf = io.StringIO()
@@ -89,3 +156,131 @@ def _raw(value: Any) -> Any:
             return " ".join(value)
         return fmt_shape(value) if value and isinstance(value[0], (list, tuple, int)) else ""
     return value
+
+
+def _overhead(n_columns: int) -> int:
+    """Characters a rich table with ``n_columns`` adds around its cells: a border and 2 of padding each."""
+    return 3 * n_columns + 1
+
+
+@dataclass
+class Layout:
+    """The columns a table shows at one width (indices into ``data.columns``), their widths, the hidden ones."""
+
+    data: TableData
+    shown: list[int]
+    widths: list[int]
+    hidden: list[int]
+    width: int = 10_000  # the width laid out for
+
+    def table(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        data = self.data
+        title = Text(data.title, no_wrap=True, overflow="ellipsis") if data.title else None
+        # at least as wide as its title, so that a table of few columns does not cut its own title
+        table = Table(title=title, caption=data.caption, header_style="bold", expand=False)
+        if data.title:
+            table.min_width = min(cell_len(data.title), self.width)
+        for i, width in zip(self.shown, self.widths, strict=True):
+            col = data.columns[i]
+            table.add_column(
+                col.header, justify=col.justify, style=col.style, width=width, no_wrap=True, overflow="ellipsis"
+            )
+        marks = {(r, c): f"see note {n}" for n, (r, c, _) in enumerate(self.notes(), 1)}
+        for r, (row, style) in enumerate(zip(data.rows, data.row_styles, strict=True)):
+            cells = (marks.get((r, i)) or data.cell(row, data.columns[i]) for i in self.shown)
+            table.add_row(*(Text(cell) for cell in cells), style=style)
+        return table
+
+    def notes(self) -> list[tuple[int, int, str]]:
+        """(row, column, text) of each cell of a ``notes`` column too long for the width it got."""
+        out = []
+        for i, width in zip(self.shown, self.widths, strict=True):
+            col = self.data.columns[i]
+            if col.notes:
+                cells = ((r, self.data.cell(row, col)) for r, row in enumerate(self.data.rows))
+                out.extend((r, i, text) for r, text in cells if cell_len(text) > width)
+        return sorted(out)
+
+    def note_lines(self) -> list[str]:
+        """``[n] first column's value: the full text`` for each cell moved out of the table."""
+        first = self.data.columns[self.shown[0]]
+        return [
+            f"note {n}: {self.data.cell(self.data.rows[r], first)}: {text}"
+            for n, (r, _, text) in enumerate(self.notes(), 1)
+        ]
+
+    def hidden_line(self, width: int) -> str | None:
+        if not self.hidden:
+            return None
+        names = ", ".join(self.data.columns[i].header for i in sorted(self.hidden))
+        return f"hidden at {width} columns: {names} ({HIDDEN_HINT})"
+
+
+class FittedTable:
+    """A :class:`TableData` as a rich renderable: laid out for the width it is printed at (every row on
+    one line), with one dim line naming the columns hidden to fit. ``wide`` and ``keep`` are set by the
+    command line's ``--wide`` and ``--columns``."""
+
+    def __init__(self, data: TableData, *, wide: bool = False, keep: set[str] | None = None) -> None:
+        self.data = data
+        self.wide = wide
+        self.keep = keep
+
+    def layout(self, width: int) -> Layout:
+        return self.data.layout(width, wide=self.wide, keep=self.keep)
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        layout = self.layout(options.max_width)
+        yield layout.table()
+        notes = layout.note_lines()
+        if notes:
+            yield Text("\n".join(notes))
+        line = layout.hidden_line(options.max_width)
+        if line is not None:
+            yield Text(line, style="dim")
+
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        layout = self.layout(options.max_width)
+        width = sum(layout.widths) + _overhead(len(layout.shown))
+        return Measurement(width, width)
+
+
+def fit_options(items: list[Any], *, wide: bool = False, columns: str | None = None) -> None:
+    """Apply ``--wide`` and ``--columns a,b,c`` to the tables among a view's rich items.
+
+    ``columns`` names columns by key or header, case-insensitive (``output-shape``, ``Output shape``,
+    ``output_shape``); a name no table has is a UsageError listing the accepted ones.
+    """
+    tables = [item for item in items if isinstance(item, FittedTable)]
+    keep: set[str] | None = None
+    if columns is not None:
+        wanted = [c.strip().lower() for c in columns.split(",") if c.strip()]
+        known = {name for t in tables for col in t.data.columns for name in col.names()}
+        unknown = [c for c in wanted if c not in known]
+        if unknown or not wanted:
+            accepted = sorted({col.header.lower().replace(" ", "-") for t in tables for col in t.data.columns})
+            raise UsageError(
+                f"--columns {columns!r}: unknown column {(unknown or [''])[0]!r}; accepted: " + ", ".join(accepted)
+            )
+        keep = set(wanted)
+    for table in tables:
+        table.wide = wide
+        table.keep = keep
+
+
+def full_width(items: list[Any]) -> int:
+    """The widest table among ``items`` at full width, in characters (what ``--wide`` needs)."""
+    widths = [
+        sum(lay.widths) + _overhead(len(lay.shown))
+        for t in items
+        if isinstance(t, FittedTable)
+        for lay in [t.data.layout(0, wide=True, keep=t.keep)]
+    ]
+    return max(widths, default=0)

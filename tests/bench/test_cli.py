@@ -29,7 +29,10 @@ def test_cuda_without_cuda_exits_2_with_one_line(cli):
         (["nosuchnet"], "error: unknown model 'nosuchnet'"),
         (["resnet20", "--batch", "1,x"], "error: --batch '1,x': expected positive whole numbers"),
         (["resnet20", "--device", "cpu", "--cuda-graph"], "error: --cuda-graph needs a CUDA device"),
-        (["resnet20", "--device", "cpu", "--dtype", "int8"], "error: --dtype 'int8' is not benchmarked"),
+        (
+            ["resnet20", "--device", "cpu", "--dtype", "int8"],
+            "error: --dtype 'int8': accepted: float32, float16, bfloat16",
+        ),
         (["resnet20", "--device", "meta"], "error: --device meta cannot be timed"),
         (
             ["resnet20", "nosuchnet", "--device", "cpu"],

@@ -55,7 +55,7 @@ def make_result() -> BenchResult:
 def test_json_carries_every_figure_and_the_header():
     d = BenchView(make_result()).json()
     json.dumps(d)  # serialisable
-    assert set(d) == {"schema", "environment", "peak", "settings", "rows"}
+    assert set(d) == {"schema", "environment", "peak", "settings", "rows", "convention"}
     assert d["schema"] == "archinspect.bench/1"
     assert d["environment"]["device_name"] == "Test GPU" and d["environment"]["cudnn_version"] == 91000
     assert d["environment"]["tf32_matmul"] is False and d["environment"]["threads"] == 4
@@ -69,7 +69,7 @@ def test_json_carries_every_figure_and_the_header():
     assert steady["gflops_per_sample"] == pytest.approx(8.178)
     assert steady["achieved_tflops"] == pytest.approx(6.5424)
     assert steady["peak_fraction"] == pytest.approx(6.5424 / 50)
-    assert steady["peak_memory_bytes"] == 3 * 2**30 and steady["warnings"] == []
+    assert steady["peak_memory_bytes"] == 3 * 2**30 and steady["warnings"] == [] and steady["unstable"] is False
     assert steady["samples_ms"] == pytest.approx([10, 10, 10, 10, 11, 9, 10])
     assert noisy["rel_iqr"] == pytest.approx(0.5)
     assert noisy["warnings"] == [
@@ -91,8 +91,9 @@ def test_markdown_and_table_show_header_warning_and_oom():
     assert "device: cuda:0 · Test GPU" in md
     assert "CUDA 12.8 · cuDNN 91000" in md and "TF32: matmul off, cuDNN on" in md
     assert "threads: 4 (interop 4) · load average 9.50 on 8 CPUs" in md
-    assert "warning: machine busy (load average 9.50 on 8 CPUs)" in md
-    assert ENV.busy and not dataclasses.replace(ENV, load_average=8.0).busy
+    assert "warning: machine busy (load average 9.50 on 8 CPUs): kernel launches wait for a core" in md
+    calm = BenchView(dataclasses.replace(make_result(), environment=dataclasses.replace(ENV, load_average=8.0)))
+    assert "machine busy" not in calm.markdown()
     fast = dataclasses.replace(make_result().rows[1], peak_tflops=5.0)
     assert fast.warnings == [
         "131% of the matmul peak: the peak run was slowed (see its IQR/median) or this model's kernels beat that matmul"

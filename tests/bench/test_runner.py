@@ -90,6 +90,7 @@ def test_other_errors_are_rows_and_listed_as_failed(fast):
     assert res.failed == [res.rows[1]]
 
 
+@pytest.mark.slow
 def test_compile_time_reported_apart_from_samples(fast):
     res = archinspect.benchmark(tiny_cnn(), [(1, 3, 8, 8)], compile="eager", **fast)
     eager, compiled = res.rows
@@ -140,6 +141,7 @@ def test_peak_fraction_uses_the_given_peak(fast):
     assert row.peak_fraction == pytest.approx(row.achieved_tflops / peak.tflops)
 
 
+@pytest.mark.slow
 def test_median_agrees_with_torch_utils_benchmark_timer():
     """Our CPU median and torch.utils.benchmark.Timer's for the same model, input and thread count.
 
@@ -188,3 +190,26 @@ def test_counter_failure_keeps_the_timing_and_says_why(fast):
     assert row.ok and row.flops is None and row.achieved_tflops is None and row.gflops_per_sample is None
     assert "this model only runs under inference mode" in row.flops_error
     assert row.warnings[-1].startswith("FLOPs not counted (") and row.to_dict()["flops_per_batch"] is None
+
+
+def test_peak_memory_is_reset_after_warm_up(fast, monkeypatch):
+    # cuDNN autotuning during warm-up allocates trial workspaces: they must not count as the row's peak.
+    from archinspect.bench import cuda
+
+    spy = Spy()
+    resets: list[int] = []
+    monkeypatch.setattr(cuda, "reset_peak_memory", lambda dev: resets.append(len(spy.seen)))
+    res = archinspect.benchmark(spy, [(1, 3, 8, 8)], copy_model=False, **fast)
+    row = res.rows[0]
+    assert row.warmup_iters >= 2 and resets == [row.warmup_iters]
+    assert len(spy.seen) == row.warmup_iters + len(row.samples)
+
+
+def test_matmul_peak_size_is_the_largest_whose_call_stays_under_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archinspect.bench import peak
+
+    # one multiplication costs n³ / 1e10 s: 512 → 13 ms, 1024 → 107 ms (CPU budget 50 ms)
+    monkeypatch.setattr(peak, "_one_call_seconds", lambda a, b, timer: a.shape[0] ** 3 / 1e10)
+    assert peak.choose_size(torch.device("cpu"), torch.float32, peak.PerfCounterTimer()) == 512
+    monkeypatch.setattr(peak, "_one_call_seconds", lambda a, b, timer: 0.0)
+    assert peak.choose_size(torch.device("cpu"), torch.float32, peak.PerfCounterTimer()) == 2048  # the cap

@@ -130,3 +130,30 @@ def test_real_model_every_call_is_warm_up_or_a_sample():
     assert m.stopped_by in (STABLE, MAX_TIME, MAX_ITERS)
     assert all(0 < s < 0.5 for s in m.samples)
     assert m.sampling_time >= sum(m.samples)
+
+
+def test_unstable_only_when_the_budget_cut_the_minimum() -> None:
+    from archinspect.bench.policy import MAX_ITERS, MAX_TIME, STABLE, unstable
+
+    assert unstable(MAX_TIME, 3, 10)
+    assert not unstable(MAX_TIME, 10, 10)
+    assert not unstable(STABLE, 3, 10) and not unstable(MAX_ITERS, 3, 10)
+    assert not unstable(MAX_TIME, 3, None)
+
+
+def test_oversubscription_remedy_fits_the_options() -> None:
+    from archinspect.bench.policy import oversubscription
+
+    default = oversubscription(2, 3.5, 2, None)
+    assert default == (
+        "machine busy (load average 3.50 on 2 CPUs, about 0 free) for 2 thread(s): timings will be slow and noisy; "
+        "try --threads 1 (each thread waits for the slowest)"
+    )
+    one = oversubscription(2, 3.5, 1, 1)
+    assert one is not None and "try --threads" not in one and "--threads 1 is already the least contention" in one
+    assert oversubscription(8, 6.5, 4, 4) is not None and "try --threads 2" in oversubscription(8, 6.5, 4, 4)
+    assert oversubscription(8, 1.0, 4, None) is None  # 7 free cores for 4 threads
+    assert oversubscription(2, 1.2, 2, None) is not None  # load fine, but 2 threads on about 1 free core
+    assert oversubscription(8, 9.5, 4, None, cpu_run=False).endswith("wait for an idle machine")
+    assert oversubscription(8, 6.0, 4, None, cpu_run=False) is None
+    assert oversubscription(None, 3.0, 2, None) is None and oversubscription(2, None, 2, None) is None

@@ -46,7 +46,10 @@ def _build(name: str, **kwargs: object) -> nn.Module:
         return get_entry(name).build(**kwargs)
 
 
-@pytest.mark.parametrize("name", list(EXPECTED))
+HEAVY = ("resnet1202", "densenet-bc-250", "densenet-bc-190")  # seconds each on 2 cores: the slow step
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in EXPECTED])
 def test_exact_params_macs_and_output(name: str) -> None:
     entry = get_entry(name)
     params, macs = EXPECTED[name]

@@ -125,8 +125,15 @@ def list_models(pattern: str | None = None, family: str | None = None) -> list[s
         names = [n for n in names if fnmatch.fnmatchcase(n, pat)]
     if family:
         fam = family.lower()
+        if fam not in {f.lower() for f in families()}:
+            raise UsageError(f"--family {family!r}: no such family; families: {', '.join(families())}")
         names = [n for n in names if entries[n].family.lower() == fam]
     return sorted(names, key=_natural_key)
+
+
+def families() -> list[str]:
+    """The zoo's family names (``DenseNet``, ``D2L``, ...), sorted case-insensitively."""
+    return sorted({e.family for e in all_entries().values()}, key=str.lower)
 
 
 def closest_names(name: str, n: int = 3) -> list[str]:

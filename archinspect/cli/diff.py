@@ -1,0 +1,82 @@
+"""``archinspect diff``: two models or blocks side by side, stage by stage and in total."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from archinspect.cli.common import (
+    ColumnsOpt,
+    DebugOpt,
+    DeviceOpt,
+    FormatOpt,
+    InputOpt,
+    Mode,
+    ModeOpt,
+    OutputFormat,
+    OutputOpt,
+    SaveOpt,
+    WideOpt,
+    emit,
+    handle_errors,
+    load_target,
+    register_command,
+)
+
+EXAMPLES = (
+    "archinspect diff examples/factorized_conv.py:Conv5x5 examples/factorized_conv.py:TwoConv3x3 --input 1,64,56,56",
+    "archinspect diff resnet18 resnet34",
+)
+
+
+def diff(
+    model_a: Annotated[str, typer.Argument(metavar="MODEL_A", help="First model (A), as for `shapes`.")],
+    model_b: Annotated[str, typer.Argument(metavar="MODEL_B", help="Second model (B), as for `shapes`.")],
+    input: InputOpt = None,  # noqa: A002 - the option is --input
+    input_b: Annotated[
+        list[str] | None,
+        typer.Option("--input-b", metavar="SHAPE", help="Input for B when it differs from A's (repeatable)."),
+    ] = None,
+    device: DeviceOpt = "auto",
+    mode: ModeOpt = Mode.eval,
+    depth: Annotated[
+        int,
+        typer.Option(
+            "--depth", min=1, metavar="N", help="Stages are the modules at this depth, matched in call order."
+        ),
+    ] = 1,
+    format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
+    output: OutputOpt = None,
+    save: SaveOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare MODEL_A with MODEL_B: output shapes, parameters, MACs and receptive fields per stage and in
+    total, with the A/B ratios. Stages are the modules each model's forward calls (--depth 1), matched by
+    position. MODEL references as for `shapes` (constructor arguments as name:key=value). Loading a file
+    RUNS ITS CODE.
+    """
+    with handle_errors(debug):
+        from archinspect.analyses.diff import diff as compare
+        from archinspect.render.diff import DiffView
+
+        loaded_a, specs_a, resolved = load_target(model_a, None, input, device)
+        loaded_b, specs_b, _ = load_target(model_b, None, input_b or input, device)
+        result = compare(
+            loaded_a.model,
+            loaded_b.model,
+            specs_a,
+            inputs_b=specs_b,
+            depth=depth,
+            device="auto" if device == "auto" else resolved,
+            mode=mode.value,
+            label_a=loaded_a.label,
+            label_b=loaded_b.label,
+        )
+        emit(DiffView(result), format, output, save, wide=wide, columns=columns)
+
+
+def register(app: typer.Typer) -> None:
+    register_command(app, "diff", diff, EXAMPLES)
