@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect as pyinspect
 import json
 import re
 import signal
@@ -94,6 +95,10 @@ def run_one(ref: str, timeout: int) -> dict[str, Any]:
 
     row: dict[str, Any] = {"model": ref, "ran": False}
     lib, _, name = ref.partition(":")
+    if lib == "torchvision":
+        from archinspect.models.library import torchvision_task
+
+        row["task"] = torchvision_task(name)
     signal.alarm(timeout)
     try:
         torch.manual_seed(0)  # a detector's proposals depend on its random weights: the same ones below
@@ -116,10 +121,23 @@ def run_one(ref: str, timeout: int) -> dict[str, Any]:
         if lib == "torchvision":
             ref_gmacs, task = reference_macs(name)
             row.update(task=task, ref_gmacs=ref_gmacs)
-            if task == "segmentation" and ref_gmacs is not None:
+            import torchvision.models as tvm
+
+            builder_args = pyinspect.signature(tvm.get_model_builder(name)).parameters
+            if task == "segmentation" and ref_gmacs is not None and "aux_loss" in builder_args:
                 aux = load_model(ref, {"aux_loss": True}, device="meta")
                 aux_report = inspect(aux.model, specs, depth=0, per_module=False)
                 row["macs_ref_config"] = aux_report.totals.macs
+            elif task == "classification" and hasattr(loaded.model, "image_size") and ref_gmacs is not None:
+                # ViT weights may be for another size than the weight-less model (vit_h_14: 518 vs 224)
+                weights = next(iter(tvm.get_model_weights(name)))
+                size = weights.meta.get("min_size", (0,))[0]
+                if size and size != specs[0].shape[-1]:
+                    big = load_model(ref, {"image_size": size}, device="meta")
+                    row["macs_ref_config"] = inspect(big.model, [(1, 3, size, size)], per_module=False).totals.macs
+                    row["ref_input"] = f"1,3,{size},{size} (image_size={size}, as the weights)"
+                else:
+                    row["macs_ref_config"] = report.totals.macs
             else:
                 row["macs_ref_config"] = report.totals.macs
         # FlopCounterMode on the model that ran: the meta model, or the one rebuilt on CPU after a fallback
@@ -152,7 +170,8 @@ def verdict(row: dict[str, Any]) -> str:
     diff = (ours - ref) / ref * 100
     if row.get("task") in ("detection", "optical_flow"):
         return f"{ours:.3f} vs {ref:.3f} ({diff:+.1f} %, shown only)"
-    return f"{ours:.4f} vs {ref:.3f} ({diff:+.2f} %) {'ok' if close_enough(ours, ref) else 'DIFFERS'}"
+    where = f" at {row['ref_input']}" if "ref_input" in row else ""
+    return f"{ours:.4f} vs {ref:.3f}{where} ({diff:+.2f} %) {'ok' if close_enough(ours, ref) else 'DIFFERS'}"
 
 
 def fc_verdict(row: dict[str, Any]) -> str:

@@ -50,8 +50,12 @@ def _size_from(value: Any) -> int | None:
     return None
 
 
-def torchvision_inputs(name: str) -> list[InputSpec]:
-    """The reference input for torchvision model ``name`` (see the module docstring)."""
+def torchvision_inputs(name: str, model: Any = None) -> list[InputSpec]:
+    """The reference input for torchvision model ``name`` (see the module docstring).
+
+    A model built without weights may take another size than its weights' transforms (``vit_h_14``'s
+    weights are for 518×518, the model without them is 224×224): its own ``image_size`` wins.
+    """
     import torchvision.models as tvm
 
     task = torchvision_task(name)
@@ -65,7 +69,8 @@ def torchvision_inputs(name: str) -> list[InputSpec]:
         keywords = getattr(weights.transforms, "keywords", {})
         key = "resize_size" if task == "segmentation" else "crop_size"
         size = _size_from(keywords.get(key))
-    size = size or (520 if task == "segmentation" else 224)
+    own = getattr(model, "image_size", None)
+    size = own if isinstance(own, int) else (size or (520 if task == "segmentation" else 224))
     if task == "video":
         return [InputSpec((1, 3, VIDEO_FRAMES, size, size))]
     return [InputSpec((1, 3, size, size))]

@@ -210,7 +210,7 @@ def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | Non
 
     model, built_on, notes = _build(build, device, label)
     if lib == "torchvision":
-        inputs = library.torchvision_inputs(name)
+        inputs = library.torchvision_inputs(name, model)
     else:  # timm models carry their input size
         chw = tuple(getattr(model, "pretrained_cfg", {}).get("input_size") or (3, 224, 224))
         inputs = [InputSpec((1, *chw))]
