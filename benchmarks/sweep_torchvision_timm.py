@@ -176,7 +176,7 @@ def verdict(row: dict[str, Any]) -> str:
 
 def fc_verdict(row: dict[str, Any]) -> str:
     if "fc_flops" not in row:
-        return "—"
+        return f"FlopCounterMode failed: {row['error'][:80]}" if row["ran"] and "error" in row else "—"
     ours, fc = row["flops"], row["fc_flops"]
     if ours == fc:
         return f"equal ({row['fc_device']})"
