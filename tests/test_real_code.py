@@ -359,3 +359,25 @@ def test_downloads_are_refused_while_building(tmp_path: Path) -> None:
     )
     with pytest.raises(ModelRunError, match=r"tried to download https://download.example.org/w.pth"):
         load_model(f"{path}:net", device="meta")  # every build archinspect does refuses downloads
+
+
+class SelfAttention(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(64, 4, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("block", [SelfAttention, lambda: nn.TransformerEncoderLayer(64, 4, 128, batch_first=True)])
+def test_attention_costs_the_same_on_meta_and_cpu(block, batch: int) -> None:  # noqa: ANN001 - a class or factory
+    model = block().eval()
+    meta, cpu = inspect(model, (batch, 7, 64), device="meta"), inspect(model, (batch, 7, 64), device="cpu")
+    assert "_native_multi_head_attention" in cpu.ops  # the CPU fast path: one fused kernel
+    assert (meta.totals.macs, meta.totals.other_ops) == (cpu.totals.macs, cpu.totals.other_ops)
+    # per sample: Q, K, V and out projections 4 x 7 x 64², scores and weighted sum 2 x 4 heads x 7² x 16
+    attention = 4 * 7 * 64 * 64 + 2 * 4 * 7 * 7 * 16
+    feed_forward = 0 if block is SelfAttention else 2 * 7 * 64 * 128
+    assert meta.totals.macs == batch * (attention + feed_forward)
