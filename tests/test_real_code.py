@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_counter import SelfAttention
 from torch import nn
 from typer.testing import CliRunner
 
@@ -361,16 +362,7 @@ def test_downloads_are_refused_while_building(tmp_path: Path) -> None:
         load_model(f"{path}:net", device="meta")  # every build archinspect does refuses downloads
 
 
-class SelfAttention(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.attn = nn.MultiheadAttention(64, 4, batch_first=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.attn(x, x, x, need_weights=False)[0]
-
-
-@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("batch", [1, 3])  # batch 1: the unfused path fuses the in-projection bias (vit_b_32)
 @pytest.mark.parametrize("block", [SelfAttention, lambda: nn.TransformerEncoderLayer(64, 4, 128, batch_first=True)])
 def test_attention_costs_the_same_on_meta_and_cpu(block, batch: int) -> None:  # noqa: ANN001 - a class or factory
     model = block().eval()
