@@ -373,3 +373,13 @@ def test_attention_costs_the_same_on_meta_and_cpu(block, batch: int) -> None:  #
     attention = 4 * 7 * 64 * 64 + 2 * 4 * 7 * 7 * 16
     feed_forward = 0 if block is SelfAttention else 2 * 7 * 64 * 128
     assert meta.totals.macs == batch * (attention + feed_forward)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_rnn_on_cudnn_costs_what_meta_counts(cls: type[nn.RNNBase]) -> None:
+    model = cls(8, 16, num_layers=2, bidirectional=True, batch_first=True)
+    meta, cuda = inspect(model, (2, 5, 8), device="meta"), inspect(model, (2, 5, 8), device="cuda")
+    assert (cuda.totals.macs, cuda.totals.other_ops) == (meta.totals.macs, meta.totals.other_ops)
+    assert cuda.uncounted_ops == {}
