@@ -344,6 +344,7 @@ OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     "upsample_bilinear2d": ("upsample", 4, "out"),
     "_upsample_bilinear2d_aa": ("upsample", 4, "out"),
     "upsample_bicubic2d": ("upsample", 16, "out"),
+    "_upsample_bicubic2d_aa": ("upsample", 16, "out"),
     "_upsample_nearest_exact1d": ("upsample", 1, "out"),
     "_upsample_nearest_exact2d": ("upsample", 1, "out"),
     "_upsample_nearest_exact3d": ("upsample", 1, "out"),
