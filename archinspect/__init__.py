@@ -19,6 +19,8 @@ _LAZY = {
     "load_model": "archinspect.models.loading",
     "list_models": "archinspect.models.zoo",
     "count_flops": "archinspect.analyses.flops",
+    "register_op_cost": "archinspect.core.counter",
+    "InputSpec": "archinspect.core.inputs",
     "FlopReport": "archinspect.analyses.flops",
     "fit": "archinspect.analyses.fitting",
     "FitReport": "archinspect.analyses.fitting",

@@ -112,6 +112,28 @@ def parse_inputs(texts: list[str] | None) -> list[InputSpec] | None:
     return [parse_input(t) for t in texts]
 
 
+_KEYWORD = re.compile(r"\s*([A-Za-z_]\w*)\s*=(.*)")
+
+
+def split_keyword_inputs(texts: list[str] | None) -> tuple[list[str], dict[str, InputSpec]]:
+    """(positional ``--input`` texts, keyword inputs): ``mask=bool:1,128`` is the forward's ``mask`` argument."""
+    positional: list[str] = []
+    keywords: dict[str, InputSpec] = {}
+    for text in texts or []:
+        m = _KEYWORD.fullmatch(text)
+        if not m:
+            positional.append(text)
+            continue
+        name, spec = m.group(1), m.group(2)
+        if name in keywords:
+            raise UsageError(f"--input {text!r}: keyword input {name!r} is given twice")
+        try:
+            keywords[name] = parse_input(spec)
+        except UsageError as exc:
+            raise UsageError(f"--input {text!r} (keyword input {name}): {exc}") from None
+    return positional, keywords
+
+
 def parse_value(text: str) -> Any:
     """A constructor argument: int, float, bool, None, tuple/list, or else the string itself."""
     t = text.strip()

@@ -51,7 +51,7 @@ class ShapesView:
         r = self.report
         total_macs = r.totals.macs or 1
         data = TableData(
-            title=f"{self.label} · input {', '.join(str(s) for s in r.inputs)}",
+            title=f"{self.label} · input {r.input_text()}",
             columns=[
                 Column("Layer", "layer", min_width=12),
                 Column("Type", "type", min_width=13),
@@ -119,6 +119,9 @@ class ShapesView:
             CONVENTION_LINE,
         ]
         lines.extend(f"Note: {n}" for n in r.notes)
+        uncounted = r.uncounted_text()
+        if uncounted:
+            lines.append(f"Not counted: {uncounted}")
         return lines
 
     def rich(self) -> list[Any]:
