@@ -22,14 +22,15 @@ def transformer_block() -> nn.Module:
 
 
 # (model, input, mode, optimizer, instrument): each predicted on meta and measured for real on CPU at batch 2.
-# The transformer's inference takes torch's fused fast path on CPU, whose intermediates live inside one
-# kernel where MemTracker (dispatch level) cannot see them: the profiler's allocator events do.
+# The transformer's inference takes torch's fused fast path on CPU in the real run and in the prediction
+# (no hooks inside it); the workspaces inside that one kernel are not counted, as oneDNN's are not, so the
+# comparison is with MemTracker (dispatch level, what archinspect counts).
 AGREEMENT = [
     ("resnet20", (2, 3, 32, 32), "train", "momentum", "profiler"),
     pytest.param("densenet-bc", (2, 3, 32, 32), "train", "adam", "memtracker", marks=pytest.mark.slow),
     ("small-densenet", (2, 3, 32, 32), "train", "adam", "memtracker"),
     ("small-densenet-efficient", (2, 3, 32, 32), "train", "sgd", "memtracker"),
-    ("transformer", (2, 8, 32), "eval", "sgd", "profiler"),
+    ("transformer", (2, 8, 32), "eval", "sgd", "memtracker"),
     ("transformer", (2, 8, 32), "train", "adamw", "memtracker"),
 ]
 

@@ -43,7 +43,14 @@ def measured_peak(
     """Peak bytes of one real CPU inference or training step of a copy of ``model`` (left untouched)."""
     if method not in METHODS:
         raise UsageError(f"method {method!r}: accepted: {', '.join(METHODS)}")
-    torch.manual_seed(0)
+    with torch.random.fork_rng():  # seeded for repeatable runs; the caller's RNG state is left as it was
+        torch.manual_seed(0)
+        return _measured_peak(model, inputs, mode, optimizer, dtype, amp, method, foreach)
+
+
+def _measured_peak(
+    model: nn.Module, inputs: Any, mode: str, optimizer: str, dtype: str | None, amp: bool, method: str, foreach: bool
+) -> int:
     real = copy.deepcopy(model).to("cpu")
     if dtype is not None:
         real = real.to(getattr(torch, dtype))
