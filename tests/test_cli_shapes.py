@@ -21,7 +21,7 @@ D2L_ALEXNET, D2L_VGG11, D2L_RESNET18 = (
 )
 
 DOCUMENT_KEYS = {"model", "inputs", "device", "mode", "depth", "batch_size", "convention", "notes"}
-DOCUMENT_KEYS |= {"totals", "layers", "ops"}
+DOCUMENT_KEYS |= {"totals", "layers", "ops", "keyword_inputs", "uncounted_ops", "free_ops"}
 TOTALS_KEYS = {"params", "trainable_params", "non_trainable_params", "macs", "flops", "other_ops"}
 TOTALS_KEYS |= {"param_bytes", "buffer_bytes", "input_bytes", "activation_bytes"}
 LAYER_KEYS = {"index", "name", "type", "depth", "parent", "input_shapes", "output_shapes", "params"}
@@ -171,7 +171,8 @@ def test_meta_fallback_is_one_note_on_stderr(cli: Callable[..., Any], user_file:
     doc = json.loads(_ok(result))
     assert doc["device"] == "cpu" and doc["totals"]["macs"] == 32
     assert result.stderr == (
-        "note: an operator has no meta kernel (Tensor.item() cannot be called on meta tensors); ran on CPU instead\n"
+        "note: an operator has no meta kernel (Tensor.item() cannot be called on meta tensors); ran on the model "
+        "rebuilt on CPU instead\n"
     )
 
 

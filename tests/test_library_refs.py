@@ -42,3 +42,30 @@ def test_timm_model_uses_its_own_input_size() -> None:
     assert sum(p.numel() for p in loaded.model.parameters()) == 42_679_816
     with pytest.raises(UsageError, match=r"unknown timm model 'resnet5'; did you mean resnet50"):
         load_model("timm:resnet5", device="meta")
+
+
+@pytest.mark.parametrize(
+    ("name", "inputs"),
+    [
+        ("regnet_x_400mf", [(1, 3, 224, 224)]),
+        ("fcn_resnet50", [(1, 3, 520, 520)]),
+        ("r3d_18", [(1, 3, 16, 112, 112)]),
+        ("raft_small", [(1, 3, 520, 960), (1, 3, 520, 960)]),
+        ("fasterrcnn_mobilenet_v3_large_320_fpn", [(1, 3, 800, 800)]),
+        ("quantized_mobilenet_v2", [(1, 3, 224, 224)]),
+    ],
+)
+def test_every_torchvision_task_has_its_reference_input(name: str, inputs: list[tuple[int, ...]]) -> None:
+    pytest.importorskip("torchvision")
+    loaded = load_model(f"torchvision:{name}", device="meta")
+    assert [s.shape for s in loaded.default_inputs] == inputs
+    assert (loaded.built_on == "cpu") == name.startswith("regnet")  # RegNet's builder computes with values
+
+
+def test_torchvision_detection_runs_with_the_plain_command() -> None:
+    pytest.importorskip("torchvision")
+    result = runner.invoke(app, ["shapes", "torchvision:fasterrcnn_mobilenet_v3_large_320_fpn", "--depth", "0"])
+    assert result.exit_code == 0, result.output
+    assert "ran on the model rebuilt on CPU instead" in result.output
+    uncounted = "Not counted: uncounted operators (ran, no formula, not in any figure): roi_align ×2, nms ×1"
+    assert uncounted in result.output

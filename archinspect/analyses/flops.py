@@ -96,14 +96,16 @@ def count_flops(
     mode: str = "eval",
     dtype: str | None = None,
     model_name: str | None = None,
+    kwargs: dict[str, Any] | None = None,
+    cpu_model: Any = None,
     force: bool = False,
 ) -> FlopReport:
     """Count FLOPs and MACs of one forward pass of ``model`` on dummy ``inputs``.
 
     ``model``: an ``nn.Module`` or a MODEL reference (``"resnet50"``, ``"file.py:Net"``), built on the
     meta device. ``inputs``: shapes, :class:`InputSpec` or tensors, one per positional input; optional
-    for zoo models (their default input). ``device``: ``auto`` (meta, CPU when an operator has no meta
-    kernel), ``meta``, ``cpu``, ``cuda[:N]``. Figures are for the whole batch; see
+    for zoo models (their default input); ``kwargs``: keyword inputs by name. ``device``: ``auto`` (meta,
+    CPU when an operator has no meta kernel), ``meta``, ``cpu``, ``cuda[:N]``. Figures are for the whole batch; see
     :meth:`FlopReport.per_sample_view`. ``force``: skip the memory check before a CPU/CUDA pass.
     """
     if isinstance(model, str):
@@ -112,11 +114,21 @@ def count_flops(
         loaded = load_model(model, device="meta")
         model, model_name = loaded.model, model_name or loaded.label
         inputs = inputs if inputs is not None else loaded.default_inputs
+        cpu_model = cpu_model or loaded.cpu_model()
     if inputs is None:
         from archinspect.errors import UsageError
 
         raise UsageError("count_flops needs inputs (e.g. [(1, 3, 224, 224)]) for a model outside the zoo")
     report = inspect(
-        model, inputs, device=device, depth=depth, mode=mode, dtype=dtype, model_name=model_name, force=force
+        model,
+        inputs,
+        device=device,
+        depth=depth,
+        mode=mode,
+        dtype=dtype,
+        model_name=model_name,
+        kwargs=kwargs,
+        cpu_model=cpu_model,
+        force=force,
     )
     return FlopReport.from_report(report, depth)

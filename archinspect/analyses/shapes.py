@@ -8,6 +8,7 @@ When the input is too small for a window, :func:`explain_failure` searches the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -30,6 +31,8 @@ def inspect(
     dtype: str | None = None,
     model_name: str | None = None,
     per_module: bool = True,
+    kwargs: dict[str, Any] | None = None,
+    cpu_model: Callable[[], nn.Module] | None = None,
     receptive: bool = True,
     force: bool = False,
 ) -> Report:
@@ -40,8 +43,10 @@ def inspect(
     ``dtype``: cast floating parameters and inputs (``float16``, ``bfloat16``, ...). ``mode``: ``eval``
     or ``train`` (BatchNorm statistics are never written back to the model). ``per_module=False``: totals
     only, the model as one row. ``receptive``: give every record its output's receptive field (``rf``).
-    A failure raises :class:`ModelRunError` naming the layer, what it received
-    and why, with the smallest input that runs when the input is too small.
+    Real tensors are used as given (the pass runs on their device); a dict of inputs, or ``kwargs``, passes
+    keyword inputs by name (shapes, InputSpecs or tensors), like torchinfo's ``input_data``. ``cpu_model``:
+    builds the model on CPU for the meta pass's fallback. A failure raises :class:`ModelRunError` naming the
+    layer, what it received and why, with the smallest input that runs when the input is too small.
 
     Before a CPU/CUDA pass the memory it needs is estimated and compared with what the device has free:
     a pass that would not fit raises :class:`~archinspect.core.guard.ResourceError` unless ``force``.
@@ -58,6 +63,8 @@ def inspect(
             dtype=dtype,
             model_name=model_name,
             per_module=per_module,
+            kwargs=kwargs,
+            cpu_model=cpu_model,
             receptive=receptive,
             force=force,
         )

@@ -83,7 +83,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-COMMANDS = ("list", "shapes", "flops", "fit", "bench", "diff")
+COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "diff")
 
 
 def _version(value: bool) -> None:

@@ -62,7 +62,8 @@ InputOpt = Annotated[
         "-i",
         metavar="SHAPE",
         help="Input shape, batch first: 1,3,32,32 or 1x3x32x32; 'long:1,128' for integer inputs. "
-        "Repeat for several inputs. Zoo models have a default.",
+        "Repeat for several inputs; NAME=SHAPE (mask=bool:1,128) passes a keyword input. Zoo, torchvision "
+        "and timm models have a default.",
     ),
 ]
 ArgOpt = Annotated[
@@ -200,13 +201,15 @@ def load_target(
     input lacks its batch dimension."""
     from archinspect.analyses.hints import missing_batch_hint, suggested_input
     from archinspect.core.devices import resolve_device
-    from archinspect.core.inputs import parse_inputs, parse_kwargs
+    from archinspect.core.inputs import parse_inputs, parse_kwargs, split_keyword_inputs
     from archinspect.models.loading import load_model
 
     kwargs = parse_kwargs(args)
-    specs = parse_inputs(inputs)
+    positional, keywords = split_keyword_inputs(inputs)
+    specs = parse_inputs(positional)
     resolved = resolve_device(device, auto=auto)
     loaded = load_model(model_ref, kwargs, device=resolved, force=force)
+    loaded.keyword_inputs = keywords
     if not specs and not loaded.default_inputs:
         found = suggested_input(loaded.model)
         example = f"--input {','.join(map(str, found[0]))} ({found[1]})" if found else "e.g. --input 1,3,32,32"

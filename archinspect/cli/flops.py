@@ -96,8 +96,11 @@ def flops(
             mode=mode.value,
             dtype=dtype.value if dtype else None,
             model_name=loaded.label,
+            kwargs=loaded.keyword_inputs,
+            cpu_model=loaded.cpu_model(),
             force=force,
         )
+        report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
         for note in report.notes:
             say(f"note: {note}")
         comparison = None

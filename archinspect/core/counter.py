@@ -8,7 +8,12 @@ Convention (PyTorch's ``torch.utils.flop_counter``): a multiply–accumulate (MA
 convolution, matrix products and attention are counted as MACs. Everything else that does arithmetic
 (normalisation, pooling, activations, elementwise, softmax, reductions, upsampling) is counted
 separately as "other ops", one operation per element touched, with the per-element costs in
-``OTHER_OP_COST`` below. Data movement (views, cat, copies) costs nothing.
+``OTHER_OP_COST`` below.
+
+Every operator that runs is one of three kinds: *counted* (a formula here, or one registered with
+:func:`register_op_cost`), *free* (``FREE_OPS``: views and metadata, copies and indexing, padding,
+factories and random fills — data movement, no arithmetic) or *uncounted* (no formula: reports name
+them with their call counts, never a silent zero).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from archinspect.core.fastmeta import fast_meta
 from archinspect.core.tensors import first_tensor, named_args
+from archinspect.errors import typed_errors
 
 aten = torch.ops.aten
 
@@ -102,6 +108,7 @@ _MATMUL_OPS: dict[Any, tuple[str, Callable[[Sequence[Any], Any], int]]] = {
     aten.addmm: ("matmul", lambda a, o: _mm_macs(a[1], a[2])),
     aten.bmm: ("matmul", lambda a, o: _bmm_macs(a[0], a[1])),
     aten.baddbmm: ("matmul", lambda a, o: _bmm_macs(a[1], a[2])),
+    aten.addbmm: ("matmul", lambda a, o: _bmm_macs(a[1], a[2])),  # the bmm, summed over the batch
     aten.mv: ("matmul", lambda a, o: prod(_shape(a[0]))),
     aten.addmv: ("matmul", lambda a, o: prod(_shape(a[1]))),
     aten.dot: ("matmul", lambda a, o: _numel(a[0])),
@@ -124,7 +131,8 @@ def _mha_cost(named: dict[str, Any], query: Any, key: Any) -> tuple[int, int]:
     """(MACs, other ops) of a whole multi-head attention block: in-projection, attention, out-projection.
 
     Other ops are those of the unfused path (``F.multi_head_attention_forward``) that meta runs: the
-    in-projection bias, Q and K scaling, mask, softmax; the out-projection bias is fused into its addmm.
+    in-projection bias where it is not fused, Q and K scaling, mask, softmax; the out-projection bias is
+    fused into its addmm. The same figures on every device: the fused kernel is charged what meta counts.
     """
     *lead, lq, e = _shape(query)
     lk = _shape(key)[-2]
@@ -132,7 +140,11 @@ def _mha_cost(named: dict[str, Any], query: Any, key: Any) -> tuple[int, int]:
     heads = int(named["num_head"] if "num_head" in named else named["num_heads"])
     scores = batch * heads * lq * lk
     macs = batch * (lq + 2 * lk) * e * e + 2 * scores * (e // heads) + batch * lq * e * e
-    bias = batch * (lq + 2 * lk) * e if isinstance(named.get("qkv_bias"), torch.Tensor) else 0
+    # The unfused path projects (L, B, E) = query.transpose(0, 1): contiguous when B or L is 1, and then
+    # its bias is fused into an addmm (free); otherwise linear is a matmul plus a bias add (one op each).
+    bias = 0
+    if isinstance(named.get("qkv_bias"), torch.Tensor):
+        bias = sum(batch * n * e for n in (lq, lk, lk) if batch > 1 and n > 1)
     masked = isinstance(named.get("mask"), torch.Tensor)
     other = bias + batch * (lq + lk) * e + 5 * scores + (scores if masked else 0)
     return macs, other
@@ -242,6 +254,59 @@ OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     "minimum": ("elementwise", 1, "out"),
     "sin": ("elementwise", 1, "out"),
     "cos": ("elementwise", 1, "out"),
+    "tan": ("elementwise", 1, "out"),
+    "atan": ("elementwise", 1, "out"),
+    "atan2": ("elementwise", 1, "out"),
+    "sinh": ("elementwise", 1, "out"),
+    "cosh": ("elementwise", 1, "out"),
+    "log1p": ("elementwise", 1, "out"),
+    "expm1": ("elementwise", 1, "out"),
+    "log2": ("elementwise", 1, "out"),
+    "log10": ("elementwise", 1, "out"),
+    "exp2": ("elementwise", 1, "out"),
+    "sign": ("elementwise", 1, "out"),
+    "sgn": ("elementwise", 1, "out"),
+    "floor": ("elementwise", 1, "out"),
+    "ceil": ("elementwise", 1, "out"),
+    "round": ("elementwise", 1, "out"),
+    "trunc": ("elementwise", 1, "out"),
+    "frac": ("elementwise", 1, "out"),
+    "remainder": ("elementwise", 1, "out"),
+    "fmod": ("elementwise", 1, "out"),
+    "floor_divide": ("elementwise", 1, "out"),
+    "xlogy": ("elementwise", 2, "out"),
+    "logaddexp": ("elementwise", 4, "out"),  # max, |a - b|, exp, log1p (+ add): as torch computes it
+    "logaddexp2": ("elementwise", 4, "out"),
+    "hypot": ("elementwise", 3, "out"),
+    "eq": ("elementwise", 1, "out"),
+    "ne": ("elementwise", 1, "out"),
+    "lt": ("elementwise", 1, "out"),
+    "le": ("elementwise", 1, "out"),
+    "gt": ("elementwise", 1, "out"),
+    "ge": ("elementwise", 1, "out"),
+    "logical_and": ("elementwise", 1, "out"),
+    "logical_or": ("elementwise", 1, "out"),
+    "logical_not": ("elementwise", 1, "out"),
+    "logical_xor": ("elementwise", 1, "out"),
+    "bitwise_and": ("elementwise", 1, "out"),
+    "bitwise_or": ("elementwise", 1, "out"),
+    "bitwise_not": ("elementwise", 1, "out"),
+    "bitwise_xor": ("elementwise", 1, "out"),
+    "isnan": ("elementwise", 1, "out"),
+    "native_dropout": ("elementwise", 2, "in"),  # a mask draw and a scaled multiply (train mode)
+    "softshrink": ("activation", 1, "out"),
+    "hardshrink": ("activation", 1, "out"),
+    "celu": ("activation", 1, "out"),
+    "selu": ("activation", 1, "out"),
+    "rrelu_with_noise": ("activation", 1, "out"),
+    "logit": ("activation", 1, "out"),
+    # cumulative (scan) ops: one op per element; logcumsumexp as logaddexp per element
+    "cumsum": ("scan", 1, "out"),
+    "cumsum_": ("scan", 1, "out"),
+    "cumprod": ("scan", 1, "out"),
+    "cummax": ("scan", 1, "in"),
+    "cummin": ("scan", 1, "in"),
+    "logcumsumexp": ("scan", 4, "out"),
     # softmax: max, subtract, exp, sum, divide
     "_softmax": ("softmax", 5, "in"),
     "_safe_softmax": ("softmax", 5, "in"),
@@ -255,6 +320,23 @@ OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     "std": ("reduction", 2, "in"),
     "var_mean": ("reduction", 2, "in"),
     "logsumexp": ("reduction", 3, "in"),
+    "prod": ("reduction", 1, "in"),
+    "min": ("reduction", 1, "in"),
+    "amin": ("reduction", 1, "in"),
+    "aminmax": ("reduction", 2, "in"),
+    "argmax": ("reduction", 1, "in"),
+    "argmin": ("reduction", 1, "in"),
+    "any": ("reduction", 1, "in"),
+    "all": ("reduction", 1, "in"),
+    "std_mean": ("reduction", 2, "in"),
+    "norm": ("reduction", 2, "in"),
+    "nansum": ("reduction", 1, "in"),
+    "_fused_rms_norm": ("norm", 4, "in"),
+    "mse_loss": ("reduction", 3, "in"),
+    "nll_loss_forward": ("reduction", 1, "out"),
+    "nll_loss2d_forward": ("reduction", 1, "out"),
+    "grid_sampler_2d": ("upsample", 4, "out"),
+    "grid_sampler_3d": ("upsample", 8, "out"),
     "linalg_vector_norm": ("reduction", 2, "in"),
     # upsampling (as fvcore): nearest copies, bilinear interpolates from 4 neighbours
     "upsample_nearest1d": ("upsample", 1, "out"),
@@ -263,6 +345,7 @@ OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
     "upsample_bilinear2d": ("upsample", 4, "out"),
     "_upsample_bilinear2d_aa": ("upsample", 4, "out"),
     "upsample_bicubic2d": ("upsample", 16, "out"),
+    "_upsample_bicubic2d_aa": ("upsample", 16, "out"),
     "_upsample_nearest_exact1d": ("upsample", 1, "out"),
     "_upsample_nearest_exact2d": ("upsample", 1, "out"),
     "_upsample_nearest_exact3d": ("upsample", 1, "out"),
@@ -295,9 +378,90 @@ def _window_pool_cost(name: str, args: Sequence[Any], out: Any) -> int:
     return _numel(first_tensor(out)) * prod(kernel)
 
 
+# Operators that move or describe data without arithmetic. Named by their overload packet; an in-place
+# variant (``fill_``) and a functional one are both listed where both run.
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+FREE_OPS: dict[str, tuple[str, ...]] = {
+    "view or metadata": _names(
+        "view _unsafe_view reshape _reshape_alias as_strided permute transpose t expand squeeze unsqueeze "
+        "slice select split split_with_sizes chunk unbind narrow unsafe_split unsafe_chunk "
+        "unsafe_split_with_sizes detach alias lift_fresh view_as_real view_as_complex unfold diagonal movedim "
+        "flatten unflatten squeeze_ unsqueeze_ transpose_ t_ _local_scalar_dense sym_size sym_stride "
+        "sym_numel sym_storage_offset is_same_size _assert_async _assert_scalar "
+        "_nested_tensor_from_mask_left_aligned set_ resize_ _has_compatible_shallow_copy_type _to_dense "
+        "_unsafe_index_put equal is_nonzero _nnz detach_ as_strided_ _unsafe_view_copy "
+        "_functional_assert_async _make_dep_token _is_all_true _is_any_true"
+    ),
+    "copy": _names(
+        "_to_copy copy_ clone cat stack index index_select gather scatter scatter_ index_put index_put_ "
+        "index_copy masked_select take nonzero roll flip repeat tile repeat_interleave embedding "
+        "_unsafe_index constant_pad_nd reflection_pad1d reflection_pad2d reflection_pad3d replication_pad1d "
+        "replication_pad2d replication_pad3d pixel_shuffle pixel_unshuffle channel_shuffle "
+        "native_channel_shuffle lift_fresh_copy _pin_memory contiguous tril triu col2im im2col masked_scatter "
+        "slice_scatter select_scatter diagonal_scatter as_strided_scatter unique_dim _unique2 sort topk "
+        "searchsorted bucketize one_hot argsort zero_ fill_ fill _foreach_copy_ polar complex unfold_copy "
+        "where masked_fill masked_fill_ view_copy _copy_from _copy_from_and_resize"
+    ),  # copies, indexing, selection (where, masked_fill), padding, sorting
+    "factory": _names(
+        "empty empty_like empty_strided zeros zeros_like ones ones_like full full_like new_empty new_zeros "
+        "new_ones new_full new_empty_strided arange linspace logspace scalar_tensor eye tensor "
+        "_efficientzerotensor rand randn randint rand_like randn_like randint_like randperm normal normal_ "
+        "uniform_ bernoulli bernoulli_ exponential_ random_ multinomial "
+        "_sparse_coo_tensor_with_dims_and_tensors"
+    ),
+}
+FREE_KIND: dict[str, str] = {name: kind for kind, names in FREE_OPS.items() for name in names}
+
+# Formulas registered from outside (register_op_cost): overload packet -> (category, formula)
+_REGISTERED: dict[Any, tuple[str, Callable[..., Any]]] = {}
+
+
+@typed_errors
+def register_op_cost(op: Any, fn: Callable[..., Any], *, category: str = "custom") -> None:
+    """Register the cost of an ATen operator the counter does not know, for every later pass.
+
+    ``op``: ``torch.ops.aten.foo`` (or a custom op: ``torch.ops.mylib.bar``), any overload of it.
+    ``fn(args, kwargs, out)`` gets the call's arguments and output (meta tensors on the meta device: use
+    shapes, never values) and returns ``(macs, other_ops)`` — MACs for a matmul-like product, other ops
+    for everything else. ``category`` is how per-operator tables group it; ``conv``, ``matmul`` and
+    ``attention`` make its MACs count as MACs (the footer's MACs and FLOPs), others only as other ops.
+    A registered formula replaces the built-in one for that operator. ``fn=None`` removes a registration.
+    """
+    packet = getattr(op, "overloadpacket", op)
+    if not isinstance(packet, torch._ops.OpOverloadPacket):
+        raise TypeError(f"register_op_cost: {op!r} is not an operator (e.g. torch.ops.aten.cumsum)")
+    if fn is None:
+        _REGISTERED.pop(packet, None)
+        return
+    if not callable(fn):
+        raise TypeError(f"register_op_cost: the formula for {packet.__name__} must be callable, got {fn!r}")
+    _REGISTERED[packet] = (category, fn)
+
+
+def _registered_cost(packet: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost:
+    category, fn = _REGISTERED[packet]
+    answer = fn(args, kwargs, out)
+    macs, other = answer if isinstance(answer, tuple) else (answer, 0)
+    if category not in ("conv", "matmul", "attention") and macs:
+        macs, other = 0, other + macs
+    return OpCost(packet.__name__, category, macs=int(macs), other=int(other))
+
+
+def classify(func: Any) -> tuple[str, str]:
+    """(name, kind) of an operator that has no cost: kind is "free: <why>" or "uncounted"."""
+    name = func.overloadpacket.__name__
+    kind = FREE_KIND.get(name)
+    return name, (f"free: {kind}" if kind else "uncounted")
+
+
 def op_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost | None:
-    """The cost of one ATen call, or None when it does no arithmetic (views, copies, factories)."""
+    """The cost of one ATen call, or None when the counter has no formula (free or uncounted: see classify)."""
     packet = func.overloadpacket
+    if _REGISTERED and packet in _REGISTERED:
+        return _registered_cost(packet, args, kwargs, out)
     if packet in _ATTENTION:
         macs, other = _attention_cost(func, args, kwargs)
         return OpCost(packet.__name__, "attention", macs=macs, other=other)
@@ -358,10 +522,19 @@ class OpCounter(TorchDispatchMode):
         # torch._dynamo (about 2 s) on the first operator. Counting never runs under torch.compile.
         return False
 
-    def __init__(self, on_op: Callable[[OpCost], None], observers: Sequence[Callable[..., None]] = ()) -> None:
+    def __init__(
+        self,
+        on_op: Callable[[OpCost], None],
+        observers: Sequence[Callable[..., None]] = (),
+        on_uncosted: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """``on_op(cost)`` for every counted operator; ``observers`` see every call (func, args, kwargs, out);
+        ``on_uncosted(name, kind)`` for operators without a cost (kind: ``free: view or metadata|copy|factory``
+        or ``uncounted``, see :func:`classify`)."""
         super().__init__()
         self.on_op = on_op
         self.observers = tuple(observers)
+        self.on_uncosted = on_uncosted
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}
@@ -371,6 +544,8 @@ class OpCounter(TorchDispatchMode):
         cost = op_cost(func, args, kwargs, out)
         if cost is not None:
             self.on_op(cost)
+        elif self.on_uncosted is not None:
+            self.on_uncosted(*classify(func))
         for observe in self.observers:
             observe(func, args, kwargs, out)
         return out

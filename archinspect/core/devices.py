@@ -38,3 +38,11 @@ def auto_bench_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def cuda_free_bytes(device: str) -> int:
+    """Free memory on a CUDA device as the driver reports it (``torch.cuda.mem_get_info``), in bytes."""
+    import torch
+
+    free, _total = torch.cuda.mem_get_info(torch.device(device))
+    return int(free)

@@ -24,10 +24,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from archinspect.core import adapt
 from archinspect.core.counter import OpCost, OpCounter
 from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
-from archinspect.core.guard import MemoryEstimate, check_memory
+from archinspect.core.guard import MemoryEstimate, ResourceError, check_memory
 from archinspect.core.inputs import InputSpec
 from archinspect.core.receptive import FieldTracker
 from archinspect.core.report import LayerRecord, OpTally, Report, Totals
@@ -65,12 +66,48 @@ def as_specs(inputs: Any) -> list[InputSpec]:
     return specs
 
 
+Item = InputSpec | torch.Tensor  # one input: a shape to make a dummy of, or a real tensor used as given
+
+
+def _items(inputs: Any) -> list[Item]:
+    """Positional inputs: InputSpecs and shapes become InputSpecs; tensors are kept (used as given)."""
+    if isinstance(inputs, (InputSpec, torch.Tensor)) or (
+        isinstance(inputs, (tuple, list)) and inputs and all(isinstance(d, int) for d in inputs)
+    ):
+        inputs = [inputs]
+    return [item if isinstance(item, torch.Tensor) else as_specs([item])[0] for item in inputs]
+
+
+def _keyword_items(kwargs: dict[str, Any] | None) -> dict[str, Item]:
+    out: dict[str, Item] = {}
+    for key, value in (kwargs or {}).items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise UsageError(f"keyword input {key!r} is not a Python name (e.g. mask=bool:1,128)")
+        out[key] = value if isinstance(value, torch.Tensor) else as_specs([value])[0]
+    return out
+
+
+def spec_of(item: Item) -> InputSpec:
+    """The shape and dtype of an input, as reports show it."""
+    if isinstance(item, torch.Tensor):
+        return InputSpec(tuple(item.shape), str(item.dtype).removeprefix("torch."))
+    return item
+
+
 def _is_meta_gap(exc: BaseException) -> bool:
+    """Whether ``exc`` is the meta device's limit rather than the model's own failure.
+
+    No meta kernel, a data-dependent operator (``nonzero``, ``.item()``, ``.numpy()``, ``.tolist()``),
+    or a tensor left on another device (created in forward on a fixed device, or a CPU attribute).
+    """
     text = str(exc)
+    low = text.lower()
     if isinstance(exc, NotImplementedError):
-        return "Meta" in text or "meta" in text
+        return True
+    if "meta" in low and ("tensor" in low or "backend" in low or "device" in low or "kernel" in low):
+        return True
     return isinstance(exc, RuntimeError) and (
-        "meta tensor" in text.lower() or "'Meta' backend" in text or "on meta" in text
+        "expected all tensors to be on the same device" in low or "is not on the expected device" in low
     )
 
 
@@ -86,6 +123,8 @@ def run_pass(
     intercept: Interceptor | None = None,
     meta_fallback: bool = True,
     per_module: bool = True,
+    kwargs: dict[str, Any] | None = None,
+    cpu_model: Callable[[], nn.Module] | None = None,
     receptive: bool = False,
     force: bool = False,
 ) -> Report:
@@ -101,6 +140,12 @@ def run_pass(
     or ``train`` (BatchNorm statistics are never written back to the model). ``per_module=False`` records
     the model as one row (the same counter, no per-module hooks): for totals only, about 3× faster; its
     ``activation_bytes`` is then the model's output alone (leaf outputs need per-module records).
+
+    Real tensors among ``inputs`` (or in ``kwargs``, keyword inputs by name) are used as given; with
+    ``device="auto"`` the pass then runs on their device. A dict as ``inputs`` is keyword inputs.
+    ``cpu_model``: builds the model on CPU, used instead of substituting tensors when the meta pass falls
+    back (a model built on meta holds meta tensors the substitution cannot give values to).
+
     ``receptive=True`` also gives every record the receptive field of its output (``LayerRecord.rf``,
     :mod:`~archinspect.core.receptive`), followed through every operator like the FLOPs.
 
@@ -109,27 +154,45 @@ def run_pass(
     raises :class:`~archinspect.core.guard.ResourceError` unless ``force``. Passes over one model are
     serialised (:func:`model_lock`); the model is never modified.
     """
+    if isinstance(inputs, dict):
+        inputs, kwargs = [], {**inputs, **(kwargs or {})}
     if mode not in ("eval", "train"):
         raise UsageError(f"--mode {mode!r} is not a mode; accepted: eval, train")
     if depth < 0:
         raise UsageError(f"--depth {depth} must be 0 or more")
-    specs = as_specs(inputs)
+    items, keywords = _items(inputs), _keyword_items(kwargs)
     if dtype is not None:
         if not hasattr(torch, dtype) or not getattr(torch, dtype).is_floating_point:
             raise UsageError(f"--dtype {dtype!r}: accepted: float32, float16, bfloat16, float64")
-        specs = [s.with_dtype(dtype) for s in specs]
-    target = resolve_device(device, auto="meta")
-    name = model_name or type(model).__name__
+        items = [s if isinstance(s, torch.Tensor) else s.with_dtype(dtype) for s in items]
+        keywords = {k: s if isinstance(s, torch.Tensor) else s.with_dtype(dtype) for k, s in keywords.items()}
     notes: list[str] = []
+    model, unwrapped = adapt.unwrap(model)
+    if unwrapped:
+        notes.append(unwrapped)
+    name = model_name or type(model).__name__
+    adapt.check_forward(model, name)
+    real = [t for t in [*items, *keywords.values()] if isinstance(t, torch.Tensor) and t.device.type != "meta"]
+    if real and device in ("auto", None):
+        device = str(real[0].device)  # real inputs: the pass runs where they are
+    target = resolve_device(device, auto="meta")
     opts = _PassOptions(depth, mode, dtype, name, intercept, per_module, receptive)
     with model_lock(model):
         try:
-            return _run(model, specs, target, opts, notes, force)
+            return _run(model, items, keywords, target, opts, notes, force)
         except MetaKernelMissing as gap:
             if not (meta_fallback and device in ("auto", None)):
                 raise ModelRunError(f"{gap} (use --device cpu)") from None
-            notes.append(f"{gap}; ran on CPU instead")
-            return _run(model, specs, "cpu", opts, notes, force)
+            rebuilt = cpu_model() if cpu_model is not None else None
+            how = "the model rebuilt on CPU" if rebuilt is not None else "CPU"
+            notes.append(f"{gap}; ran on {how} instead")
+            try:
+                model = adapt.unwrap(rebuilt)[0] if rebuilt is not None else model
+                return _run(model, items, keywords, "cpu", opts, notes, force)
+            except ModelRunError as err:
+                if isinstance(err, ResourceError):
+                    raise
+                raise ModelRunError(f"{err} (after falling back to CPU: on meta, {gap})", failure=err.failure) from err
 
 
 _LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
@@ -195,7 +258,7 @@ def _substituted(model: nn.Module, swaps: list[_Swap]) -> Iterator[None]:
     Attributes a ``forward`` sets (``self.calls += 1``, ``self.last = x``) are undone too: each module's
     ``__dict__`` is put back as it was, key for key and object for object.
     """
-    saved = {mod: dict(mod.__dict__) for mod in model.modules()}
+    saved = {mod: dict(mod.__dict__) for mod in model.modules() if not isinstance(mod, torch.jit.ScriptModule)}
     slots = {id(getattr(s.module, s.slot)): dict(getattr(s.module, s.slot)) for s in swaps}
     try:
         for s in swaps:
@@ -233,15 +296,54 @@ def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
 class _Recorder:
     """Builds LayerRecords from module hooks and charges operator costs to the running module."""
 
-    def __init__(self, model: nn.Module, fields: FieldTracker | None = None, check_dtypes: bool = False) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        fields: FieldTracker | None = None,
+        proxies: dict[nn.Module, nn.Module] | None = None,
+        check_dtypes: bool = False,
+    ) -> None:
         self.fields = fields
         self.names = {mod: name for name, mod in model.named_modules()}
         self.check_dtypes = check_dtypes  # on meta, where kernels do not check them
         self.own = _own_params(model)
+        for proxy, script in (proxies or {}).items():  # a scripted module: one leaf row holding all of it
+            if script is model:  # the model itself is scripted: the proxy is the one row
+                self.names = {proxy: ""}
+            for inner in script.modules():
+                self.own.pop(inner, None)
+            params = list(script.parameters())
+            self.own[proxy] = (sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad))
         self.records: list[LayerRecord] = []
         self.stack: list[int] = []
         self.calls: dict[nn.Module, int] = {}
         self.ops: dict[str, OpTally] = {}
+        self.free_ops: dict[str, dict[str, int]] = {}  # kind -> op -> calls
+        self.uncounted_ops: dict[str, int] = {}  # op -> calls
+        self.muted = 0  # > 0 while a fused RNN kernel runs whose cost a meta replay already charged
+
+    def mute(self, step: int) -> None:
+        self.muted += step
+
+    def on_uncosted(self, op: str, kind: str) -> None:
+        if self.muted:
+            return
+        if kind == "uncounted":
+            self.uncounted_ops[op] = self.uncounted_ops.get(op, 0) + 1
+        else:
+            per_kind = self.free_ops.setdefault(kind.removeprefix("free: "), {})
+            per_kind[op] = per_kind.get(op, 0) + 1
+
+    def replay_counter(self) -> OpCounter:
+        """A counter that charges even while muted (the meta replay of a fused RNN call)."""
+        return OpCounter(self.charge, on_uncosted=self.on_uncosted_unmuted)
+
+    def on_uncosted_unmuted(self, op: str, kind: str) -> None:
+        muted, self.muted = self.muted, 0
+        try:
+            self.on_uncosted(op, kind)
+        finally:
+            self.muted = muted
 
     def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         n = self.calls.get(module, 0) + 1
@@ -259,7 +361,7 @@ class _Recorder:
         rec = LayerRecord(
             index=len(self.records),
             name=name,
-            type=type(module).__name__,
+            type=getattr(module, "shown_type", None) or type(module).__name__,
             depth=depth,
             parent=parent,
             params=params,
@@ -279,6 +381,10 @@ class _Recorder:
             rec.rf = self.fields.of(output)
 
     def on_op(self, cost: OpCost) -> None:
+        if not self.muted:
+            self.charge(cost)
+
+    def charge(self, cost: OpCost) -> None:
         if self.stack:
             rec = self.records[self.stack[-1]]
             rec.macs += cost.macs
@@ -365,6 +471,11 @@ def training_mode(model: nn.Module, mode: str) -> Iterator[nn.Module]:
             m.training = flag
 
 
+def _default_device(target: torch.device) -> Any:
+    """On meta, tensors a forward creates without ``device=`` (``torch.arange(n)``) are made on meta too."""
+    return torch.device("meta") if target.type == "meta" else contextlib.nullcontext()
+
+
 @dataclass(frozen=True)
 class _PassOptions:
     depth: int
@@ -376,9 +487,18 @@ class _PassOptions:
     receptive: bool = False
 
 
+def _made(item: Item, target: torch.device, dtype: str | None) -> Any:
+    """The tensor the pass gets for one input: a dummy for a spec, a real tensor as given (moved if asked)."""
+    if not isinstance(item, torch.Tensor):
+        return item.make(target)
+    cast = getattr(torch, dtype) if (dtype and item.is_floating_point()) else item.dtype
+    return item if (item.device == target and item.dtype == cast) else item.to(device=target, dtype=cast)
+
+
 def _run(
     model: nn.Module,
-    specs: Sequence[InputSpec],
+    items: Sequence[Item],
+    keywords: dict[str, Item],
     target_name: str,
     opts: _PassOptions,
     notes: list[str],
@@ -387,33 +507,74 @@ def _run(
     depth, mode, dtype, intercept = opts.depth, opts.mode, opts.dtype, opts.intercept
     target = torch.device(target_name)
     if target.type != "meta" and not force:
-        check_pass_memory(model, specs, target, opts)
-    args = [s.make(target) for s in specs]
+        check_pass_memory(model, items, keywords, target, opts)
+    specs = [spec_of(i) for i in items]
+    args = [_made(i, target, dtype) for i in items]
+    kwargs = {k: _made(i, target, dtype) for k, i in keywords.items()}
+    if adapt.has_lazy(model):  # materialised on a copy by a first call; the user's module stays lazy
+        model = adapt.lazy_copy(model, target)
+        try:
+            with training_mode(model, mode), torch.no_grad(), _default_device(target):
+                model(*args, **kwargs)
+        except Exception as exc:
+            if target.type == "meta" and _is_meta_gap(exc):
+                raise MetaKernelMissing(_meta_gap_text(exc)) from exc
+            raise ModelRunError(f"materialising the lazy modules failed: {' '.join(str(exc).split())}") from exc
+        note = "lazy modules materialised on a copy for the pass (the model itself is left uninitialised)"
+        if note not in notes:
+            notes.append(note)
+    scripts = adapt.script_roots(model)
+    held = {t.device for r in scripts.values() for t in [*r.parameters(), *r.buffers()]}
+    if held - {target}:
+        where = ", ".join(sorted(str(d) for d in held - {target}))
+        if target.type == "meta":
+            raise MetaKernelMissing(f"a TorchScript submodule keeps its own tensors (on {where})")
+        raise ModelRunError(
+            f"a TorchScript submodule keeps its own tensors on {where}; it cannot run on {target} "
+            f"(run with --device {sorted(held - {target}, key=str)[0]})"
+        )
     subs = _substitutes(model, target, dtype, mode)
-    fields = FieldTracker() if opts.receptive else None
-    if fields is not None and args:
-        fields.mark_input(args[0])
-    rec = _Recorder(model, fields, check_dtypes=target.type == "meta")
+    if scripts:  # a scripted module keeps its own tensors (they cannot be swapped from Python)
+        inside = {id(m) for r in scripts.values() for m in r.modules()}
+        subs = [s for s in subs if id(s.module) not in inside]
     handles = []
-    try:
-        for mod in rec.names if opts.per_module else [model]:
-            handles.append(mod.register_forward_pre_hook(rec.pre, with_kwargs=True))
-            handles.append(mod.register_forward_hook(rec.post, with_kwargs=True))
-        patch = _patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
-        observers = [fields] if fields is not None else []
-        counter = OpCounter(rec.on_op, observers)
-        with _substituted(model, subs), training_mode(model, mode), torch.no_grad(), patch, counter:
-            model(*args)
-    except Exception as exc:
-        if target.type == "meta" and _is_meta_gap(exc):
-            raise MetaKernelMissing(_meta_gap_text(exc)) from exc
-        raise failure_error(exc, rec.records, rec.stack, specs, model=model) from exc
-    except (SystemExit, KeyboardInterrupt) as exc:  # the model's own code exiting is its failure, not an order
-        raise failure_error(RuntimeError(escape_text(exc)), rec.records, rec.stack, specs, model=model) from None
-    finally:
-        for h in handles:
-            h.remove()
-    totals = _totals(model, rec.records, args, dtype)
+    with contextlib.ExitStack() as stack:
+        proxies = stack.enter_context(adapt.proxied_scripts(model, scripts))
+        root = None
+        if "" in scripts:  # the model itself is scripted: call it through a proxy
+            root = adapt.ScriptProxy(model)
+            proxies[root] = model
+        fields = FieldTracker() if opts.receptive else None
+        if fields is not None and args:
+            fields.mark_input(args[0])
+        rec = _Recorder(model, fields, proxies, check_dtypes=target.type == "meta")
+        zeros = stack.enter_context(adapt.stray_tensors_on(model, target))
+        if zeros:
+            notes.append(f"{zeros} plain tensor attribute(s) on meta have no values: zeros on {target} for the pass")
+        try:
+            hooked = [m for m in rec.names if not isinstance(m, torch.jit.ScriptModule)]
+            for mod in hooked if opts.per_module else [root or model]:
+                handles.append(mod.register_forward_pre_hook(rec.pre, with_kwargs=True))
+                handles.append(mod.register_forward_hook(rec.post, with_kwargs=True))
+            if target.type != "meta":  # after the recorder's hooks: the replay is charged to the RNN's record
+                stack.enter_context(adapt.rnn_replays(model, rec.replay_counter, rec.mute))
+            patch = _patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
+            observers = [fields] if fields is not None else []
+            counter = OpCounter(rec.on_op, observers, on_uncosted=rec.on_uncosted)
+            swapped = _substituted(model, subs)
+            with swapped, training_mode(model, mode), torch.no_grad(), patch, _default_device(target), counter:
+                (root or model)(*args, **kwargs)
+        except Exception as exc:
+            if target.type == "meta" and _is_meta_gap(exc):
+                raise MetaKernelMissing(_meta_gap_text(exc)) from exc
+            raise failure_error(exc, rec.records, rec.stack, specs, model=model) from exc
+        except (SystemExit, KeyboardInterrupt) as exc:  # the model's code exiting is its failure, not an order
+            raise failure_error(RuntimeError(escape_text(exc)), rec.records, rec.stack, specs, model=model) from None
+        finally:
+            for h in handles:
+                h.remove()
+    # totals from the model that ran: for a lazy model its materialised copy (the user's has no sizes yet)
+    totals = _totals(model, rec.records, [args, kwargs], dtype)
     if opts.per_module:
         rec.add_unrun()
     else:  # the one row holds everything, so that it still sums to the totals
@@ -432,21 +593,35 @@ def _run(
         totals=totals,
         depth=depth,
         notes=notes,
+        keyword_inputs={k: spec_of(i) for k, i in keywords.items()},
+        free_ops=rec.free_ops,
+        uncounted_ops=rec.uncounted_ops,
     )
 
 
-def estimate_pass(model: nn.Module, inputs: Any, *, dtype: str | None = None, mode: str = "eval") -> MemoryEstimate:
+def estimate_pass(
+    model: nn.Module,
+    inputs: Any,
+    *,
+    kwargs: dict[str, Any] | None = None,
+    dtype: str | None = None,
+    mode: str = "eval",
+) -> MemoryEstimate:
     """What a pass of ``model`` on ``inputs`` needs on a real device, measured by a meta pass (nothing allocated).
 
-    ``weights``: the pass's substitutes of every parameter and buffer (unique tensors, cast to ``dtype``).
-    ``activations``: a conservative peak of live tensors under ``torch.no_grad()`` — the largest
-    input + output of any leaf layer plus the largest input a container holds while its children run (a
-    residual block keeps its input for the shortcut). ``None`` when the meta pass cannot run.
+    ``inputs``/``kwargs`` as for :func:`run_pass`. ``weights``: the pass's substitutes of every parameter and
+    buffer (unique tensors, cast to ``dtype``). ``activations``: a conservative peak of live tensors under
+    ``torch.no_grad()`` — the largest input + output of any leaf layer plus the largest input a container
+    holds while its children run (a residual block keeps its input for the shortcut). ``None`` when the
+    meta pass cannot run.
     """
-    specs = as_specs(inputs)
-    if dtype is not None:
-        specs = [s.with_dtype(dtype) for s in specs]
+    if isinstance(inputs, dict):
+        inputs, kwargs = [], {**inputs, **(kwargs or {})}
+    items, keywords = _items(inputs), _keyword_items(kwargs)
     cast = getattr(torch, dtype) if dtype else None
+    if cast is not None:
+        items = [s if isinstance(s, torch.Tensor) else s.with_dtype(dtype) for s in items]
+        keywords = {k: s if isinstance(s, torch.Tensor) else s.with_dtype(dtype) for k, s in keywords.items()}
     seen: set[int] = set()
     weights = 0
     for mod in model.modules():
@@ -456,13 +631,13 @@ def estimate_pass(model: nn.Module, inputs: Any, *, dtype: str | None = None, mo
             seen.add(id(t))
             itemsize = cast.itemsize if (cast is not None and t.is_floating_point()) else t.element_size()
             weights += t.numel() * itemsize
-    inputs_bytes = sum(s.nbytes for s in specs)
+    inputs_bytes = sum(spec_of(i).nbytes for i in [*items, *keywords.values()])
     opts = _PassOptions(0, mode, dtype, type(model).__name__, None, True)
     # A caller's own dispatch mode (a FlopCounterMode around inspect) must not see this extra pass.
     unobserved = getattr(torch.utils._python_dispatch, "_disable_current_modes", contextlib.nullcontext)
     with model_lock(model), unobserved():
         try:
-            records = _run(model, specs, "meta", opts, []).records
+            records = _run(model, items, keywords, "meta", opts, []).records
         except (MetaKernelMissing, ModelRunError):
             return MemoryEstimate(weights, inputs_bytes, None)
     itemsize = cast.itemsize if cast is not None else 4
@@ -478,15 +653,18 @@ def estimate_pass(model: nn.Module, inputs: Any, *, dtype: str | None = None, mo
     return MemoryEstimate(weights, inputs_bytes, leaf_peak + held)
 
 
-def check_pass_memory(model: nn.Module, specs: Sequence[InputSpec], target: torch.device, opts: _PassOptions) -> None:
+def check_pass_memory(
+    model: nn.Module, items: Sequence[Item], keywords: dict[str, Item], target: torch.device, opts: _PassOptions
+) -> None:
     """Refuse (:class:`~archinspect.core.guard.ResourceError`) a real pass that would not fit on ``target``."""
-    estimate = estimate_pass(model, list(specs), dtype=opts.dtype, mode=opts.mode)
+    estimate = estimate_pass(model, list(items), kwargs=dict(keywords), dtype=opts.dtype, mode=opts.mode)
     check_memory(estimate.total, target, "this pass", estimate.parts())
 
 
 def _meta_gap_text(exc: BaseException) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"an operator has no meta kernel ({first[:120]})"
+    first = first.split(". ")[0].rstrip(".")  # the first sentence: torch's advice after it is for torch users
+    return f"an operator has no meta kernel ({first[:160]})"
 
 
 def _totals(model: nn.Module, records: list[LayerRecord], args: list[Any], dtype: str | None) -> Totals:

@@ -173,6 +173,28 @@ def parse_inputs(texts: list[str] | None) -> list[InputSpec] | None:
     return [parse_input(t) for t in texts]
 
 
+_KEYWORD = re.compile(r"\s*([A-Za-z_]\w*)\s*=(.*)")
+
+
+def split_keyword_inputs(texts: list[str] | None) -> tuple[list[str], dict[str, InputSpec]]:
+    """(positional ``--input`` texts, keyword inputs): ``mask=bool:1,128`` is the forward's ``mask`` argument."""
+    positional: list[str] = []
+    keywords: dict[str, InputSpec] = {}
+    for text in texts or []:
+        m = _KEYWORD.fullmatch(text)
+        if not m:
+            positional.append(text)
+            continue
+        name, spec = m.group(1), m.group(2)
+        if name in keywords:
+            raise UsageError(f"--input {text!r}: keyword input {name!r} is given twice")
+        try:
+            keywords[name] = parse_input(spec)
+        except UsageError as exc:
+            raise UsageError(f"--input {text!r} (keyword input {name}): {exc}") from None
+    return positional, keywords
+
+
 def parse_value(text: str) -> Any:
     """A constructor argument: int, float, bool, None, tuple/list, or else the string itself."""
     t = text.strip()
@@ -224,3 +246,33 @@ def parse_kwargs(items: list[str] | str | None) -> dict[str, Any]:
             raise UsageError(f"--arg {shown(item)} is not key=value (e.g. depth=40, bottleneck=true)")
         out[key] = parse_value(value)
     return out
+
+
+SIZE_UNITS: dict[str, int] = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+SIZE_FORMS = (
+    "a number of bytes or a size like 24GiB, 16GB, 512MiB, 1.5TiB "
+    "(KiB/MiB/GiB/TiB = 1024-based, KB/MB/GB/TB = 1000-based)"
+)
+
+
+def parse_size(text: str, option: str = "--budget") -> int:
+    """A memory size as typed (``24GiB``, ``16GB``, ``512MiB``, ``1000000``) in bytes; UsageError otherwise."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*", text or "")
+    unit = m.group(2).lower() if m else ""
+    if not m or unit not in SIZE_UNITS:
+        raise UsageError(f"{option} {text!r} is not a size; expected {SIZE_FORMS}")
+    value = int(float(m.group(1)) * SIZE_UNITS[unit]) if "." in m.group(1) else int(m.group(1)) * SIZE_UNITS[unit]
+    if value <= 0:
+        raise UsageError(f"{option} {text!r} must be more than 0 bytes")
+    return value

@@ -140,6 +140,30 @@ class Report:
     totals: Totals
     depth: int = 2
     notes: list[str] = field(default_factory=list)  # e.g. the meta -> CPU fallback
+    keyword_inputs: dict[str, InputSpec] = field(default_factory=dict)  # inputs passed by name
+    free_ops: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> operator -> calls (no arithmetic)
+    uncounted_ops: dict[str, int] = field(default_factory=dict)  # operator -> calls: ran, no formula, not in MACs
+
+    def input_text(self) -> str:
+        """``1,3,224,224`` (several positional inputs comma-separated), then ``name=spec`` keyword inputs."""
+        parts = [str(s) for s in self.inputs] + [f"{k}={s}" for k, s in self.keyword_inputs.items()]
+        return ", ".join(parts)
+
+    def extra_keys(self) -> dict[str, Any]:
+        """JSON keys every view carries: ``keyword_inputs``, ``uncounted_ops`` (op -> calls), ``free_ops``
+        (kind -> op -> calls; kinds: view or metadata, copy, factory)."""
+        return {
+            "keyword_inputs": {k: {"shape": list(s.shape), "dtype": s.dtype} for k, s in self.keyword_inputs.items()},
+            "uncounted_ops": dict(sorted(self.uncounted_ops.items())),
+            "free_ops": {kind: dict(sorted(ops.items())) for kind, ops in sorted(self.free_ops.items())},
+        }
+
+    def uncounted_text(self) -> str | None:
+        """``uncounted operators (ran, no formula, not in any figure): nms ×1, roi_align ×4``, or None."""
+        if not self.uncounted_ops:
+            return None
+        ops = ", ".join(f"{op} ×{n}" for op, n in sorted(self.uncounted_ops.items(), key=lambda kv: (-kv[1], kv[0])))
+        return f"uncounted operators (ran, no formula, not in any figure): {ops}"
 
     @property
     def batch_size(self) -> int:
@@ -196,6 +220,7 @@ class Report:
             "batch_size": self.batch_size,
             "convention": CONVENTION,
             "notes": list(self.notes),
+            **self.extra_keys(),
             "totals": self.totals.to_dict(),
             "layers": [r.to_dict() for r in self.rows(depth)],
             "ops": [t.to_dict() for t in sorted(self.ops.values(), key=lambda t: (-t.macs, -t.other_ops, t.op))],

@@ -21,6 +21,8 @@ from typing import Any
 
 from archinspect.core.inputs import InputSpec, parse_kwargs
 from archinspect.errors import ModelRunError, UsageError, escape_text, typed_errors
+from archinspect.models import library
+from archinspect.models.library import DownloadBlocked
 from archinspect.models.zoo import ZooEntry, get_entry, is_zoo_name
 from archinspect.models.zoo._registry import canonical_name
 
@@ -37,6 +39,16 @@ class LoadedModel:
     entry: ZooEntry | None = None
     source_file: str | None = None  # the user's file, for "constructed at file:line"
     rebuild: Callable[[str], Any] | None = field(default=None, repr=False)  # build again on a device
+    notes: list[str] = field(default_factory=list)  # e.g. "built on CPU: the builder computes with values"
+    built_on: str | None = None  # the device the model was built on (None: the user's instance)
+    keyword_inputs: dict[str, InputSpec] = field(default_factory=dict)  # ``--input name=spec``
+
+    def cpu_model(self) -> Callable[[], Any] | None:
+        """For the pass's CPU fallback: the model rebuilt on CPU, when it was built on meta (else None)."""
+        if self.rebuild is None or self.built_on != "meta":
+            return None
+        rebuild = self.rebuild
+        return lambda: rebuild("cpu")
 
     def inputs(self, given: list[InputSpec] | None) -> list[InputSpec]:
         """``given``, else the model's default input; a :class:`UsageError` when there is neither."""
@@ -62,6 +74,34 @@ def _device_context(device: str | None) -> Any:
                 yield
         else:
             yield
+
+
+def _is_meta_build_error(exc: BaseException) -> bool:
+    """Whether building on meta failed because the builder needs values (``Cannot copy out of meta tensor``)."""
+    while exc is not None:
+        text = str(exc).lower()
+        if isinstance(exc, NotImplementedError) or ("meta" in text and ("tensor" in text or "device" in text)):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
+def _build(build: Callable[[str | None], Any], device: str | None, label: str) -> tuple[Any, str | None, list[str]]:
+    """(model, device it was built on, notes): on meta first; on CPU when the builder computes with values.
+
+    Nothing is downloaded while building: a builder that tries raises :class:`DownloadBlocked`."""
+    try:
+        with library.no_downloads():
+            return build(device), device, []
+    except (UsageError, DownloadBlocked):
+        raise
+    except Exception as exc:
+        if device != "meta" or not _is_meta_build_error(exc):
+            raise
+        first = " ".join(str(exc).split())[:100] or type(exc).__name__
+        with library.no_downloads():
+            model = build("cpu")
+        return model, "cpu", [f"{label} was built on CPU: its builder computes with real values ({first})"]
 
 
 @typed_errors
@@ -132,8 +172,8 @@ def _load_zoo(name: str, kwargs: dict[str, Any], device: str | None, force: bool
                 ) from None
 
     if device and device != "meta" and not force:
-        _check_build_memory(entry.name, build("meta"), device)
-    model = build(device)
+        _check_build_memory(entry.name, build, device)
+    model, built_on, notes = _build(build, device, entry.name)
     channels = kwargs.get("in_channels", entry.default_input[1] if len(entry.default_input) > 1 else None)
     shape = list(entry.default_input)
     if channels is not None and len(shape) > 1:
@@ -141,13 +181,25 @@ def _load_zoo(name: str, kwargs: dict[str, Any], device: str | None, force: bool
     suffix = ",".join(f"{k}={v}" for k, v in kwargs.items())
     # with arguments, the name as given (densenet-bc:depth=40), not the entry it defaults to (densenet-bc-100)
     label = f"{canonical_name(name)}:{suffix}" if suffix else entry.name
-    return LoadedModel(model, label, [InputSpec(tuple(shape))], entry=entry, rebuild=build)
+    return LoadedModel(
+        model, label, [InputSpec(tuple(shape))], entry=entry, rebuild=build, notes=notes, built_on=built_on
+    )
 
 
-def _check_build_memory(name: str, meta_model: Any, device: str) -> None:
-    """Refuse to build a model whose parameters and buffers would not fit in ``device``'s free memory."""
+def _check_build_memory(name: str, build: Callable[[str | None], Any], device: str) -> None:
+    """Refuse to build a model whose parameters and buffers would not fit in ``device``'s free memory.
+
+    Counted on a meta build (nothing allocated); a builder that cannot build on meta is not checked.
+    """
     from archinspect.core.guard import check_memory
 
+    try:
+        with library.no_downloads():
+            meta_model = build("meta")
+    except (UsageError, DownloadBlocked):
+        raise
+    except Exception:
+        return
     tensors = {id(t): t for t in [*meta_model.parameters(), *meta_model.buffers()]}
     needed = sum(t.numel() * t.element_size() for t in tensors.values())
     check_memory(needed, device, f"building {name}", "its parameters and buffers", batch_hint=False)
@@ -158,33 +210,40 @@ def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | Non
         module = importlib.import_module(lib)
     except ImportError:
         raise UsageError(f"{lib}:{name}: {lib} is not installed (pip install {lib})") from None
-    kwargs = dict(kwargs)
     if lib == "torchvision":
         import torchvision.models as tvm
 
         available = tvm.list_models()
-        factory = lambda: tvm.get_model(name, weights=None, **kwargs)  # noqa: E731 - never download weights
     else:
         available = module.list_models()
-        factory = lambda: module.create_model(name, pretrained=False, **kwargs)  # noqa: E731
     if name not in available:
         import difflib
 
         close = difflib.get_close_matches(name, available, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise UsageError(f"unknown {lib} model {name!r}{hint}")
+    if lib == "torchvision":
+        factory = library.torchvision_factory(name, kwargs)
+    else:
+        factory = library.timm_factory(module, name, kwargs)
+    label = f"{lib}:{name}"
 
     def build(dev: str | None) -> Any:
         with _device_context(dev):
-            return factory()
+            try:
+                return factory()
+            except (TypeError, ValueError) as exc:
+                if kwargs and any(k in str(exc) for k in kwargs):
+                    raise UsageError(f"{label}: bad argument ({exc})") from None
+                raise
 
-    model = build(device)
-    # timm models carry their input size; torchvision's are 224 but for Inception v3's 299.
-    chw = tuple(getattr(model, "pretrained_cfg", {}).get("input_size") or ())
-    if len(chw) != 3:
-        size = 299 if "inception" in name else 224
-        chw = (3, size, size)
-    return LoadedModel(model, f"{lib}:{name}", [InputSpec((1, *chw))], rebuild=build)
+    model, built_on, notes = _build(build, device, label)
+    if lib == "torchvision":
+        inputs = library.torchvision_inputs(name, model)
+    else:  # timm models carry their input size
+        chw = tuple(getattr(model, "pretrained_cfg", {}).get("input_size") or (3, 224, 224))
+        inputs = [InputSpec((1, *chw))]
+    return LoadedModel(model, label, inputs, rebuild=build, notes=notes, built_on=built_on)
 
 
 def _symbol_from_file(path: str, symbol: str) -> Any:
@@ -293,7 +352,8 @@ def _instantiate(
             raise UsageError(f"{label} returned an object of type {type(made).__name__}, not an nn.Module")
         return made
 
-    return LoadedModel(build(device), label, source_file=source_file, rebuild=build)
+    model, built_on, notes = _build(build, device, label)
+    return LoadedModel(model, label, source_file=source_file, rebuild=build, notes=notes, built_on=built_on)
 
 
 def _accepted(obj: Any) -> str:

@@ -72,7 +72,7 @@ class FlopsView:
 
     def _title(self, what: str) -> str:
         r = self.report
-        return f"{r.model_name} · {what} · input {', '.join(str(s) for s in r.inputs)} · {self._scope}"
+        return f"{r.model_name} · {what} · input {r.report.input_text()} · {self._scope}"
 
     def module_table(self) -> TableData:
         r = self.report
@@ -211,6 +211,9 @@ class FlopsView:
             CONVENTION_LINE,
         ]
         lines.extend(f"Note: {n}" for n in r.notes)
+        uncounted = r.report.uncounted_text()
+        if uncounted:
+            lines.append(f"Not counted: {uncounted}")
         return lines
 
     def tables(self) -> list[TableData]:
@@ -243,6 +246,7 @@ class FlopsView:
             "per_sample": r.per_sample,
             "convention": CONVENTION,
             "notes": list(r.notes),
+            **r.report.extra_keys(),
             "totals": {
                 "macs": r.totals.macs,
                 "flops": r.totals.flops,

@@ -12,7 +12,9 @@ from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, f
 DROP_ORDER = ("share", "output_bytes", "input_shape", "type", "rf_start", "rf_jump")
 
 
-def _short_name(rec: LayerRecord, records: list[LayerRecord]) -> str:
+def _short_name(rec: Any, records: list[Any]) -> str:
+    """A row's name relative to its parent's (``layer1.0.conv1`` under ``layer1.0`` -> ``conv1``); any record
+    with ``name``, ``type`` and ``parent`` (a LayerRecord, a ModuleMemory)."""
     if rec.parent is None or not rec.name:
         return rec.name or rec.type
     parent = records[rec.parent].name
@@ -49,7 +51,7 @@ class ShapesView:
         r = self.report
         total_macs = r.totals.macs or 1
         data = TableData(
-            title=f"{self.label} · input {', '.join(str(s) for s in r.inputs)}",
+            title=f"{self.label} · input {r.input_text()}",
             columns=[
                 Column("Layer", "layer", min_width=12),
                 Column("Type", "type", min_width=13),
@@ -117,6 +119,9 @@ class ShapesView:
             CONVENTION_LINE,
         ]
         lines.extend(f"Note: {n}" for n in r.notes)
+        uncounted = r.uncounted_text()
+        if uncounted:
+            lines.append(f"Not counted: {uncounted}")
         return lines
 
     def rich(self) -> list[Any]:

@@ -77,6 +77,7 @@ ARG_RULES: dict[str, ArgRule] = {
     "batch_norm": ArgRule(bool),
     "aux_logits": ArgRule(bool),
     "transform_input": ArgRule(bool),
+    "memory_efficient": ArgRule(bool),
     "config": ArgRule(str),
 }
 

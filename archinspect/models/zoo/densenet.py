@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
 from archinspect.models.zoo._registry import register_model
@@ -26,7 +27,14 @@ from archinspect.models.zoo._registry import register_model
 class DenseLayer(nn.Module):
     """BN-ReLU-1×1 conv (``bn_size * growth_rate``) then BN-ReLU-3×3 conv (``growth_rate`` new maps)."""
 
-    def __init__(self, in_channels: int, growth_rate: int, bn_size: int, drop_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        growth_rate: int,
+        bn_size: int,
+        drop_rate: float = 0.0,
+        memory_efficient: bool = False,
+    ) -> None:
         super().__init__()
         inner = bn_size * growth_rate
         self.norm1 = nn.BatchNorm2d(in_channels)
@@ -36,10 +44,18 @@ class DenseLayer(nn.Module):
         self.relu2 = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(inner, growth_rate, kernel_size=3, padding=1, bias=False)
         self.drop_rate = float(drop_rate)
+        self.memory_efficient = memory_efficient
+
+    def bottleneck(self, *features: Tensor) -> Tensor:
+        """Concatenation, BN-ReLU and the 1×1 conv: the part whose outputs grow with every layer."""
+        return self.conv1(self.relu1(self.norm1(torch.cat(features, 1))))
 
     def forward(self, features: list[Tensor]) -> Tensor:
-        x = torch.cat(features, 1)
-        x = self.conv1(self.relu1(self.norm1(x)))
+        if self.memory_efficient and any(f.requires_grad for f in features):
+            # Checkpointed: keep only the inputs, recompute the bottleneck during backward (torchvision's trick).
+            x = cp.checkpoint(self.bottleneck, *features, use_reentrant=False)
+        else:
+            x = self.bottleneck(*features)
         x = self.conv2(self.relu2(self.norm2(x)))
         if self.drop_rate > 0:
             x = F.dropout(x, p=self.drop_rate, training=self.training)
@@ -50,11 +66,17 @@ class DenseBlock(nn.ModuleDict):
     """``num_layers`` dense layers; layer i sees the block input and the maps of layers 0..i-1."""
 
     def __init__(
-        self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int, drop_rate: float = 0.0
+        self,
+        num_layers: int,
+        in_channels: int,
+        growth_rate: int,
+        bn_size: int,
+        drop_rate: float = 0.0,
+        memory_efficient: bool = False,
     ) -> None:
         super().__init__()
         for i in range(num_layers):
-            layer = DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size, drop_rate)
+            layer = DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size, drop_rate, memory_efficient)
             self.add_module(f"denselayer{i + 1}", layer)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -87,6 +109,7 @@ class DenseNet(nn.Module):
         drop_rate: float = 0.0,
         num_classes: int = 1000,
         in_channels: int = 3,
+        memory_efficient: bool = False,
     ) -> None:
         super().__init__()
         stem_conv = nn.Conv2d(in_channels, num_init_features, kernel_size=7, stride=2, padding=3, bias=False)
@@ -101,7 +124,7 @@ class DenseNet(nn.Module):
         channels = num_init_features
         for i, num_layers in enumerate(block_config, start=1):
             self.features.add_module(
-                f"denseblock{i}", DenseBlock(num_layers, channels, growth_rate, bn_size, drop_rate)
+                f"denseblock{i}", DenseBlock(num_layers, channels, growth_rate, bn_size, drop_rate, memory_efficient)
             )
             channels += num_layers * growth_rate
             if i != len(block_config):
@@ -131,6 +154,7 @@ def _densenet(
     num_init_features: int,
     num_classes: int = 1000,
     in_channels: int = 3,
+    memory_efficient: bool = False,
 ) -> DenseNet:
     return DenseNet(
         growth_rate,
@@ -138,6 +162,7 @@ def _densenet(
         num_init_features,
         num_classes=num_classes,
         in_channels=in_channels,
+        memory_efficient=memory_efficient,
     )
 
 
@@ -146,20 +171,20 @@ _INPUT = (1, 3, 224, 224)
 
 
 @register_model("densenet121", family="DenseNet", input=_INPUT, source=_HUANG, params=7_978_856, gmacs=2.834)
-def densenet121(num_classes: int = 1000, in_channels: int = 3) -> DenseNet:
-    return _densenet(32, (6, 12, 24, 16), 64, num_classes=num_classes, in_channels=in_channels)
+def densenet121(num_classes: int = 1000, in_channels: int = 3, memory_efficient: bool = False) -> DenseNet:
+    return _densenet(32, (6, 12, 24, 16), 64, num_classes, in_channels, memory_efficient)
 
 
 @register_model("densenet161", family="DenseNet", input=_INPUT, source=_HUANG, params=28_681_000, gmacs=7.728)
-def densenet161(num_classes: int = 1000, in_channels: int = 3) -> DenseNet:
-    return _densenet(48, (6, 12, 36, 24), 96, num_classes=num_classes, in_channels=in_channels)
+def densenet161(num_classes: int = 1000, in_channels: int = 3, memory_efficient: bool = False) -> DenseNet:
+    return _densenet(48, (6, 12, 36, 24), 96, num_classes, in_channels, memory_efficient)
 
 
 @register_model("densenet169", family="DenseNet", input=_INPUT, source=_HUANG, params=14_149_480, gmacs=3.36)
-def densenet169(num_classes: int = 1000, in_channels: int = 3) -> DenseNet:
-    return _densenet(32, (6, 12, 32, 32), 64, num_classes=num_classes, in_channels=in_channels)
+def densenet169(num_classes: int = 1000, in_channels: int = 3, memory_efficient: bool = False) -> DenseNet:
+    return _densenet(32, (6, 12, 32, 32), 64, num_classes, in_channels, memory_efficient)
 
 
 @register_model("densenet201", family="DenseNet", input=_INPUT, source=_HUANG, params=20_013_928, gmacs=4.291)
-def densenet201(num_classes: int = 1000, in_channels: int = 3) -> DenseNet:
-    return _densenet(32, (6, 12, 48, 32), 64, num_classes=num_classes, in_channels=in_channels)
+def densenet201(num_classes: int = 1000, in_channels: int = 3, memory_efficient: bool = False) -> DenseNet:
+    return _densenet(32, (6, 12, 48, 32), 64, num_classes, in_channels, memory_efficient)

@@ -1,0 +1,101 @@
+"""``archinspect memory``: peak memory of inference or a training step, per module, and the largest batch
+that fits a budget — computed on meta tensors, nothing allocated."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from archinspect.cli.common import (
+    ArgOpt,
+    DebugOpt,
+    DepthOpt,
+    DeviceOpt,
+    DtypeOpt,
+    FormatOpt,
+    InputOpt,
+    Mode,
+    ModelArg,
+    ModeOpt,
+    OutputFormat,
+    OutputOpt,
+    SaveOpt,
+    emit,
+    handle_errors,
+    load_target,
+    say,
+)
+
+OptimizerOpt = Annotated[
+    str,
+    typer.Option("--optimizer", help="With --mode train: none, sgd, momentum, adam, adamw (state counted)."),
+]
+BatchOpt = Annotated[
+    int | None, typer.Option("--batch", "-b", min=1, help="Batch size: sets the first dimension of every input.")
+]
+BudgetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--budget",
+        metavar="SIZE",
+        help="Find the largest batch whose peak fits SIZE (24GiB, 16GB, 512MiB, bytes). With --device cuda "
+        "and no --budget: the GPU's free memory.",
+    ),
+]
+AmpOpt = Annotated[bool, typer.Option("--amp", help="Forward under torch.autocast (float16 on CUDA, bfloat16 else).")]
+
+
+def memory(
+    model: ModelArg,
+    input: InputOpt = None,  # noqa: A002 - the option is --input
+    batch: BatchOpt = None,
+    mode: ModeOpt = Mode.eval,
+    optimizer: OptimizerOpt = "sgd",
+    dtype: DtypeOpt = None,
+    amp: AmpOpt = False,
+    budget: BudgetOpt = None,
+    device: DeviceOpt = "auto",
+    depth: DepthOpt = 2,
+    arg: ArgOpt = None,
+    format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
+    output: OutputOpt = None,
+    save: SaveOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Peak memory of one inference (or, with --mode train, one training step: forward, backward,
+    optimizer step), what each module allocates, saves for backward and holds at the peak — computed on
+    meta tensors without allocating. With --budget: the largest batch that fits. A budget that even batch 1
+    exceeds exits 1.
+
+    Examples: archinspect memory resnet50 --mode train --batch 64 ·
+    archinspect memory densenet121 --arg memory_efficient=true --mode train --budget 16GiB
+    """
+    with handle_errors(debug):
+        from archinspect.analyses.memory import check_optimizer, largest_batch
+        from archinspect.analyses.memory import memory as compute
+        from archinspect.core.devices import cuda_free_bytes, resolve_device
+        from archinspect.core.inputs import parse_size
+        from archinspect.render.memory import MemoryView
+
+        check_optimizer(optimizer)
+        budget_bytes = parse_size(budget) if budget is not None else None
+        resolved = resolve_device(device, auto="meta")
+        loaded, specs, _ = load_target(model, arg, input, "meta")  # built on meta whatever is modelled
+        if batch is not None:
+            specs = [s.with_batch(batch) for s in specs]
+        if budget_bytes is None and resolved.startswith("cuda"):
+            budget_bytes = cuda_free_bytes(resolved)
+            say(f"note: budget = free memory of {resolved}: {budget_bytes:,} bytes")
+        opts = {"mode": mode.value, "optimizer": optimizer, "dtype": dtype, "amp": amp, "device": resolved}
+        fit = None
+        if budget_bytes is not None:
+            fit = largest_batch(loaded.model, specs, budget_bytes, model_name=loaded.label, **opts)
+            report = fit.report
+        else:
+            report = compute(loaded.model, specs, model_name=loaded.label, **opts)
+        emit(MemoryView(report, depth, fit), format, output, save)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("memory")(memory)

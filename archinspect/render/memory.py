@@ -1,0 +1,153 @@
+"""The ``memory`` view of a MemoryReport: module rows (what each allocates, saves, holds at the peak), the
+peak and its breakdown, the batch that fits a budget, and what is and is not counted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archinspect.analyses.memory import OPTIMIZERS, STATEFUL, BatchFit, MemoryReport
+from archinspect.render.shapes import _short_name
+from archinspect.render.table import Column, TableData
+from archinspect.text import fmt_bytes
+
+KIND_LABELS = {
+    "params": "params",
+    "buffers": "buffers",
+    "inputs": "inputs",
+    "grads": "grads",
+    "optimizer_state": "optimizer state",
+    "saved_activations": "saved activations",
+    "other_activations": "other activations",
+    "temporaries": "temporaries",
+}
+
+
+def _bytes_or_dash(n: Any) -> str:
+    return fmt_bytes(n) if n else "—"
+
+
+def sized(n: int) -> str:
+    """``7.86 GiB (8,440,000,000 bytes)``."""
+    return f"{fmt_bytes(n)} ({n:,} bytes)"
+
+
+def counted_text(block: int) -> list[str]:
+    """The footer lines saying what the peak includes and leaves out."""
+    rounding = (
+        f"each storage rounded up to a multiple of {block} bytes (the CUDA caching allocator's smallest block)"
+        if block > 1
+        else "exact tensor bytes, no allocator rounding"
+    )
+    return [
+        "Counted: every tensor storage alive at once — parameters, buffers, inputs, gradients, optimizer state, "
+        f"activations, temporaries; a view is free, a shared storage counts once; {rounding}.",
+        "Not counted: allocator fragmentation and cached free blocks, the CUDA context (~300-500 MiB), "
+        "cuDNN/oneDNN workspaces and other memory kernels allocate internally, the Python process.",
+    ]
+
+
+class MemoryView:
+    """Renders a :class:`MemoryReport` (and, with ``fit``, the budget search) in every output format."""
+
+    def __init__(self, report: MemoryReport, depth: int = 2, fit: BatchFit | None = None, label: str | None = None):
+        self.report = report
+        self.depth = depth
+        self.fit = fit
+        self.label = label or report.model_name
+
+    def table(self) -> TableData:
+        r = self.report
+        train = r.mode == "train"
+        columns = [
+            Column("Layer", "layer"),
+            Column("Type", "type"),
+            Column("Output", "output_bytes", "right", fmt=_bytes_or_dash),
+            Column("Allocated", "allocated_bytes", "right", fmt=_bytes_or_dash),
+        ]
+        if train:
+            columns.append(Column("Saved for backward", "saved_bytes", "right", fmt=_bytes_or_dash))
+        columns.append(Column("Held at peak", "held_at_peak_bytes", "right", fmt=_bytes_or_dash))
+        what = f"training step ({r.optimizer})" if train else "inference"
+        data = TableData(title=f"{self.label} · {what} · input {', '.join(str(s) for s in r.inputs)}", columns=columns)
+        for rec in r.rows(self.depth):
+            name = "  " * rec.depth + _short_name(rec, r.records) + (f" (call {rec.call})" if rec.call > 1 else "")
+            data.add(
+                layer=name,
+                name=rec.name,
+                type=rec.type,
+                depth=rec.depth,
+                output_bytes=rec.output_bytes,
+                allocated_bytes=rec.allocated_bytes,
+                saved_bytes=rec.saved_bytes,
+                held_at_peak_bytes=rec.held_at_peak_bytes,
+            )
+        data.footer = self.footer()
+        return data
+
+    def footer(self) -> list[str]:
+        r = self.report
+        batch = r.batch_size
+        per_sample = f" · batch {batch}" + (
+            f", {fmt_bytes((r.peak_bytes - r.baseline_bytes) / batch)} per sample above the baseline"
+            if batch > 1
+            else ""
+        )
+        parts = " · ".join(f"{KIND_LABELS[k]} {fmt_bytes(v)}" for k, v in r.breakdown.items() if v)
+        phases = " · ".join(f"{p} {fmt_bytes(v)}" for p, v in r.phase_peaks.items())
+        lines = [
+            f"Peak: {sized(r.peak_bytes)} during the {r.peak_phase}{per_sample}",
+            f"At the peak: {parts}",
+            f"Highest in each phase: {phases} · before the forward: {fmt_bytes(r.baseline_bytes)}",
+        ]
+        if r.mode == "train":
+            state = (
+                "; its state exists before the step (a steady-state step: the first step allocated it)"
+                if r.optimizer in STATEFUL
+                else ""
+            )
+            lines.append(
+                f"Saved for backward: {fmt_bytes(r.saved_bytes)} in all · optimizer {r.optimizer}"
+                f"{' (foreach)' if r.foreach else ''}: {OPTIMIZERS[r.optimizer or 'none']}{state}"
+            )
+        if self.fit is not None:
+            f = self.fit
+            nxt = (
+                f"batch {f.next_batch} needs {fmt_bytes(f.next_peak_bytes or 0)}"
+                if f.next_batch is not None
+                else "the search stopped at its maximum batch"
+            )
+            lines.append(
+                f"Budget {sized(f.budget_bytes)}: largest batch {f.batch} (peak {fmt_bytes(f.peak_bytes)}); "
+                f"{nxt} · {len(f.probes)} batch sizes computed"
+            )
+        where = "meta" if r.device == "meta" else f"{r.device} rules (computed on meta)"
+        lines.append(
+            f"Mode {r.mode} · dtype {r.dtype}{' · amp' if r.amp else ''} · device {where}, nothing allocated · "
+            "module figures include their submodules"
+        )
+        lines.extend(counted_text(r.block_bytes))
+        lines.extend(f"Note: {n}" for n in r.notes)
+        return lines
+
+    def rich(self) -> list[Any]:
+        from rich.text import Text
+
+        data = self.table()
+        return [data.to_rich(), Text("\n".join(data.footer))]
+
+    def json(self) -> dict[str, Any]:
+        d = self.report.to_dict(self.depth)
+        d["fit"] = self.fit.to_dict() if self.fit is not None else None
+        return d
+
+    def csv(self) -> str:
+        data = self.table()
+        data.columns[0].key = "name"
+        data.columns.insert(2, Column("Depth", "depth"))
+        return data.to_csv()
+
+    def markdown(self) -> str:
+        data = self.table()
+        for row in data.rows:  # Markdown collapses leading spaces: indent with non-breaking ones
+            row["layer"] = row["layer"].replace("  ", "\u00a0\u00a0")
+        return data.to_markdown()
