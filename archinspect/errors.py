@@ -47,11 +47,20 @@ def escape_text(exc: BaseException) -> str:
     return f"raised {type(exc).__name__}"
 
 
+class ArgumentTypeError(UsageError, TypeError):
+    """A ``TypeError`` from a bad argument to the API: a :class:`UsageError` that ``except TypeError`` still catches."""
+
+
+class ArgumentValueError(UsageError, ValueError):
+    """A ``ValueError`` from a bad argument to the API: a :class:`UsageError` ``except ValueError`` catches."""
+
+
 def typed_errors(func: F) -> F:
     """Make ``func`` (a public API function) raise only archinspect's errors.
 
     An :class:`ArchInspectError` passes through; a ``TypeError`` or ``ValueError`` escaping it (a bad
-    argument the checks missed) becomes a :class:`UsageError`; anything else a :class:`ModelRunError`.
+    argument the checks missed) becomes a :class:`UsageError` that is still that built-in type
+    (:class:`ArgumentTypeError`, :class:`ArgumentValueError`); anything else a :class:`ModelRunError`.
     The original stays as ``__cause__``. ``SystemExit`` and ``KeyboardInterrupt`` are left alone.
     """
 
@@ -63,7 +72,13 @@ def typed_errors(func: F) -> F:
             raise
         except Exception as exc:
             text = " ".join(str(exc).split())[:300] or "no message"
-            kind = UsageError if isinstance(exc, (TypeError, ValueError)) else ModelRunError
+            kind = (
+                ArgumentTypeError
+                if isinstance(exc, TypeError)
+                else ArgumentValueError
+                if isinstance(exc, ValueError)
+                else ModelRunError
+            )
             raise kind(f"{func.__name__}(): {type(exc).__name__}: {text}") from exc
 
     return wrapper  # type: ignore[return-value]

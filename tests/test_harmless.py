@@ -513,3 +513,9 @@ def test_bench_refuses_from_the_cli_too(cli: Callable[..., Any], free_memory: An
     last = result.stderr.splitlines()[-1]  # after bench's own "machine busy" warning, when there is one
     assert last.startswith("error: not enough memory on cpu: building resnet20 needs about 1.03 MiB")
     assert "--force" in cli("bench", "--help").stdout
+
+
+def test_a_wrapped_type_error_is_still_a_type_error() -> None:
+    with pytest.raises(TypeError, match=r"inspect\(\): TypeError") as err:
+        inspect(nn.Linear(2, 2), (1, 2), depth="deep")
+    assert isinstance(err.value, UsageError) and isinstance(err.value.__cause__, TypeError)
