@@ -68,7 +68,11 @@ class MemoryView:
             columns.append(Column("Saved for backward", "saved_bytes", "right", fmt=_bytes_or_dash))
         columns.append(Column("Held at peak", "held_at_peak_bytes", "right", fmt=_bytes_or_dash))
         what = f"training step ({r.optimizer})" if train else "inference"
-        data = TableData(title=f"{self.label} · {what} · input {', '.join(str(s) for s in r.inputs)}", columns=columns)
+        data = TableData(
+            title=f"{self.label} · {what} · input {', '.join(str(s) for s in r.inputs)}",
+            columns=columns,
+            drop_order=("type", "output_bytes", "allocated_bytes"),
+        )
         for rec in r.rows(self.depth):
             name = "  " * rec.depth + _short_name(rec, r.records) + (f" (call {rec.call})" if rec.call > 1 else "")
             data.add(

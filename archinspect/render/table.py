@@ -86,7 +86,8 @@ class TableData:
         named (key or header, lower case) — when none of them is in this table, it is laid out as usual.
         Otherwise columns are hidden in ``drop_order`` while even their minimum widths cannot fit; then the
         shrinkable ones are narrowed: ``notes`` columns first (their text moves under the table), then those
-        named in ``drop_order`` (in that order), then the widest.
+        named in ``drop_order`` (in that order), then the widest; a table still too wide hides columns from
+        the right. A number, shape or unit is never cut.
         """
         natural = [max([cell_len(c.header), *(cell_len(self.cell(row, c)) for row in self.rows)]) for c in self.columns]
         shown = list(range(len(self.columns)))
@@ -120,6 +121,10 @@ class TableData:
             widest = max(can, key=lambda i: (widths[i], -i))
             widths[widest] -= 1
             excess -= 1
+        while excess > 0 and len(shown) > 2:  # still too wide: hide from the right (named in the dim line)
+            gone = shown.pop()
+            hidden.append(gone)
+            excess -= widths.pop(gone) + 3
         return Layout(self, shown, [widths[i] for i in shown], hidden, width)
 
     def _group(self, keys: str | tuple[str, ...]) -> list[int]:
