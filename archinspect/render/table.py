@@ -29,6 +29,17 @@ def bar(share: float, width: int = 10) -> str:
     return "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])
 
 
+def tree_label(rec: Any, records: list[Any]) -> str:
+    """A row's label in a tree-indented table: two spaces per depth, the name relative to its parent's
+    (``layer1.0.conv1`` under ``layer1.0`` -> ``conv1``), ``(call N)`` from a second call on. ``rec``: any
+    record with ``name``, ``type``, ``depth``, ``parent`` (an index into ``records``) and ``call``."""
+    name = rec.name or rec.type
+    if rec.parent is not None and rec.name:
+        parent = records[rec.parent].name
+        name = rec.name[len(parent) + 1 :] if parent and rec.name.startswith(parent + ".") else rec.name
+    return "  " * rec.depth + name + (f" (call {rec.call})" if rec.call > 1 else "")
+
+
 @dataclass
 class Column:
     """One column: a header, the row key it reads, and how it behaves when the width is short.
