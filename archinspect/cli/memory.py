@@ -3,12 +3,14 @@ that fits a budget — computed on meta tensors, nothing allocated."""
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 import typer
 
 from archinspect.cli.common import (
     ArgOpt,
+    ColumnsOpt,
     DebugOpt,
     DepthOpt,
     DeviceOpt,
@@ -21,15 +23,33 @@ from archinspect.cli.common import (
     OutputFormat,
     OutputOpt,
     SaveOpt,
+    WideOpt,
     emit,
     handle_errors,
     load_target,
+    register_command,
     say,
 )
 
+EXAMPLES = (
+    "archinspect memory resnet50 --mode train --batch 64",
+    "archinspect memory densenet121 --arg memory_efficient=true --mode train --budget 16GiB",
+    "archinspect memory densenet-bc --input 64,3,32,32 --mode train --optimizer adam --depth 1",
+    "archinspect memory resnet50 --device cuda --mode train",
+)
+
+
+class Optimizer(str, enum.Enum):
+    none = "none"
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+    adamw = "adamw"
+
+
 OptimizerOpt = Annotated[
-    str,
-    typer.Option("--optimizer", help="With --mode train: none, sgd, momentum, adam, adamw (state counted)."),
+    Optimizer,
+    typer.Option("--optimizer", help="With --mode train: the optimizer whose state is counted (none: no state)."),
 ]
 BatchOpt = Annotated[
     int | None, typer.Option("--batch", "-b", min=1, help="Batch size: sets the first dimension of every input.")
@@ -49,18 +69,20 @@ AmpOpt = Annotated[bool, typer.Option("--amp", help="Forward under torch.autocas
 def memory(
     model: ModelArg,
     input: InputOpt = None,  # noqa: A002 - the option is --input
-    batch: BatchOpt = None,
-    mode: ModeOpt = Mode.eval,
-    optimizer: OptimizerOpt = "sgd",
+    arg: ArgOpt = None,
+    device: DeviceOpt = "auto",
     dtype: DtypeOpt = None,
+    mode: ModeOpt = Mode.eval,
+    depth: DepthOpt = 2,
+    batch: BatchOpt = None,
+    optimizer: OptimizerOpt = Optimizer.sgd,
     amp: AmpOpt = False,
     budget: BudgetOpt = None,
-    device: DeviceOpt = "auto",
-    depth: DepthOpt = 2,
-    arg: ArgOpt = None,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
+    wide: WideOpt = False,
+    columns: ColumnsOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Peak memory of one inference (or, with --mode train, one training step: forward, backward,
@@ -68,8 +90,8 @@ def memory(
     meta tensors without allocating. With --budget: the largest batch that fits. A budget that even batch 1
     exceeds exits 1.
 
-    Examples: archinspect memory resnet50 --mode train --batch 64 ·
-    archinspect memory densenet121 --arg memory_efficient=true --mode train --budget 16GiB
+    When the terminal is too narrow for every column, the least important are hidden, in this order:
+    Type, Output, Allocated (a dim line under the table names them; --wide shows all).
     """
     with handle_errors(debug):
         from archinspect.analyses.memory import check_optimizer, largest_batch
@@ -78,7 +100,7 @@ def memory(
         from archinspect.core.inputs import parse_size
         from archinspect.render.memory import MemoryView
 
-        check_optimizer(optimizer)
+        check_optimizer(optimizer.value)
         budget_bytes = parse_size(budget) if budget is not None else None
         resolved = resolve_device(device, auto="meta")
         loaded, specs, _ = load_target(model, arg, input, "meta")  # built on meta whatever is modelled
@@ -87,15 +109,21 @@ def memory(
         if budget_bytes is None and resolved.startswith("cuda"):
             budget_bytes = cuda_free_bytes(resolved)
             say(f"note: budget = free memory of {resolved}: {budget_bytes:,} bytes")
-        opts = {"mode": mode.value, "optimizer": optimizer, "dtype": dtype, "amp": amp, "device": resolved}
+        opts = {
+            "mode": mode.value,
+            "optimizer": optimizer.value,
+            "dtype": dtype.value if dtype else None,
+            "amp": amp,
+            "device": resolved,
+        }
         fit = None
         if budget_bytes is not None:
             fit = largest_batch(loaded.model, specs, budget_bytes, model_name=loaded.label, **opts)
             report = fit.report
         else:
             report = compute(loaded.model, specs, model_name=loaded.label, **opts)
-        emit(MemoryView(report, depth, fit), format, output, save)
+        emit(MemoryView(report, depth, fit), format, output, save, wide=wide, columns=columns)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("memory")(memory)
+    register_command(app, "memory", memory, EXAMPLES)

@@ -8,7 +8,7 @@ from typing import Any
 from archinspect.analyses.compare import ToolFigure
 from archinspect.analyses.flops import FlopReport
 from archinspect.core.report import LayerRecord
-from archinspect.render.table import Column, TableData, bar
+from archinspect.render.table import Column, TableData, bar, tree_label
 from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_count, fmt_int
 
 
@@ -22,13 +22,6 @@ def _share(v: float) -> str:
 
 def _ratio(part: float, whole: float) -> float:
     return part / whole if whole else 0.0
-
-
-def _short(m: LayerRecord, parents: dict[int, str]) -> str:
-    parent = parents.get(m.index, "")
-    if not m.name:
-        return m.type
-    return m.name[len(parent) + 1 :] if parent and m.name.startswith(parent + ".") else m.name
 
 
 def _module_dict(m: LayerRecord, own: LayerRecord) -> dict[str, Any]:
@@ -90,10 +83,8 @@ class FlopsView:
             ],
             drop_order=("macs", "other_ops", "type", "params"),
         )
-        names = {m.index: m.name for m in r.modules}
-        parents = {m.index: names.get(m.parent if m.parent is not None else -1, "") for m in r.modules}
         for m in r.tree(self.depth):
-            label = "  " * m.depth + _short(m, parents) + (f" (call {m.call})" if m.call > 1 else "")
+            label = tree_label(m, r.report.records)
             data.add(
                 style="bold" if m.depth == 0 else None,
                 module=label,

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from archinspect.analyses.memory import OPTIMIZERS, STATEFUL, BatchFit, MemoryReport
-from archinspect.render.shapes import _short_name
-from archinspect.render.table import Column, TableData
+from archinspect.render.table import Column, TableData, tree_label
 from archinspect.text import fmt_bytes
 
 KIND_LABELS = {
@@ -68,9 +67,13 @@ class MemoryView:
             columns.append(Column("Saved for backward", "saved_bytes", "right", fmt=_bytes_or_dash))
         columns.append(Column("Held at peak", "held_at_peak_bytes", "right", fmt=_bytes_or_dash))
         what = f"training step ({r.optimizer})" if train else "inference"
-        data = TableData(title=f"{self.label} · {what} · input {', '.join(str(s) for s in r.inputs)}", columns=columns)
+        data = TableData(
+            title=f"{self.label} · {what} · input {', '.join(str(s) for s in r.inputs)}",
+            columns=columns,
+            drop_order=("type", "output_bytes", "allocated_bytes"),
+        )
         for rec in r.rows(self.depth):
-            name = "  " * rec.depth + _short_name(rec, r.records) + (f" (call {rec.call})" if rec.call > 1 else "")
+            name = tree_label(rec, r.records)
             data.add(
                 layer=name,
                 name=rec.name,

@@ -5,20 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from archinspect.core.report import LayerRecord, Report
-from archinspect.render.table import Column, TableData, bar
+from archinspect.render.table import Column, TableData, bar, tree_label
 from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, fmt_int, fmt_shape
 
 # Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
 DROP_ORDER = ("share", "output_bytes", "input_shape", "type", "rf_start", "rf_jump")
-
-
-def _short_name(rec: Any, records: list[Any]) -> str:
-    """A row's name relative to its parent's (``layer1.0.conv1`` under ``layer1.0`` -> ``conv1``); any record
-    with ``name``, ``type`` and ``parent`` (a LayerRecord, a ModuleMemory)."""
-    if rec.parent is None or not rec.name:
-        return rec.name or rec.type
-    parent = records[rec.parent].name
-    return rec.name[len(parent) + 1 :] if parent and rec.name.startswith(parent + ".") else rec.name
 
 
 def _fmt_or_dash(fmt: Any) -> Any:
@@ -72,9 +63,7 @@ class ShapesView:
             ]
         inclusive = r.inclusive()
         for rec in self.rows:
-            name = "  " * rec.depth + _short_name(rec, r.records)
-            if rec.call > 1:
-                name += f" (call {rec.call})"
+            name = tree_label(rec, r.records)
             if not rec.ran:  # under its parent like any other row, dimmed
                 name += " (not run)"
             params_shown: object = rec.params

@@ -29,6 +29,17 @@ def bar(share: float, width: int = 10) -> str:
     return "█" * full + ("" if part == 0 else " ▏▎▍▌▋▊▉"[part])
 
 
+def tree_label(rec: Any, records: list[Any]) -> str:
+    """A row's label in a tree-indented table: two spaces per depth, the name relative to its parent's
+    (``layer1.0.conv1`` under ``layer1.0`` -> ``conv1``), ``(call N)`` from a second call on. ``rec``: any
+    record with ``name``, ``type``, ``depth``, ``parent`` (an index into ``records``) and ``call``."""
+    name = rec.name or rec.type
+    if rec.parent is not None and rec.name:
+        parent = records[rec.parent].name
+        name = rec.name[len(parent) + 1 :] if parent and rec.name.startswith(parent + ".") else rec.name
+    return "  " * rec.depth + name + (f" (call {rec.call})" if rec.call > 1 else "")
+
+
 @dataclass
 class Column:
     """One column: a header, the row key it reads, and how it behaves when the width is short.
@@ -86,7 +97,8 @@ class TableData:
         named (key or header, lower case) — when none of them is in this table, it is laid out as usual.
         Otherwise columns are hidden in ``drop_order`` while even their minimum widths cannot fit; then the
         shrinkable ones are narrowed: ``notes`` columns first (their text moves under the table), then those
-        named in ``drop_order`` (in that order), then the widest.
+        named in ``drop_order`` (in that order), then the widest; a table still too wide hides columns from
+        the right. A number, shape or unit is never cut.
         """
         natural = [max([cell_len(c.header), *(cell_len(self.cell(row, c)) for row in self.rows)]) for c in self.columns]
         shown = list(range(len(self.columns)))
@@ -120,6 +132,10 @@ class TableData:
             widest = max(can, key=lambda i: (widths[i], -i))
             widths[widest] -= 1
             excess -= 1
+        while excess > 0 and len(shown) > 2:  # still too wide: hide from the right (named in the dim line)
+            gone = shown.pop()
+            hidden.append(gone)
+            excess -= widths.pop(gone) + 3
         return Layout(self, shown, [widths[i] for i in shown], hidden, width)
 
     def _group(self, keys: str | tuple[str, ...]) -> list[int]:
