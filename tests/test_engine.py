@@ -306,7 +306,8 @@ def test_meta_model_is_unchanged_and_train_mode_on_meta() -> None:
 
 
 def test_interceptor_forwards_are_restored() -> None:
-    from archinspect.core.engine import NOT_HANDLED, run_pass
+    from archinspect.core.engine import run_pass
+    from archinspect.core.recorder import NOT_HANDLED
 
     model = _bn_net()
     before = _snapshot(model)

@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from zoo_sample import zoo_params
 
 from archinspect.analyses.flops import FlopReport, count_flops
-from archinspect.core.engine import training_mode
+from archinspect.core.substitute import training_mode
 from archinspect.models.loading import load_model
 from archinspect.models.zoo import get_entry
 from archinspect.render.flops import FlopsView

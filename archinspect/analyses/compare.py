@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from archinspect.analyses.flops import FlopReport
-from archinspect.core.engine import run_pass, training_mode
+from archinspect.core.engine import run_pass
+from archinspect.core.substitute import training_mode
 from archinspect.text import fmt_count, signed_parts
 
 TOOLS = ("flop_counter", "fvcore", "torchinfo", "thop", "ptflops")

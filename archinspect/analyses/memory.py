@@ -38,9 +38,9 @@ from archinspect.analyses.train_step import (
     prime_optimizer,
 )
 from archinspect.core.devices import resolve_device
-from archinspect.core.engine import as_specs, training_mode
-from archinspect.core.inputs import InputSpec
+from archinspect.core.inputs import InputSpec, as_specs
 from archinspect.core.memtrack import CUDA_BLOCK, KINDS, StorageInfo, StorageTracker
+from archinspect.core.substitute import training_mode
 from archinspect.core.tensors import nbytes
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import fmt_bytes

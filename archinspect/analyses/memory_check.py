@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from archinspect.analyses.train_step import TrainingStep, check_optimizer, make_optimizer, prime_optimizer
-from archinspect.core.engine import as_specs, training_mode
+from archinspect.core.inputs import as_specs
+from archinspect.core.substitute import training_mode
 from archinspect.core.tensors import tensors
 from archinspect.errors import UsageError
 

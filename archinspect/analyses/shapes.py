@@ -14,7 +14,8 @@ from typing import Any
 from torch import nn
 
 from archinspect.analyses.solve import DEFAULT_MAX_SIZE, smallest_runnable_size
-from archinspect.core.engine import DEFAULT_DEPTH, as_specs, run_pass
+from archinspect.core.engine import DEFAULT_DEPTH, run_pass
+from archinspect.core.inputs import as_specs
 from archinspect.core.report import Report
 from archinspect.errors import ModelRunError, typed_errors
 from archinspect.text import dims_text

@@ -21,8 +21,8 @@ from typing import Any
 from torch import nn
 
 from archinspect.analyses.tolerant import Shape, TolerantPass, before_flatten
-from archinspect.core.engine import as_specs, run_pass
-from archinspect.core.inputs import InputSpec
+from archinspect.core.engine import run_pass
+from archinspect.core.inputs import InputSpec, as_specs
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import dims_text
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 - the usual name
 
-from archinspect.core import engine
+from archinspect.core.recorder import NOT_HANDLED
 from archinspect.core.report import LayerRecord
 from archinspect.core.tensors import first_tensor
 from archinspect.text import dims_text, shape_text
@@ -136,16 +136,16 @@ class TolerantPass:
     def __call__(self, name: str, mod: nn.Module, args: tuple, kwargs: dict) -> Any:
         x = first_tensor((args, kwargs))
         if x is None:
-            return engine.NOT_HANDLED
+            return NOT_HANDLED
         if isinstance(mod, nn.modules.lazy.LazyModuleMixin) and mod.has_uninitialized_params():
-            return engine.NOT_HANDLED
+            return NOT_HANDLED
         shape = tuple(x.shape)
         if isinstance(mod, nn.Linear):
             return self._linear(name, mod, x, shape)
         for cls, dims in _CONV_DIMS.items():
             if isinstance(mod, cls):
                 return self._conv(name, mod, dims, x, shape)
-        answer = engine.NOT_HANDLED
+        answer = NOT_HANDLED
         if isinstance(mod, _BATCHNORMS) and x.dim() >= 2 and shape[1] != mod.num_features:
             suggestion = f"nn.{type(mod).__name__}({shape[1]})"
             self._record(name, mod, "num_features", mod.num_features, shape[1], shape, suggestion)
@@ -170,14 +170,14 @@ class TolerantPass:
                 suggestion = f"nn.GroupNorm({groups}, {channels})"
                 self._record(name, mod, "num_channels", mod.num_channels, channels, shape, suggestion, note)
                 answer = x
-        if answer is engine.NOT_HANDLED and self.fast and isinstance(mod, _SHAPE_PRESERVING):
+        if answer is NOT_HANDLED and self.fast and isinstance(mod, _SHAPE_PRESERVING):
             answer = x
         return _stand_in(shape, x) if answer is x and not self.fast else answer
 
     def _linear(self, name: str, mod: nn.Linear, x: torch.Tensor, shape: Shape) -> Any:
         self.linear_calls.append((name, mod, shape))
         if x.dim() == 0 or shape[-1] == mod.in_features:
-            return engine.NOT_HANDLED
+            return NOT_HANDLED
         bias = "" if mod.bias is not None else ", bias=False"
         suggestion = f"nn.Linear({shape[-1]}, {mod.out_features}{bias})"
         self._record(name, mod, "in_features", mod.in_features, shape[-1], shape, suggestion)
@@ -185,10 +185,10 @@ class TolerantPass:
 
     def _conv(self, name: str, mod: nn.Module, dims: int, x: torch.Tensor, shape: Shape) -> Any:
         if x.dim() not in (dims + 1, dims + 2):
-            return engine.NOT_HANDLED  # let the layer say what is wrong with the rank
+            return NOT_HANDLED  # let the layer say what is wrong with the rank
         channels = shape[x.dim() - dims - 1]
         if channels == mod.in_channels:
-            return engine.NOT_HANDLED
+            return NOT_HANDLED
         groups = mod.groups if channels % mod.groups == 0 else 1
         note = ""
         if channels % mod.groups:

@@ -23,9 +23,10 @@ from archinspect.bench.peak import make_timer, measure_matmul_peak
 from archinspect.bench.policy import StopPolicy, WarmupPolicy
 from archinspect.bench.result import OUT_OF_MEMORY, BenchResult, BenchRow, PeakResult
 from archinspect.bench.timing import sample, warm_up
-from archinspect.core.engine import as_specs, estimate_pass, model_lock, run_pass
+from archinspect.core.engine import estimate_pass, run_pass
 from archinspect.core.guard import check_memory
-from archinspect.core.inputs import InputSpec
+from archinspect.core.inputs import InputSpec, as_specs
+from archinspect.core.substitute import model_lock
 from archinspect.errors import UsageError, typed_errors
 
 DTYPES = ("float32", "float16", "bfloat16")

@@ -6,18 +6,20 @@ never modified: every parameter and buffer is replaced by a substitute for the d
 modules and tied weights keep sharing one substitute), so whatever ``forward`` writes lands on the
 substitutes; hooks are removed, train/eval flags and every module's attributes restored in ``finally``.
 
-Concurrency: passes over one model are serialised by a per-model lock (:func:`model_lock`), so threads
-may call :func:`run_pass` (and everything built on it) on the same model; passes over different models
-run in parallel.
+Concurrency: passes over one model are serialised by a per-model lock
+(:func:`archinspect.core.substitute.model_lock`), so threads may call :func:`run_pass` (and everything built
+on it) on the same model; passes over different models run in parallel.
+
+The parts: ``inputs`` (what to feed), ``substitute`` (the model's tensors swapped for the pass, its state
+restored), ``recorder`` (a LayerRecord per module call, costs charged to the running module), ``counter``
+(the cost of every operator), ``adapt`` (what real models need), ``guard`` (memory before a real pass).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import threading
-import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,73 +27,24 @@ import torch
 from torch import nn
 
 from archinspect.core import adapt
-from archinspect.core.counter import OpCost, OpCounter
+from archinspect.core.counter import OpCounter
 from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
 from archinspect.core.guard import MemoryEstimate, ResourceError, check_memory
-from archinspect.core.inputs import InputSpec
+from archinspect.core.inputs import InputSpec, Item, input_items, keyword_items, spec_of
 from archinspect.core.receptive import FieldTracker
-from archinspect.core.report import LayerRecord, OpTally, Report, Totals
-from archinspect.core.tensors import nbytes, shapes
+from archinspect.core.recorder import Interceptor, Recorder, patched_forwards
+from archinspect.core.report import LayerRecord, Report, Totals
+from archinspect.core.substitute import model_lock, substituted, substitutes, training_mode
+from archinspect.core.tensors import nbytes
 from archinspect.errors import ModelRunError, UsageError, escape_text
 
 DEFAULT_DEPTH = 2
 
-# An interceptor may answer a module call instead of the module (``archinspect.fit`` does, to step over
-# a mismatched layer): given (qualified name, module, args, kwargs) it returns an output or NOT_HANDLED.
-NOT_HANDLED = object()
-Interceptor = Callable[[str, nn.Module, tuple, dict], Any]
 
 
 class MetaKernelMissing(Exception):
     """Raised inside the pass when an operator cannot run on the meta device."""
-
-
-def as_specs(inputs: Any) -> list[InputSpec]:
-    """Accept InputSpecs, shapes (tuples of ints) or tensors, one or a list of them."""
-    if isinstance(inputs, (InputSpec, torch.Tensor)) or (
-        isinstance(inputs, (tuple, list)) and inputs and all(isinstance(d, int) for d in inputs)
-    ):
-        inputs = [inputs]
-    specs = []
-    for item in inputs:
-        if isinstance(item, InputSpec):
-            specs.append(item)
-        elif isinstance(item, torch.Tensor):
-            specs.append(InputSpec(tuple(item.shape), str(item.dtype).removeprefix("torch.")))
-        elif isinstance(item, (tuple, list)) and all(isinstance(d, int) for d in item):
-            specs.append(InputSpec(tuple(item)))
-        else:
-            raise UsageError(f"input {item!r} is not a shape, an InputSpec or a tensor")
-    return specs
-
-
-Item = InputSpec | torch.Tensor  # one input: a shape to make a dummy of, or a real tensor used as given
-
-
-def _items(inputs: Any) -> list[Item]:
-    """Positional inputs: InputSpecs and shapes become InputSpecs; tensors are kept (used as given)."""
-    if isinstance(inputs, (InputSpec, torch.Tensor)) or (
-        isinstance(inputs, (tuple, list)) and inputs and all(isinstance(d, int) for d in inputs)
-    ):
-        inputs = [inputs]
-    return [item if isinstance(item, torch.Tensor) else as_specs([item])[0] for item in inputs]
-
-
-def _keyword_items(kwargs: dict[str, Any] | None) -> dict[str, Item]:
-    out: dict[str, Item] = {}
-    for key, value in (kwargs or {}).items():
-        if not isinstance(key, str) or not key.isidentifier():
-            raise UsageError(f"keyword input {key!r} is not a Python name (e.g. mask=bool:1,128)")
-        out[key] = value if isinstance(value, torch.Tensor) else as_specs([value])[0]
-    return out
-
-
-def spec_of(item: Item) -> InputSpec:
-    """The shape and dtype of an input, as reports show it."""
-    if isinstance(item, torch.Tensor):
-        return InputSpec(tuple(item.shape), str(item.dtype).removeprefix("torch."))
-    return item
 
 
 def _is_meta_gap(exc: BaseException) -> bool:
@@ -160,7 +113,7 @@ def run_pass(
         raise UsageError(f"--mode {mode!r} is not a mode; accepted: eval, train")
     if depth < 0:
         raise UsageError(f"--depth {depth} must be 0 or more")
-    items, keywords = _items(inputs), _keyword_items(kwargs)
+    items, keywords = input_items(inputs), keyword_items(kwargs)
     if dtype is not None:
         if not hasattr(torch, dtype) or not getattr(torch, dtype).is_floating_point:
             raise UsageError(f"--dtype {dtype!r}: accepted: float32, float16, bfloat16, float64")
@@ -193,282 +146,6 @@ def run_pass(
                 if isinstance(err, ResourceError):
                     raise
                 raise ModelRunError(f"{err} (after falling back to CPU: on meta, {gap})", failure=err.failure) from err
-
-
-_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def model_lock(model: nn.Module) -> threading.RLock:
-    """The lock that serialises passes over ``model`` (re-entrant: a pass may start another on the same model)."""
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(model)
-        if lock is None:
-            lock = _LOCKS[model] = threading.RLock()
-        return lock
-
-
-def _substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode: str) -> list[_Swap]:
-    """A substitute for every parameter and buffer of every module, for this one pass (the model keeps its own).
-
-    Every tensor is replaced, on every device, so that writes in ``forward`` (``self.acc += x``, BatchNorm
-    statistics in train mode, spectral norm's power iteration) land on the substitutes. A module shared
-    under two names is visited once; a tensor held by two modules (tied weights) gets one substitute.
-    Lazy modules' uninitialised parameters are left as they are.
-    """
-    cast = getattr(torch, dtype) if dtype else None
-    made: dict[int, torch.Tensor] = {}
-    swaps: list[_Swap] = []
-    for mod in model.modules():  # unique modules: a shared one once
-        for slot in ("_parameters", "_buffers"):
-            for key, t in getattr(mod, slot).items():
-                if t is None or isinstance(t, nn.parameter.UninitializedTensorMixin):
-                    continue
-                if id(t) not in made:
-                    made[id(t)] = _substitute(t, target, cast)
-                swaps.append(_Swap(mod, slot, key, made[id(t)]))
-    return swaps
-
-
-@dataclass(frozen=True)
-class _Swap:
-    module: nn.Module
-    slot: str  # "_parameters" or "_buffers"
-    key: str
-    tensor: torch.Tensor
-
-
-def _substitute(t: torch.Tensor, target: torch.device, cast: torch.dtype | None) -> torch.Tensor:
-    want = cast if (cast is not None and t.is_floating_point()) else t.dtype
-    if target.type == "meta":
-        sub = torch.empty(t.shape, dtype=want, device=target)
-    elif t.device.type == "meta":
-        sub = torch.zeros(t.shape, dtype=want, device=target)
-    else:
-        sub = t.detach().to(device=target, dtype=want, copy=True)
-    if isinstance(t, nn.Parameter):
-        return nn.Parameter(sub, requires_grad=t.requires_grad and sub.is_floating_point())
-    return sub
-
-
-@contextlib.contextmanager
-def _substituted(model: nn.Module, swaps: list[_Swap]) -> Iterator[None]:
-    """The substitutes in place of the model's tensors, and every module's attributes, restored afterwards.
-
-    Attributes a ``forward`` sets (``self.calls += 1``, ``self.last = x``) are undone too: each module's
-    ``__dict__`` is put back as it was, key for key and object for object.
-    """
-    saved = {mod: dict(mod.__dict__) for mod in model.modules() if not isinstance(mod, torch.jit.ScriptModule)}
-    slots = {id(getattr(s.module, s.slot)): dict(getattr(s.module, s.slot)) for s in swaps}
-    try:
-        for s in swaps:
-            getattr(s.module, s.slot)[s.key] = s.tensor
-        yield
-    finally:
-        for s in swaps:
-            table = getattr(s.module, s.slot)
-            original = slots[id(table)]
-            table.clear()
-            table.update(original)
-        for mod, attrs in saved.items():
-            now = mod.__dict__
-            if now.keys() != attrs.keys() or any(now[k] is not v for k, v in attrs.items()):
-                now.clear()
-                now.update(attrs)
-
-
-def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
-    """(params, trainable) each module holds directly; a shared parameter goes to its first owner."""
-    seen: set[int] = set()
-    out: dict[nn.Module, tuple[int, int]] = {}
-    for mod in model.modules():
-        total = trainable = 0
-        for p in mod._parameters.values():  # the module's own, without a recursive walk per module
-            if p is None or id(p) in seen:
-                continue
-            seen.add(id(p))
-            total += p.numel()
-            trainable += p.numel() if p.requires_grad else 0
-        out[mod] = (total, trainable)
-    return out
-
-
-class _Recorder:
-    """Builds LayerRecords from module hooks and charges operator costs to the running module."""
-
-    def __init__(
-        self,
-        model: nn.Module,
-        fields: FieldTracker | None = None,
-        proxies: dict[nn.Module, nn.Module] | None = None,
-        check_dtypes: bool = False,
-    ) -> None:
-        self.fields = fields
-        self.names = {mod: name for name, mod in model.named_modules()}
-        self.check_dtypes = check_dtypes  # on meta, where kernels do not check them
-        self.own = _own_params(model)
-        for proxy, script in (proxies or {}).items():  # a scripted module: one leaf row holding all of it
-            if script is model:  # the model itself is scripted: the proxy is the one row
-                self.names = {proxy: ""}
-            for inner in script.modules():
-                self.own.pop(inner, None)
-            params = list(script.parameters())
-            self.own[proxy] = (sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad))
-        self.records: list[LayerRecord] = []
-        self.stack: list[int] = []
-        self.calls: dict[nn.Module, int] = {}
-        self.ops: dict[str, OpTally] = {}
-        self.free_ops: dict[str, dict[str, int]] = {}  # kind -> op -> calls
-        self.uncounted_ops: dict[str, int] = {}  # op -> calls
-        self.muted = 0  # > 0 while a fused RNN kernel runs whose cost a meta replay already charged
-
-    def mute(self, step: int) -> None:
-        self.muted += step
-
-    def on_uncosted(self, op: str, kind: str) -> None:
-        if self.muted:
-            return
-        if kind == "uncounted":
-            self.uncounted_ops[op] = self.uncounted_ops.get(op, 0) + 1
-        else:
-            per_kind = self.free_ops.setdefault(kind.removeprefix("free: "), {})
-            per_kind[op] = per_kind.get(op, 0) + 1
-
-    def replay_counter(self) -> OpCounter:
-        """A counter that charges even while muted (the meta replay of a fused RNN call)."""
-        return OpCounter(self.charge, on_uncosted=self.on_uncosted_unmuted)
-
-    def on_uncosted_unmuted(self, op: str, kind: str) -> None:
-        muted, self.muted = self.muted, 0
-        try:
-            self.on_uncosted(op, kind)
-        finally:
-            self.muted = muted
-
-    def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        n = self.calls.get(module, 0) + 1
-        self.calls[module] = n
-        parent = self.stack[-1] if self.stack else None
-        rec = self._add(module, self.names[module], parent, len(self.stack), call=n)
-        rec.input_shapes = shapes((args, kwargs))
-        self.stack.append(rec.index)
-        if self.check_dtypes:
-            _check_input_dtype(module, args)
-
-    def _add(self, module: nn.Module, name: str, parent: int | None, depth: int, **fields: Any) -> LayerRecord:
-        """A new record under ``parent``; a module's own parameters go to its first record only."""
-        params, trainable = self.own[module] if fields.get("call", 1) == 1 else (0, 0)
-        rec = LayerRecord(
-            index=len(self.records),
-            name=name,
-            type=getattr(module, "shown_type", None) or type(module).__name__,
-            depth=depth,
-            parent=parent,
-            params=params,
-            trainable_params=trainable,
-            **fields,
-        )
-        self.records.append(rec)
-        if parent is not None:
-            self.records[parent].children.append(rec.index)
-        return rec
-
-    def post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-        rec = self.records[self.stack.pop()]
-        rec.output_shapes = shapes(output)
-        rec.output_bytes = nbytes(output)
-        if self.fields is not None:
-            rec.rf = self.fields.of(output)
-
-    def on_op(self, cost: OpCost) -> None:
-        if not self.muted:
-            self.charge(cost)
-
-    def charge(self, cost: OpCost) -> None:
-        if self.stack:
-            rec = self.records[self.stack[-1]]
-            rec.macs += cost.macs
-            rec.other_ops += cost.other
-        tally = self.ops.get(cost.op)
-        if tally is None:
-            tally = self.ops[cost.op] = OpTally(cost.op, cost.category)
-        tally.calls += 1
-        tally.macs += cost.macs
-        tally.other_ops += cost.other
-
-    def add_unrun(self) -> None:
-        """Records for modules that hold parameters but never ran (e.g. auxiliary heads in eval).
-
-        They hang under the record of their nearest ancestor that ran, with records for the containers
-        in between (``aux1`` > ``aux1.conv`` > ``aux1.conv.conv``), so folding to any depth keeps their
-        parameters and the column sums equal the totals.
-        """
-        by_name = {self.records[i].name: i for i in range(len(self.records) - 1, -1, -1)}  # first calls
-        modules = {name: mod for mod, name in self.names.items()}
-        for mod, (params, _) in self.own.items():
-            if params and mod not in self.calls:
-                self._unrun_record(self.names[mod], by_name, modules)
-
-    def _unrun_record(self, name: str, by_name: dict[str, int], modules: dict[str, nn.Module]) -> int | None:
-        if name in by_name:
-            return by_name[name]
-        parent = self._unrun_record(name.rpartition(".")[0], by_name, modules) if name else None
-        depth = self.records[parent].depth + 1 if parent is not None else 0
-        rec = self._add(modules[name], name, parent, depth, ran=False)
-        by_name[name] = rec.index
-        return rec.index
-
-
-def _check_input_dtype(module: nn.Module, args: tuple) -> None:
-    """Raise as the CPU kernel would when a conv or linear layer gets an input of another dtype than its weight.
-
-    Meta kernels do not compare dtypes, so without this an integer input runs through ``conv1`` on meta
-    and the failure is blamed on a later layer (a pooling without an integer kernel).
-    """
-    if not isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)) or not args:
-        return
-    x, weight = args[0], getattr(module, "weight", None)
-    if isinstance(x, torch.Tensor) and isinstance(weight, torch.Tensor) and x.dtype != weight.dtype:
-        got, want = str(x.dtype).removeprefix("torch."), str(weight.dtype).removeprefix("torch.")
-        raise RuntimeError(f"expected the input's dtype to match the weight's ({want}) but got {got}")
-
-
-@contextlib.contextmanager
-def _patched_forwards(model: nn.Module, names: dict[nn.Module, str], intercept: Interceptor) -> Iterator[None]:
-    """Route every module's forward through ``intercept`` for the pass; restored afterwards."""
-    patched: list[tuple[nn.Module, Any]] = []
-
-    def wrap(mod: nn.Module, original: Any) -> Any:
-        def forward(*args: Any, **kwargs: Any) -> Any:
-            answer = intercept(names[mod], mod, args, kwargs)
-            return original(*args, **kwargs) if answer is NOT_HANDLED else answer
-
-        return forward
-
-    try:
-        for mod in names:
-            had = mod.__dict__.get("forward", NOT_HANDLED)
-            patched.append((mod, had))
-            mod.forward = wrap(mod, mod.forward)  # type: ignore[method-assign]
-        yield
-    finally:
-        for mod, had in patched:
-            if had is NOT_HANDLED:
-                mod.__dict__.pop("forward", None)
-            else:
-                mod.forward = had  # type: ignore[method-assign]
-
-
-@contextlib.contextmanager
-def training_mode(model: nn.Module, mode: str) -> Iterator[nn.Module]:
-    """``model`` in ``mode`` ("eval" or "train") for the block; every module's own flag restored after."""
-    flags = {m: m.training for m in model.modules()}
-    try:
-        model.train(mode == "train")
-        yield model
-    finally:
-        for m, flag in flags.items():
-            m.training = flag
 
 
 def _default_device(target: torch.device) -> Any:
@@ -533,7 +210,7 @@ def _run(
             f"a TorchScript submodule keeps its own tensors on {where}; it cannot run on {target} "
             f"(run with --device {sorted(held - {target}, key=str)[0]})"
         )
-    subs = _substitutes(model, target, dtype, mode)
+    subs = substitutes(model, target, dtype, mode)
     if scripts:  # a scripted module keeps its own tensors (they cannot be swapped from Python)
         inside = {id(m) for r in scripts.values() for m in r.modules()}
         subs = [s for s in subs if id(s.module) not in inside]
@@ -547,7 +224,7 @@ def _run(
         fields = FieldTracker() if opts.receptive else None
         if fields is not None and args:
             fields.mark_input(args[0])
-        rec = _Recorder(model, fields, proxies, check_dtypes=target.type == "meta")
+        rec = Recorder(model, fields, proxies, check_dtypes=target.type == "meta")
         zeros = stack.enter_context(adapt.stray_tensors_on(model, target))
         if zeros:
             notes.append(f"{zeros} plain tensor attribute(s) on meta have no values: zeros on {target} for the pass")
@@ -558,10 +235,10 @@ def _run(
                 handles.append(mod.register_forward_hook(rec.post, with_kwargs=True))
             if target.type != "meta":  # after the recorder's hooks: the replay is charged to the RNN's record
                 stack.enter_context(adapt.rnn_replays(model, rec.replay_counter, rec.mute))
-            patch = _patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
+            patch = patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
             observers = [fields] if fields is not None else []
             counter = OpCounter(rec.on_op, observers, on_uncosted=rec.on_uncosted)
-            swapped = _substituted(model, subs)
+            swapped = substituted(model, subs)
             with swapped, training_mode(model, mode), torch.no_grad(), patch, _default_device(target), counter:
                 (root or model)(*args, **kwargs)
         except Exception as exc:
@@ -617,7 +294,7 @@ def estimate_pass(
     """
     if isinstance(inputs, dict):
         inputs, kwargs = [], {**inputs, **(kwargs or {})}
-    items, keywords = _items(inputs), _keyword_items(kwargs)
+    items, keywords = input_items(inputs), keyword_items(kwargs)
     cast = getattr(torch, dtype) if dtype else None
     if cast is not None:
         items = [s if isinstance(s, torch.Tensor) else s.with_dtype(dtype) for s in items]

@@ -276,3 +276,59 @@ def parse_size(text: str, option: str = "--budget") -> int:
     if value <= 0:
         raise UsageError(f"{option} {text!r} must be more than 0 bytes")
     return value
+
+
+def as_specs(inputs: Any) -> list[InputSpec]:
+    """Accept InputSpecs, shapes (tuples of ints) or tensors, one or a list of them."""
+    import torch
+
+    if isinstance(inputs, (InputSpec, torch.Tensor)) or (
+        isinstance(inputs, (tuple, list)) and inputs and all(isinstance(d, int) for d in inputs)
+    ):
+        inputs = [inputs]
+    specs = []
+    for item in inputs:
+        if isinstance(item, InputSpec):
+            specs.append(item)
+        elif isinstance(item, torch.Tensor):
+            specs.append(InputSpec(tuple(item.shape), str(item.dtype).removeprefix("torch.")))
+        elif isinstance(item, (tuple, list)) and all(isinstance(d, int) for d in item):
+            specs.append(InputSpec(tuple(item)))
+        else:
+            raise UsageError(f"input {item!r} is not a shape, an InputSpec or a tensor")
+    return specs
+
+
+Item = Any  # one input: an InputSpec (a shape to make a dummy of) or a real tensor, used as given
+
+
+def input_items(inputs: Any) -> list[Item]:
+    """Positional inputs: InputSpecs and shapes become InputSpecs; tensors are kept (used as given)."""
+    import torch
+
+    if isinstance(inputs, (InputSpec, torch.Tensor)) or (
+        isinstance(inputs, (tuple, list)) and inputs and all(isinstance(d, int) for d in inputs)
+    ):
+        inputs = [inputs]
+    return [item if isinstance(item, torch.Tensor) else as_specs([item])[0] for item in inputs]
+
+
+def keyword_items(kwargs: dict[str, Any] | None) -> dict[str, Item]:
+    """Keyword inputs by name: specs (from shapes) or tensors used as given."""
+    import torch
+
+    out: dict[str, Item] = {}
+    for key, value in (kwargs or {}).items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise UsageError(f"keyword input {key!r} is not a Python name (e.g. mask=bool:1,128)")
+        out[key] = value if isinstance(value, torch.Tensor) else as_specs([value])[0]
+    return out
+
+
+def spec_of(item: Item) -> InputSpec:
+    """The shape and dtype of an input, as reports show it."""
+    import torch
+
+    if isinstance(item, torch.Tensor):
+        return InputSpec(tuple(item.shape), str(item.dtype).removeprefix("torch."))
+    return item

@@ -1,0 +1,112 @@
+"""The model is never changed: a substitute for every parameter and buffer for the duration of a pass,
+every module's attributes put back afterwards, train/eval flags restored, and one lock per model.
+
+Concurrency: passes over one model are serialised by :func:`model_lock` (re-entrant), so threads may
+inspect the same model; passes over different models run in parallel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """The lock that serialises passes over ``model`` (re-entrant: a pass may start another on the same model)."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
+def substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode: str) -> list[Swap]:
+    """A substitute for every parameter and buffer of every module, for this one pass (the model keeps its own).
+
+    Every tensor is replaced, on every device, so that writes in ``forward`` (``self.acc += x``, BatchNorm
+    statistics in train mode, spectral norm's power iteration) land on the substitutes. A module shared
+    under two names is visited once; a tensor held by two modules (tied weights) gets one substitute.
+    Lazy modules' uninitialised parameters are left as they are.
+    """
+    cast = getattr(torch, dtype) if dtype else None
+    made: dict[int, torch.Tensor] = {}
+    swaps: list[Swap] = []
+    for mod in model.modules():  # unique modules: a shared one once
+        for slot in ("_parameters", "_buffers"):
+            for key, t in getattr(mod, slot).items():
+                if t is None or isinstance(t, nn.parameter.UninitializedTensorMixin):
+                    continue
+                if id(t) not in made:
+                    made[id(t)] = _substitute(t, target, cast)
+                swaps.append(Swap(mod, slot, key, made[id(t)]))
+    return swaps
+
+
+@dataclass(frozen=True)
+class Swap:
+    """One tensor slot of one module and the substitute that takes its place."""
+
+    module: nn.Module
+    slot: str  # "_parameters" or "_buffers"
+    key: str
+    tensor: torch.Tensor
+
+
+def _substitute(t: torch.Tensor, target: torch.device, cast: torch.dtype | None) -> torch.Tensor:
+    want = cast if (cast is not None and t.is_floating_point()) else t.dtype
+    if target.type == "meta":
+        sub = torch.empty(t.shape, dtype=want, device=target)
+    elif t.device.type == "meta":
+        sub = torch.zeros(t.shape, dtype=want, device=target)
+    else:
+        sub = t.detach().to(device=target, dtype=want, copy=True)
+    if isinstance(t, nn.Parameter):
+        return nn.Parameter(sub, requires_grad=t.requires_grad and sub.is_floating_point())
+    return sub
+
+
+@contextlib.contextmanager
+def substituted(model: nn.Module, swaps: list[Swap]) -> Iterator[None]:
+    """The substitutes in place of the model's tensors, and every module's attributes, restored afterwards.
+
+    Attributes a ``forward`` sets (``self.calls += 1``, ``self.last = x``) are undone too: each module's
+    ``__dict__`` is put back as it was, key for key and object for object.
+    """
+    saved = {mod: dict(mod.__dict__) for mod in model.modules() if not isinstance(mod, torch.jit.ScriptModule)}
+    slots = {id(getattr(s.module, s.slot)): dict(getattr(s.module, s.slot)) for s in swaps}
+    try:
+        for s in swaps:
+            getattr(s.module, s.slot)[s.key] = s.tensor
+        yield
+    finally:
+        for s in swaps:
+            table = getattr(s.module, s.slot)
+            original = slots[id(table)]
+            table.clear()
+            table.update(original)
+        for mod, attrs in saved.items():
+            now = mod.__dict__
+            if now.keys() != attrs.keys() or any(now[k] is not v for k, v in attrs.items()):
+                now.clear()
+                now.update(attrs)
+
+
+@contextlib.contextmanager
+def training_mode(model: nn.Module, mode: str) -> Iterator[nn.Module]:
+    """``model`` in ``mode`` ("eval" or "train") for the block; every module's own flag restored after."""
+    flags = {m: m.training for m in model.modules()}
+    try:
+        model.train(mode == "train")
+        yield model
+    finally:
+        for m, flag in flags.items():
+            m.training = flag
