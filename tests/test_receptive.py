@@ -244,3 +244,12 @@ def test_receptive_field_api_rows() -> None:
     assert by_name["layer1"].size == (15, 15)
     assert by_name["layer2"].size == (37, 37) and by_name["layer2"].jump == (2, 2)
     assert by_name["layer3"].size == (81, 81) and by_name["layer3"].jump == (4, 4)
+
+
+def test_activations_torch_does_not_tag_pointwise_keep_the_field_exact() -> None:
+    """``hardswish`` (MobileNetV3) has no pointwise tag in torch; its field is its input's, not a bound."""
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Hardswish(inplace=True), nn.Conv2d(4, 4, 3), nn.Hardsigmoid())
+    report = archinspect.inspect(net, [(1, 3, 16, 16)], device="meta")
+    assert not any("upper bound" in note for note in report.notes), report.notes
+    last = report.records[-1].rf
+    assert (last.size, last.bound) == ((5, 5), False)

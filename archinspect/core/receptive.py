@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch.utils.weak import WeakTensorKeyDictionary
 
+from archinspect.core.costs import OTHER_OP_COST
 from archinspect.core.field_rules import CONSTANT, RULES, rule_pointwise
 from archinspect.core.fields import FieldMap, ReceptiveField, input_field, summarize, union
 from archinspect.core.tensors import tensors
@@ -40,6 +41,15 @@ __all__ = ["FieldTracker", "FieldMap", "ReceptiveField", "summarize"]
 # A field keeps two integers per unit of every spatial axis of every tensor: past this many units along an
 # axis (an input of 1,1,10**9,10**9 on meta) tracking would exhaust memory, so fields are not tracked.
 MAX_TRACKED_UNITS = 65_536
+
+
+def _is_pointwise(func: Any, name: str) -> bool:
+    """Element by element: tagged so by torch, or an activation or elementwise op of the cost table (torch
+    does not tag every one, e.g. ``hardswish``)."""
+    if torch.Tag.pointwise in func.tags:
+        return True
+    spec = OTHER_OP_COST.get(name) or OTHER_OP_COST.get(name.removesuffix("_"))
+    return spec is not None and spec[0] in ("activation", "elementwise") and name != "glu"  # glu halves a dim
 
 
 class FieldTracker:
@@ -73,7 +83,7 @@ class FieldTracker:
         name = func.overloadpacket.__name__
         rule = RULES.get(name)
         if rule is None:
-            rule = rule_pointwise if torch.Tag.pointwise in func.tags else None
+            rule = rule_pointwise if _is_pointwise(func, name) else None
         outs = list(tensors(out))
         if not outs:
             return
