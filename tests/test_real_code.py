@@ -336,6 +336,32 @@ def test_keyword_input_on_the_command_line() -> None:
     assert "Masked · input 2,8, mask=bool:2,8" in result.stdout
 
 
+class MaskedConv(nn.Module):
+    """A CNN whose forward needs a keyword input: fc fits 32×32 and 33×33 inputs only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(8 * 15 * 15, 10)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.fc((self.pool(self.conv(x)) * mask).flatten(1))
+
+
+def test_keyword_inputs_reach_fit_and_every_probe_of_the_size_search() -> None:
+    mask = {"mask": (1, 1, 1, 1)}
+    report = archinspect.fit(MaskedConv(), (1, 3, 40, 40), kwargs=mask, solve=True)
+    [m] = report.mismatches
+    assert (m.layer, m.declared, m.needed) == ("fc", 1800, 2888)
+    [axis] = report.solve.axes
+    assert (axis.low, axis.high, axis.smallest_runnable) == (32, 33, 4)
+    with pytest.raises(ModelRunError, match="smallest input that runs is 4×4"):
+        inspect(MaskedConv(), (1, 3, 2, 2), kwargs=mask)
+    result = runner.invoke(app, ["fit", "tests/test_real_code.py:MaskedConv", "-i", "1,3,40,40", "-i", "mask=1,1,1,1"])
+    assert result.exit_code == 1 and "fc: Linear(in_features=1800) receives 1×2888" in result.stdout
+
+
 def test_downloads_are_refused_while_building(tmp_path: Path) -> None:
     with no_downloads(), pytest.raises(DownloadBlocked) as err:
         torch.hub.load_state_dict_from_url("https://download.example.org/w.pth")

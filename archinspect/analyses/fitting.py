@@ -140,12 +140,14 @@ def fit(
     max_size: int | None = None,
     status: Callable[[str], AbstractContextManager[Any]] | None = None,
     force: bool = False,
+    kwargs: dict[str, Any] | None = None,
 ) -> FitReport:
     """Run ``model`` once on dummy ``inputs``, stepping over every size mismatch, and report them all.
 
     ``sites``: layer name -> "file:line" where it was constructed (see
     :func:`archinspect.models.sites.construction_sites`). ``status``: a context manager factory shown
-    around the input-size search (a spinner in the CLI).
+    around the input-size search (a spinner in the CLI). ``kwargs``: keyword inputs by name (shapes,
+    InputSpecs or tensors), passed as given to the pass and to every probe of the size search.
     ``solve``: also search the input sizes that fit the model as written (``None``: only when a Linear
     mismatches and the input has spatial dimensions). Raises :class:`ModelRunError` naming the failing
     layer when the model fails for a reason fit cannot step over (a reshape to a hard-coded size, ...).
@@ -153,11 +155,19 @@ def fit(
     tolerant = TolerantPass()
     try:
         report = run_pass(
-            model, inputs, device=device, mode=mode, model_name=model_name, intercept=tolerant, force=force
+            model,
+            inputs,
+            device=device,
+            mode=mode,
+            model_name=model_name,
+            intercept=tolerant,
+            force=force,
+            kwargs=kwargs,
         )
     except ModelRunError as err:
         found = "; ".join(m.message for m in tolerant.mismatches.values())
-        explained = explain_failure(err, model, inputs, mode, found and f" (before that, fit found: {found})")
+        before = found and f" (before that, fit found: {found})"
+        explained = explain_failure(err, model, inputs, mode, before, kwargs=kwargs)
         if explained is err:
             raise
         raise explained from err
@@ -182,7 +192,9 @@ def fit(
     if solve or (solve is None and result.wants_solve):
         try:
             with (status or _no_status)("searching the input sizes that fit…"):
-                result.solve = valid_input_sizes(model, result.inputs, mode=mode, max_size=max_size)
+                result.solve = valid_input_sizes(
+                    model, result.inputs, mode=mode, max_size=max_size, kwargs=kwargs
+                )
         except (ModelRunError, UsageError) as err:  # e.g. a 1-D input has no size to search: keep what was found
             result.notes.append(f"input sizes not searched: {err}")
     return result

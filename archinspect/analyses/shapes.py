@@ -70,13 +70,20 @@ def inspect(
             force=force,
         )
     except ModelRunError as err:
-        explained = explain_failure(err, model, inputs, mode)
+        explained = explain_failure(err, model, inputs, mode, kwargs=kwargs)
         if explained is err:
             raise
         raise explained from err
 
 
-def explain_failure(err: ModelRunError, model: nn.Module, inputs: Any, mode: str, extra: str = "") -> ModelRunError:
+def explain_failure(
+    err: ModelRunError,
+    model: nn.Module,
+    inputs: Any,
+    mode: str,
+    extra: str = "",
+    kwargs: dict[str, Any] | None = None,
+) -> ModelRunError:
     """``err`` with what a size search adds (the smallest input that runs) and ``extra`` appended.
 
     Returns ``err`` itself when there is nothing to add. The search never hides the failure: if it cannot
@@ -85,16 +92,16 @@ def explain_failure(err: ModelRunError, model: nn.Module, inputs: Any, mode: str
     failure = err.failure
     text = str(err)
     if getattr(failure, "too_small", False):
-        text += _smallest_size_text(model, inputs, mode)
+        text += _smallest_size_text(model, inputs, mode, kwargs)
     text += extra
     return err if text == str(err) else ModelRunError(text, failure=failure)
 
 
-def _smallest_size_text(model: nn.Module, inputs: Any, mode: str) -> str:
+def _smallest_size_text(model: nn.Module, inputs: Any, mode: str, kwargs: dict[str, Any] | None) -> str:
     """'; smallest input that runs is 65×65' (or that nothing up to the search limit runs); '' on failure."""
     try:
         specs = as_specs(inputs)
-        shape = smallest_runnable_size(model, specs, mode=mode)
+        shape = smallest_runnable_size(model, specs, mode=mode, kwargs=kwargs)
     except Exception:  # a search that cannot run must not hide the original failure
         return ""
     if shape is None:

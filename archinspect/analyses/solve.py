@@ -147,8 +147,11 @@ def _with_size(shape: Shape, axis: str, size: int) -> Shape:
 class _Prober:
     """Runs (and caches) probes of one model along one axis."""
 
-    def __init__(self, model: nn.Module, specs: list[InputSpec], axis: str, mode: str) -> None:
+    def __init__(
+        self, model: nn.Module, specs: list[InputSpec], axis: str, mode: str, kwargs: dict[str, Any] | None = None
+    ) -> None:
         self.model, self.specs, self.axis, self.mode = model, specs, axis, mode
+        self.kwargs = kwargs  # keyword inputs, passed as given at every size
         self.cache: dict[int, Probe] = {}
 
     def __call__(self, size: int) -> Probe:
@@ -170,6 +173,8 @@ class _Prober:
                 depth=0,
                 intercept=tolerant,
                 meta_fallback=False,
+                kwargs=self.kwargs,
+                receptive=False,
             )
         except ModelRunError as err:
             if "no meta kernel" in str(err):
@@ -258,9 +263,15 @@ def _linear_range(prober: _Prober, name: str, in_features: int, start: int, limi
 
 
 def _solve_axis(
-    model: nn.Module, specs: list[InputSpec], axis: str, given: int, mode: str, limit: int
+    model: nn.Module,
+    specs: list[InputSpec],
+    axis: str,
+    given: int,
+    mode: str,
+    limit: int,
+    kwargs: dict[str, Any] | None = None,
 ) -> tuple[AxisSolve, _Prober]:
-    prober = _Prober(model, specs, axis, mode)
+    prober = _Prober(model, specs, axis, mode, kwargs)
     start = smallest_runnable(prober, given, limit)
     result = AxisSolve(axis, given, start, None, None, [], None, limit)
     if start is None:
@@ -300,10 +311,12 @@ def valid_input_sizes(
     *,
     mode: str = "eval",
     max_size: int | None = None,
+    kwargs: dict[str, Any] | None = None,
 ) -> SolveResult:
     """The sizes of the first input's spatial dimensions at which ``model`` runs and every Linear matches.
 
-    Runs on the meta device. ``max_size``: the largest size tried (default 4096). Assumes sizes behave
+    Runs on the meta device. ``max_size``: the largest size tried (default 4096). ``kwargs``: keyword
+    inputs, passed as given at every size. Assumes sizes behave
     monotonically (true of convolutions and pooling); a model that breaks that (e.g. branches that only
     line up at even sizes) may get ranges that are too wide.
     """
@@ -325,7 +338,7 @@ def valid_input_sizes(
         plans = list(zip(_AXIS_NAMES[len(spatial)], spatial, strict=True))
     axes, probes, notes = [], 0, []
     for axis, given in plans:
-        solved, prober = _solve_axis(model, specs, axis, given, mode, limit)
+        solved, prober = _solve_axis(model, specs, axis, given, mode, limit, kwargs)
         axes.append(solved)
         probes += len(prober.cache)
         for p in prober.cache.values():
@@ -337,7 +350,12 @@ def valid_input_sizes(
 
 
 def smallest_runnable_size(
-    model: nn.Module, inputs: Any, *, mode: str = "eval", max_size: int | None = None
+    model: nn.Module,
+    inputs: Any,
+    *,
+    mode: str = "eval",
+    max_size: int | None = None,
+    kwargs: dict[str, Any] | None = None,
 ) -> Shape | None:
     """The smallest square (cubic) input, same batch and channels, on which the model runs at all.
 
@@ -349,7 +367,7 @@ def smallest_runnable_size(
     if not 3 <= len(shape) <= 5:
         return None
     axis = "L" if len(shape) == 3 else ("square" if len(shape) == 4 else "cube")
-    prober = _Prober(model, specs, axis, mode)
+    prober = _Prober(model, specs, axis, mode, kwargs)
     given = max(shape[2:])
     size = smallest_runnable(prober, given, max(max_size or DEFAULT_MAX_SIZE, given))
     return None if size is None else _with_size(shape, axis, size)

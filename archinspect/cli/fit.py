@@ -113,6 +113,7 @@ def fit(
             solve=solve,
             max_size=max_size,
             status=_status,
+            kwargs=loaded.keyword_inputs,
         )
         for note in report.notes:
             say(f"note: {note}")
