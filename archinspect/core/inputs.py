@@ -280,48 +280,38 @@ def parse_size(text: str, option: str = "--budget") -> int:
 
 def as_specs(inputs: Any) -> list[InputSpec]:
     """Accept InputSpecs, shapes (tuples of ints) or tensors, one or a list of them."""
-    import torch
-
-    if isinstance(inputs, (InputSpec, torch.Tensor)) or (
-        isinstance(inputs, (tuple, list)) and inputs and all(isinstance(d, int) for d in inputs)
-    ):
-        inputs = [inputs]
-    specs = []
-    for item in inputs:
-        if isinstance(item, InputSpec):
-            specs.append(item)
-        elif isinstance(item, torch.Tensor):
-            specs.append(InputSpec(tuple(item.shape), str(item.dtype).removeprefix("torch.")))
-        elif isinstance(item, (tuple, list)) and all(isinstance(d, int) for d in item):
-            specs.append(InputSpec(tuple(item)))
-        else:
-            raise UsageError(f"input {item!r} is not a shape, an InputSpec or a tensor")
-    return specs
+    return [spec_of(item) for item in input_items(inputs)]
 
 
 Item = Any  # one input: an InputSpec (a shape to make a dummy of) or a real tensor, used as given
 
 
 def input_items(inputs: Any) -> list[Item]:
-    """Positional inputs: InputSpecs and shapes become InputSpecs; tensors are kept (used as given)."""
+    """Positional inputs, one or a list: InputSpecs kept, shapes made InputSpecs, tensors kept (used as given)."""
     import torch
 
     if isinstance(inputs, (InputSpec, torch.Tensor)) or (
         isinstance(inputs, (tuple, list)) and inputs and all(isinstance(d, int) for d in inputs)
     ):
         inputs = [inputs]
-    return [item if isinstance(item, torch.Tensor) else as_specs([item])[0] for item in inputs]
+    items: list[Item] = []
+    for item in inputs:
+        if isinstance(item, (InputSpec, torch.Tensor)):
+            items.append(item)
+        elif isinstance(item, (tuple, list)) and all(isinstance(d, int) for d in item):
+            items.append(InputSpec(tuple(item)))
+        else:
+            raise UsageError(f"input {item!r} is not a shape, an InputSpec or a tensor")
+    return items
 
 
 def keyword_items(kwargs: dict[str, Any] | None) -> dict[str, Item]:
     """Keyword inputs by name: specs (from shapes) or tensors used as given."""
-    import torch
-
     out: dict[str, Item] = {}
     for key, value in (kwargs or {}).items():
         if not isinstance(key, str) or not key.isidentifier():
             raise UsageError(f"keyword input {key!r} is not a Python name (e.g. mask=bool:1,128)")
-        out[key] = value if isinstance(value, torch.Tensor) else as_specs([value])[0]
+        out[key] = input_items([value])[0]
     return out
 
 
