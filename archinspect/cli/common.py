@@ -121,8 +121,10 @@ ForceOpt = Annotated[
 class _PlainArgument(TyperArgument):
     """An argument shown as ``MODEL`` in the usage line and help (Typer writes ``{MODEL}`` and ``<str>``)."""
 
-    def _usage_display_name(self) -> str:
-        name = self.display_name_raw
+    def make_metavar(self, ctx: Any, *, usage: bool = False) -> str:
+        name = self.metavar or (self.name or "").upper()
+        if not usage or name.startswith("["):
+            return name
         return name if self.required else f"[{name}]" + ("..." if self.nargs != 1 else "")
 
     def display_type_rich(self, ctx: Any) -> str | None:
