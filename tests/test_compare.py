@@ -121,3 +121,27 @@ def test_the_users_cpu_model_is_left_as_it_was() -> None:
     assert model.state_dict().keys() == before.keys()
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+class Gated(nn.Module):
+    """Two positional inputs and a keyword one: ``fc(x) * fc(y) * gate``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 4, bias=False)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, *, gate: torch.Tensor) -> torch.Tensor:
+        return self.fc(x) * self.fc(y) * gate
+
+
+def test_keyword_and_second_inputs_reach_every_tool() -> None:
+    model = Gated()
+    report = count_flops(model, [(2, 8), (2, 8)], kwargs={"gate": (2, 4)})
+    assert report.keyword_inputs["gate"].shape == (2, 4)
+    rows = _rows(model, report, "fvcore", "torchinfo", "flop_counter")
+    assert {name: row.status for name, row in rows.items()} == dict.fromkeys(rows, "ok")
+    macs = 2 * 2 * 8 * 4  # fc on x and on y: batch 2, 8 -> 4
+    assert report.totals.macs == macs
+    assert rows["fvcore"].value == macs and rows["fvcore"].matches
+    assert rows["torchinfo"].value == macs and rows["torchinfo"].matches  # called once per input: 2 × 64
+    assert rows["torch FlopCounterMode"].value == 2 * macs and rows["torch FlopCounterMode"].matches

@@ -108,14 +108,40 @@ class _Subject:
         return copy.deepcopy(self.cpu()) if self.borrowed else self.cpu()
 
 
+class _Bound(nn.Module):
+    """``model`` with inputs bound, for tools that pass only positional inputs (fvcore, thop) or one
+    tensor (ptflops): calling it with the leading inputs adds the ``rest`` and the keyword inputs. It
+    holds the model as its one child, so the tools' totals are the model's."""
+
+    def __init__(self, model: nn.Module, rest: list[Any], keywords: dict[str, Any]) -> None:
+        super().__init__()
+        self.model = model
+        self.rest = rest
+        self.keywords = keywords
+
+    def forward(self, *inputs: Any) -> Any:
+        return self.model(*inputs, *self.rest, **self.keywords)
+
+
+def _bind(model: nn.Module, keywords: dict[str, Any], rest: list[Any] | None = None) -> nn.Module:
+    return _Bound(model, rest or [], keywords) if keywords or rest else model
+
+
 # ---- the tools --------------------------------------------------------------------------------------
 
 
-def _flop_counter(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
+def _flop_counter(subject: _Subject, report: FlopReport, inputs: list[Any], keywords: dict[str, Any]) -> ToolFigure:
     from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
     with FlopCounterMode(display=False) as counter:
-        run_pass(subject.user, report.inputs, device=report.device, mode=report.mode, meta_fallback=False)
+        run_pass(
+            subject.user,
+            report.inputs,
+            device=report.device,
+            mode=report.mode,
+            meta_fallback=False,
+            kwargs=report.keyword_inputs,
+        )
     torch_ops = {getattr(packet, "__name__", str(packet)) for packet in flop_registry}
     unknown = [o for o in report.ops if o.macs and o.op not in torch_ops]
     missing = sum(o.macs for o in unknown)
@@ -127,12 +153,12 @@ def _flop_counter(subject: _Subject, report: FlopReport, inputs: list[Any]) -> T
     )
 
 
-def _fvcore(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
+def _fvcore(subject: _Subject, report: FlopReport, inputs: list[Any], keywords: dict[str, Any]) -> ToolFigure:
     from fvcore.nn import FlopCountAnalysis
 
     with training_mode(subject.cpu(), report.mode) as model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        analysis = FlopCountAnalysis(model, tuple(inputs))
+        analysis = FlopCountAnalysis(_bind(model, keywords), tuple(inputs))
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
         value = int(analysis.total())
         skipped = {k.removeprefix("aten::"): n for k, n in analysis.unsupported_ops().items() if "attention" in k}
@@ -174,12 +200,13 @@ def torchinfo_convention(report: FlopReport, model: nn.Module) -> int:
     return total
 
 
-def _torchinfo(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
+def _torchinfo(subject: _Subject, report: FlopReport, inputs: list[Any], keywords: dict[str, Any]) -> ToolFigure:
     from torchinfo import summary
 
     with training_mode(subject.cpu(), report.mode) as model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stats = summary(model, input_data=list(inputs), verbose=0, mode=report.mode, device="cpu")
+        bound = _bind(model, keywords)  # not summary(**keywords): its own parameters (mode, device) could clash
+        stats = summary(bound, input_data=list(inputs), verbose=0, mode=report.mode, device="cpu")
     expected = torchinfo_convention(report, subject.user)
     extra = expected - report.totals.macs
     seen = "" if not extra else f" ({'+' if extra > 0 else '−'}{fmt_count(abs(extra))})"
@@ -187,26 +214,26 @@ def _torchinfo(subject: _Subject, report: FlopReport, inputs: list[Any]) -> Tool
     return ToolFigure("torchinfo", "mult-adds", int(stats.total_mult_adds), reason, expected=expected)
 
 
-def _thop(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
+def _thop(subject: _Subject, report: FlopReport, inputs: list[Any], keywords: dict[str, Any]) -> ToolFigure:
     import thop
 
     with training_mode(subject.writable(), report.mode) as model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        macs, _ = thop.profile(model, inputs=tuple(inputs), verbose=False)
+        macs, _ = thop.profile(_bind(model, keywords), inputs=tuple(inputs), verbose=False)
     reason = "module hooks: +bias, +BatchNorm, +pooling; no functional ops (x @ w, attention)"
     return ToolFigure("thop", "MACs + extras", int(macs), reason)
 
 
-def _ptflops(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFigure:
+def _ptflops(subject: _Subject, report: FlopReport, inputs: list[Any], keywords: dict[str, Any]) -> ToolFigure:
     from ptflops import get_model_complexity_info
 
-    first = inputs[0]
+    first, *rest = inputs
     with training_mode(subject.writable(), report.mode) as model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         macs, _ = get_model_complexity_info(
-            model,
+            _bind(model, keywords, rest),
             tuple(first.shape[1:]),
-            input_constructor=lambda _: first if len(inputs) == 1 else {"args": inputs},
+            input_constructor=lambda _: first,
             as_strings=False,
             print_per_layer_stat=False,
             verbose=False,
@@ -215,7 +242,8 @@ def _ptflops(subject: _Subject, report: FlopReport, inputs: list[Any]) -> ToolFi
     return ToolFigure("ptflops", "MACs + extras", int(macs or 0), reason)
 
 
-_RUNNERS: dict[str, tuple[str, str, Callable[[_Subject, FlopReport, list[Any]], ToolFigure]]] = {
+_Runner = Callable[[_Subject, FlopReport, list[Any], dict[str, Any]], ToolFigure]
+_RUNNERS: dict[str, tuple[str, str, _Runner]] = {
     "flop_counter": ("torch FlopCounterMode", "FLOPs", _flop_counter),
     "fvcore": ("fvcore", "MACs + norm + pool", _fvcore),
     "torchinfo": ("torchinfo", "mult-adds", _torchinfo),
@@ -231,7 +259,8 @@ def compare_tools(
     tools: tuple[str, ...] = TOOLS,
     rebuild: Callable[[str], Any] | None = None,
 ) -> list[ToolFigure]:
-    """Our MACs and FLOPs, then each other counter's figure for ``model`` on ``report``'s inputs.
+    """Our MACs and FLOPs, then each other counter's figure for ``model`` on ``report``'s inputs, positional
+    and keyword (tools that take only positional inputs call the model with the keyword inputs bound).
 
     A tool that is not installed or fails on the model gets a row saying so (``status``); nothing raises.
     """
@@ -241,11 +270,12 @@ def compare_tools(
     ]
     subject = _Subject(model, rebuild)
     inputs = [spec.make("cpu") for spec in report.inputs]
+    keywords = {name: spec.make("cpu") for name, spec in report.keyword_inputs.items()}
     for key in tools:
         name, counts, runner = _RUNNERS[key]
         start = time.perf_counter()
         try:
-            row = runner(subject, report, inputs)
+            row = runner(subject, report, inputs, keywords)
         except ImportError:
             row = ToolFigure(name, counts, None, f"pip install {key}", status="not installed")
         except Exception as exc:  # a tool that cannot handle the model says so in its row

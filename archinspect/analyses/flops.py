@@ -43,6 +43,7 @@ class FlopReport:
     # the pass's facts, as the report has them
     model_name = property(lambda self: self.report.model_name)
     inputs = property(lambda self: self.report.inputs)
+    keyword_inputs = property(lambda self: self.report.keyword_inputs)
     device = property(lambda self: self.report.device)
     mode = property(lambda self: self.report.mode)
     notes = property(lambda self: self.report.notes)
