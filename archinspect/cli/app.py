@@ -113,4 +113,7 @@ for _name in COMMANDS:
 
 
 def main() -> None:
+    from archinspect.cli.common import pause_gc
+
+    pause_gc()  # until the command's imports are done: see pause_gc
     app()

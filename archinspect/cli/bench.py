@@ -24,6 +24,7 @@ from archinspect.cli.common import (
     handle_errors,
     register_command,
     say,
+    settle_heap,
 )
 from archinspect.errors import UsageError
 
@@ -128,6 +129,7 @@ def bench(
         from archinspect.bench.suite import benchmark_models
         from archinspect.core.inputs import parse_inputs, parse_kwargs
 
+        settle_heap()
         batches = parse_batches(batch)
         refs = models or list(DEFAULT_SUITE)
         result = benchmark_models(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import gc
 import io
 import json
 import os
@@ -190,6 +191,31 @@ def handle_errors(debug: bool) -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+_gc_paused = False
+
+
+def pause_gc() -> None:
+    """Start-up of the command line (``main``): no cyclic garbage collection while torch and the library are
+    imported. Importing torch creates about a million long-lived objects, and each full collection during
+    start-up walks all of them: 0.5 s of a 2.1 s ``shapes vgg16`` on this 2-core machine. Reference counting
+    frees everything as usual; :func:`settle_heap` turns collection back on once start-up is over."""
+    global _gc_paused
+    if gc.isenabled():
+        gc.disable()
+        _gc_paused = True
+
+
+def settle_heap() -> None:
+    """Start-up is over (torch and the library are imported): move every object alive now to the permanent
+    generation, which collections never walk, and turn collection back on for the objects the command makes.
+    Does nothing unless :func:`pause_gc` paused collection (the library and tests leave ``gc`` alone)."""
+    global _gc_paused
+    if _gc_paused:
+        gc.freeze()
+        gc.enable()
+        _gc_paused = False
+
+
 def load_target(
     model_ref: str,
     args: list[str] | None,
@@ -206,6 +232,7 @@ def load_target(
     from archinspect.core.inputs import parse_inputs, parse_kwargs, split_keyword_inputs
     from archinspect.models.loading import load_model
 
+    settle_heap()
     kwargs = parse_kwargs(args)
     positional, keywords = split_keyword_inputs(inputs)
     specs = parse_inputs(positional)

@@ -18,6 +18,7 @@ from archinspect.cli.common import (
     emit,
     handle_errors,
     register_command,
+    settle_heap,
 )
 from archinspect.errors import UsageError
 
@@ -52,6 +53,9 @@ def list_command(
         from archinspect.analyses.zoo_summary import zoo_summaries
         from archinspect.render.zoo import ZooView
 
+        if figures:  # counting needs torch: imported before settle_heap, still with start-up's GC pause
+            import torch  # noqa: F401
+        settle_heap()
         if sys.stderr.isatty() and figures:
             from rich.progress import Progress
 
