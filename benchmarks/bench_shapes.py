@@ -40,6 +40,8 @@ print(stats.total_params, stats.total_mult_adds)
 """
 
 
+# archinspect's console script imports torch with cyclic GC paused (archinspect/cli/common.py, pause_gc)
+PAUSED_IMPORT = "import gc; gc.disable(); import torch; gc.freeze(); gc.enable()"
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     big_input = f"64,{default[1]},1024,1024"
     routes = [
         Run("python -c 'import torch' (floor)", [py, "-c", "import torch"], [], [], []),
+        Run("the same with GC paused, as archinspect starts", [py, "-c", PAUSED_IMPORT], [], [], []),
         Run(f"CPU build + torchinfo.summary, {size}", [py, "-c", TORCHINFO_SCRIPT, opts.model], [], [], []),
         Run(f"archinspect shapes {opts.model} (meta), {size}", shapes, [], [], []),
         Run(
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     run_all(routes, opts.repeat)
-    floor, cpu, ours, big = routes
+    floor, paused, cpu, ours, big = routes
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     where = f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load}"
     print(
@@ -141,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         ok = ratio <= limit
         missed += not ok
         print(f"{'met   ' if ok else 'MISSED'} {text}: {ratio:.2f}×")
-    beyond = f"shapes {ours.wall - floor.wall:.2f} s, CPU+torchinfo {cpu.wall - floor.wall:.2f} s"
-    print(f"wall time beyond importing torch: {beyond}")
+    print(f"wall time beyond importing torch: shapes {ours.wall - paused.wall:.2f} s (after the paused import), ")
+    print(f"CPU+torchinfo {cpu.wall - floor.wall:.2f} s (after the plain import)")
     return 1 if missed else 0
 
 
