@@ -8,9 +8,9 @@ For each model, what ``archinspect shapes torchvision:NAME`` (no flags) does, in
 - MACs against torchvision's published ``_ops`` (GMACs at the documented reference input) within 0.5 %
   (or within the rounding of the published 3 decimals, for the smallest models).
   Segmentation weights carry the auxiliary classifier (``aux_loss=True``), so that figure is compared
-  with the auxiliary head built; detection and optical flow are shown side by side without a verdict:
-  a detector's cost after the backbone depends on the proposals its random weights produce, and RAFT's
-  on the reference frame size torchvision does not document;
+  with the auxiliary head built; RAFT at two 512×512 frames (the size its ``_ops`` match). Detection is
+  shown side by side without a verdict: a detector's cost after the backbone depends on the proposals its
+  random weights produce;
 - FLOPs against ``torch.utils.flop_counter.FlopCounterMode`` run on the same model (meta when the model
   runs there, so scaled-dot-product attention is decomposed into its matmuls; CPU otherwise);
 - wall time of archinspect's pass.
@@ -168,7 +168,7 @@ def verdict(row: dict[str, Any]) -> str:
         return "—"
     ours = row["macs_ref_config"] / 1e9
     diff = (ours - ref) / ref * 100
-    if row.get("task") in ("detection", "optical_flow"):
+    if row.get("task") == "detection":
         return f"{ours:.3f} vs {ref:.3f} ({diff:+.1f} %, shown only)"
     where = f" at {row['ref_input']}" if "ref_input" in row else ""
     return f"{ours:.4f} vs {ref:.3f}{where} ({diff:+.2f} %) {'ok' if close_enough(ours, ref) else 'DIFFERS'}"
@@ -209,8 +209,8 @@ def summary(rows: list[dict[str, Any]]) -> None:
         params = sum(bool(r.get("params_ok")) for r in rs)
         with_ref = [r for r in rs if r.get("ref_gmacs") and "macs_ref_config" in r]
         close = sum(close_enough(r["macs_ref_config"] / 1e9, r["ref_gmacs"]) for r in with_ref)
-        shown = "shown, not judged" if group in ("detection", "optical_flow") else f"{close} / {len(with_ref)}"
-        shown = shown if with_ref or group in ("detection", "optical_flow") else "none published"
+        shown = "shown, not judged" if group == "detection" else f"{close} / {len(with_ref)}"
+        shown = shown if with_ref or group == "detection" else "none published"
         fc = [r for r in rs if "fc_flops" in r]
         equal = sum(r["fc_flops"] == r["flops"] for r in fc)
         print(f"| {group} | {ran} / {len(rs)} | {params} / {ran} | {shown} | {equal} / {len(fc)} |")

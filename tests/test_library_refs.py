@@ -50,7 +50,7 @@ def test_timm_model_uses_its_own_input_size() -> None:
         ("regnet_x_400mf", [(1, 3, 224, 224)]),
         ("fcn_resnet50", [(1, 3, 520, 520)]),
         ("r3d_18", [(1, 3, 16, 112, 112)]),
-        ("raft_small", [(1, 3, 520, 960), (1, 3, 520, 960)]),
+        ("raft_small", [(1, 3, 512, 512), (1, 3, 512, 512)]),
         ("fasterrcnn_mobilenet_v3_large_320_fpn", [(1, 3, 800, 800)]),
         ("quantized_mobilenet_v2", [(1, 3, 224, 224)]),
     ],

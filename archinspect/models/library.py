@@ -3,7 +3,7 @@
 torchvision groups its models by task, each wanting its own input; the default input is the reference
 input torchvision documents its figures (``_ops``) at: the crop size of the weights' transforms for
 classification and quantization, the resize size for segmentation (520×520), ``1,3,16,H,W`` clips for
-video, two 520×960 frames for optical flow (RAFT), one 800×800 image for detection (the model's own
+video, two 512×512 frames for optical flow (RAFT), one 800×800 image for detection (the model's own
 transform resizes it). timm models carry their input size in ``pretrained_cfg``.
 
 Nothing is downloaded: ``weights`` and ``weights_backbone`` are None (``pretrained=False`` for timm), and
@@ -24,7 +24,10 @@ from archinspect.errors import ModelRunError
 
 TASKS = ("classification", "segmentation", "detection", "video", "optical_flow", "quantization")
 DETECTION_SIZE = 800  # torchvision's detection transforms resize the shorter side to 800 (max 1333)
-FLOW_SIZE = (520, 960)  # the frame size torchvision's optical-flow references use (divisible by 8)
+# RAFT's frame size: torchvision does not name it, but its published _ops are exactly what two 512×512 frames
+# give, for both models to the MAC (raft_small 47,655,157,760 = 47.655 G; raft_large 211,007,045,632 = 211.007 G;
+# two 520×960 frames give 94.4 G and 409.2 G, because the all-pairs correlation grows with the square of H×W).
+FLOW_SIZE = (512, 512)
 VIDEO_FRAMES = 16  # clip length the video weights were trained and measured on
 
 
