@@ -144,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         ok = ratio <= limit
         missed += not ok
         print(f"{'met   ' if ok else 'MISSED'} {text}: {ratio:.2f}×")
-    print(f"wall time beyond importing torch: shapes {ours.wall - paused.wall:.2f} s (after the paused import), ")
-    print(f"CPU+torchinfo {cpu.wall - floor.wall:.2f} s (after the plain import)")
+    print("wall time beyond importing torch:")
+    print(f"  shapes {ours.wall - paused.wall:.2f} s (after the paused import)")
+    print(f"  CPU+torchinfo {cpu.wall - floor.wall:.2f} s (after the plain import)")
     return 1 if missed else 0
 
 
