@@ -10,7 +10,8 @@ For each model, what ``archinspect shapes torchvision:NAME`` (no flags) does, in
   Segmentation weights carry the auxiliary classifier (``aux_loss=True``), so that figure is compared
   with the auxiliary head built; RAFT at two 512×512 frames (the size its ``_ops`` match). Detection is
   shown side by side without a verdict: a detector's cost after the backbone depends on the proposals its
-  random weights produce;
+  random weights produce. The row says how: the RoI heads' cost where the figure without them is ``_ops``,
+  else the proposals the box head ran on and the count ``_ops`` implies (the box head is linear in it);
 - FLOPs against ``torch.utils.flop_counter.FlopCounterMode`` run on the same model (meta when the model
   runs there, so scaled-dot-product attention is decomposed into its matmuls; CPU otherwise);
 - wall time of archinspect's pass.
@@ -106,7 +107,7 @@ def run_one(ref: str, timeout: int) -> dict[str, Any]:
         loaded = load_model(ref, device="meta")
         specs = loaded.inputs(None)
         torch.manual_seed(0)
-        report = inspect(loaded.model, specs, model_name=loaded.label, cpu_model=loaded.cpu_model(), depth=0)
+        report = inspect(loaded.model, specs, model_name=loaded.label, cpu_model=loaded.cpu_model(), depth=1)
         row["seconds"] = round(time.perf_counter() - t0, 2)
         row.update(
             ran=True,
@@ -140,6 +141,15 @@ def run_one(ref: str, timeout: int) -> dict[str, Any]:
                     row["macs_ref_config"] = report.totals.macs
             else:
                 row["macs_ref_config"] = report.totals.macs
+            if task == "detection":  # what the RoI heads cost: they run on however many proposals survive
+                inclusive = report.inclusive()
+                ran = [r for r in report.records if r.ran]
+                heads = [inclusive[r.index].macs for r in ran if r.name == "roi_heads"]
+                if heads:
+                    row["macs_roi_heads"] = heads[0]
+                box = [r for r in ran if r.name in ("roi_heads.box_head", "roi_heads.box_predictor")]
+                if box:  # the box head runs once per proposal (mask and keypoint heads per detection)
+                    row.update(proposals=box[0].input_shapes[0][0], macs_box=sum(inclusive[r.index].macs for r in box))
         # FlopCounterMode on the model that ran: the meta model, or the one rebuilt on CPU after a fallback
         model = loaded.model
         torch.manual_seed(0)
@@ -169,7 +179,15 @@ def verdict(row: dict[str, Any]) -> str:
     ours = row["macs_ref_config"] / 1e9
     diff = (ours - ref) / ref * 100
     if row.get("task") == "detection":
-        return f"{ours:.3f} vs {ref:.3f} ({diff:+.1f} %, shown only)"
+        shown = f"{ours:.3f} vs {ref:.3f} ({diff:+.1f} %, shown only)"
+        heads = row.get("macs_roi_heads")
+        if heads and close_enough((row["macs_ref_config"] - heads) / 1e9, ref):
+            shown += f"; without the RoI heads {(row['macs_ref_config'] - heads) / 1e9:.3f} = _ops"
+        elif row.get("proposals"):  # the box head's cost is linear in the proposals it runs on
+            per = row["macs_box"] / row["proposals"]
+            implied = (ref * 1e9 - (row["macs_ref_config"] - row["macs_box"])) / per
+            shown += f"; box head on {row['proposals']} proposals, _ops implies {implied:.0f}"
+        return shown
     where = f" at {row['ref_input']}" if "ref_input" in row else ""
     return f"{ours:.4f} vs {ref:.3f}{where} ({diff:+.2f} %) {'ok' if close_enough(ours, ref) else 'DIFFERS'}"
 
