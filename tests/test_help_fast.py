@@ -60,7 +60,7 @@ print("torch" in sys.modules, gc.isenabled(), gc.get_freeze_count(), file=sys.st
 @pytest.mark.parametrize("args", [["shapes", "resnet20", "--format", "json"], ["list"]])
 def test_start_up_runs_without_gc_then_collection_is_back_on(args: list[str]) -> None:
     """The console script pauses cyclic GC while torch and the library import (each full collection walks
-    torch's million objects), then freezes what start-up made and turns GC back on for the command's work."""
+    torch's 170,000 tracked objects), then freezes what start-up made and turns GC back on for the command's work."""
     done = subprocess.run(
         [sys.executable, "-c", GC_PROBE, *args], capture_output=True, text=True, timeout=120, check=False
     )

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 # typer 0.27-0.28 carries its own click. pyproject pins it below 0.29, which validates every parameter
-# with pydantic: 0.14 s of imports on each run, 40 % of `shapes vgg16` beyond importing torch.
+# with pydantic: 0.14 s of imports on each run (benchmarks/bench_shapes.py).
 import typer
 from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
