@@ -71,6 +71,13 @@ def test_shell_completion_is_on(cli: Callable[..., Any]) -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
+def test_help_names_values_not_click_types(cli: Callable[..., Any], command: str) -> None:
+    """Every option's value is named for what it means (N, SHAPE, SECONDS, the choices), never Click's type."""
+    text = cli(command, "--help").stdout
+    assert not re.search(r"<(int|float|text|path)( range)?>|\b(INTEGER|FLOAT|TEXT|PATH)\b", text), text
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_help_ends_with_examples_one_command_per_line(cli: Callable[..., Any], command: str) -> None:
     import importlib
 

@@ -52,7 +52,8 @@ OptimizerOpt = Annotated[
     typer.Option("--optimizer", help="With --mode train: the optimizer whose state is counted (none: no state)."),
 ]
 BatchOpt = Annotated[
-    int | None, typer.Option("--batch", "-b", min=1, help="Batch size: sets the first dimension of every input.")
+    int | None,
+    typer.Option("--batch", "-b", min=1, metavar="N", help="Batch size: sets the first dimension of every input."),
 ]
 BudgetOpt = Annotated[
     str | None,
