@@ -120,16 +120,13 @@ ForceOpt = Annotated[
 
 
 class _PlainArgument(TyperArgument):
-    """An argument shown as ``MODEL`` in the usage line and help (Typer writes ``{MODEL}`` and ``<str>``)."""
+    """An argument shown as ``MODEL`` in the usage line (Typer writes ``{MODEL}``)."""
 
     def make_metavar(self, ctx: Any, *, usage: bool = False) -> str:
         name = self.metavar or (self.name or "").upper()
         if not usage or name.startswith("["):
             return name
         return name if self.required else f"[{name}]" + ("..." if self.nargs != 1 else "")
-
-    def display_type_rich(self, ctx: Any) -> str | None:
-        return None
 
 
 class Command(TyperCommand):
