@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from archinspect.core.compat import child_modules, own_buffers, own_parameters
 from archinspect.errors import UsageError
 
 _WRAPPERS = (nn.DataParallel, nn.parallel.DistributedDataParallel)
@@ -60,7 +61,8 @@ def lazy_copy(model: nn.Module, device: torch.device) -> nn.Module:
     """A deep copy of ``model`` whose uninitialised parameters and buffers will materialise on ``device``."""
     twin = copy.deepcopy(model)
     for mod in twin.modules():
-        for store, cls in ((mod._parameters, nn.UninitializedParameter), (mod._buffers, nn.UninitializedBuffer)):
+        stores = ((own_parameters(mod), nn.UninitializedParameter), (own_buffers(mod), nn.UninitializedBuffer))
+        for store, cls in stores:
             for key, t in list(store.items()):
                 if isinstance(t, (nn.UninitializedParameter, nn.UninitializedBuffer)):
                     grad = {"requires_grad": t.requires_grad} if cls is nn.UninitializedParameter else {}
@@ -103,13 +105,13 @@ def proxied_scripts(model: nn.Module, roots: dict[str, nn.Module]) -> Iterator[d
             parent_name, _, attr = name.rpartition(".")
             parent = model.get_submodule(parent_name)
             proxy = ScriptProxy(script)
-            parent._modules[attr] = proxy
+            child_modules(parent)[attr] = proxy
             placed.append((parent, attr, script))
             proxies[proxy] = script
         yield proxies
     finally:
         for parent, attr, script in placed:
-            parent._modules[attr] = script
+            child_modules(parent)[attr] = script
 
 
 def _moved(value: Any, target: torch.device) -> tuple[Any, int]:
@@ -179,11 +181,11 @@ def rnn_replays(model: nn.Module, counter: Callable[[], Any], mute: Callable[[in
     handles = []
 
     def pre(module: nn.Module, args: tuple, kwargs: dict) -> None:
-        from torch.nn.utils.stateless import _reparametrize_module
+        from archinspect.core.compat import reparametrize_module
 
         mute(1)  # before the replay: the pass's own counter sees the replay's operators too
         params = {k: torch.empty(p.shape, dtype=p.dtype, device="meta") for k, p in module.named_parameters()}
-        with torch.no_grad(), _reparametrize_module(module, params), counter():
+        with torch.no_grad(), reparametrize_module(module, params), counter():
             module.forward(*_meta_copy(args), **_meta_copy(kwargs))  # forward itself: no hooks again
 
     def post(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:

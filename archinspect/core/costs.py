@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from archinspect.core.compat import OpOverloadPacket
 from archinspect.core.tensors import first_tensor, named_args
 from archinspect.errors import typed_errors
 
@@ -425,7 +426,7 @@ def register_op_cost(op: Any, fn: Callable[..., Any], *, category: str = "custom
     A registered formula replaces the built-in one for that operator. ``fn=None`` removes a registration.
     """
     packet = getattr(op, "overloadpacket", op)
-    if not isinstance(packet, torch._ops.OpOverloadPacket):
+    if not isinstance(packet, OpOverloadPacket):
         raise TypeError(f"register_op_cost: {op!r} is not an operator (e.g. torch.ops.aten.cumsum)")
     if fn is None:
         _REGISTERED.pop(packet, None)

@@ -54,7 +54,10 @@ class LoadedModel:
         """``given``, else the model's default input; a :class:`UsageError` when there is neither."""
         specs = given or self.default_inputs
         if not specs:
-            raise UsageError(f"{self.label} has no default input; give one with --input (e.g. --input 1,3,32,32)")
+            raise UsageError(
+                f"{self.label} has no default input; give one with inputs='1,3,32,32' (a shape, batch first)",
+                mentions=("inputs",),
+            )
         return specs
 
 
@@ -326,7 +329,7 @@ def _instantiate(
 
     if isinstance(obj, nn.Module):
         if kwargs:
-            raise UsageError(f"{label} is a module instance; --arg applies only to classes and factories")
+            raise UsageError(f"{label} is a module instance; constructor arguments apply only to classes and factories")
         return LoadedModel(obj, label, source_file=source_file)
     if not callable(obj):
         raise UsageError(
