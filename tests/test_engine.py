@@ -193,7 +193,7 @@ def test_meta_fallback_to_cpu_is_announced_and_explicit_meta_refuses() -> None:
         ({"mode": "test"}, "--mode 'test' is not a mode; accepted: eval, train"),
         ({"depth": -1}, "--depth -1 must be 0 or more"),
         ({"dtype": "int8"}, "--dtype 'int8': accepted: float32, float16, bfloat16, float64"),
-        ({"device": "tpu"}, "--device 'tpu' is not a device; accepted: auto, meta, cpu, cuda, cuda:N"),
+        ({"device": "tpu"}, "device='tpu' is not a device; accepted: auto, meta, cpu, cuda, cuda:N"),
     ],
 )
 def test_bad_arguments_are_usage_errors(kwargs: dict, message: str) -> None:

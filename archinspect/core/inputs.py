@@ -210,7 +210,7 @@ def parse_value(text: str) -> Any:
     t = text.strip()
     if len(t) > MAX_VALUE_CHARS:
         raise UsageError(
-            f"args value {t[:20]!r}… is {len(t)} characters long; at most {MAX_VALUE_CHARS} are read", param="args"
+            f"args={t[:20]!r}… is {len(t)} characters long; at most {MAX_VALUE_CHARS} are read", param="args"
         )
     low = t.lower()
     if low in ("true", "yes", "on"):
@@ -224,7 +224,7 @@ def parse_value(text: str) -> Any:
     except (ValueError, SyntaxError, TypeError, MemoryError):
         return t
     except RecursionError:
-        raise UsageError(f"args value {t[:20]!r}… is nested too deeply to read", param="args") from None
+        raise UsageError(f"args={t[:20]!r}… is nested too deeply to read", param="args") from None
 
 
 def _split_top_level(text: str) -> list[str]:
