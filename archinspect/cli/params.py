@@ -88,7 +88,9 @@ def number(flag: str, minimum: float | None = None) -> Callable[[Any], float]:
             result = float(value) if isinstance(value, int | float) else float(str(value).strip())
         except ValueError:
             raise UsageError(f"{flag} {str(value)!r}: not a valid number") from None
-        if result != result or (minimum is not None and result < minimum):  # NaN is never in range
+        if result != result:  # NaN
+            raise UsageError(f"{flag} {str(value)!r}: not a valid number")
+        if minimum is not None and result < minimum:
             raise UsageError(f"{flag} {str(value)!r}: not in the range x>={minimum:g}")
         return result
 
