@@ -95,8 +95,17 @@ def test_help_shows_plain_argument_names_and_our_metavars() -> None:
     assert "{THING}" not in text and "<str>" not in text and "<int" not in text
 
 
-def test_choices_complete_in_the_shell() -> None:
-    from archinspect.cli.params import completer
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("archinspect shapes x --format j", "json"),
+        ("archinspect shapes x --mo", "--mode"),
+        ("archinspect sh", "shapes"),
+    ],
+)
+def test_choices_options_and_commands_complete_in_the_shell(line: str, expected: str) -> None:
+    from archinspect.cli.app import app
 
-    assert completer(Colour)("g") == ["green"]
-    assert [str(c) for c in Colour] == ["red", "green"]
+    env = {"_ARCHINSPECT_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(len(line.split()) - 1)}
+    result = CliRunner().invoke(app, [], env=env, prog_name="archinspect")
+    assert result.exit_code == 0 and result.stdout.split() == [expected], (VERSION, result.output)

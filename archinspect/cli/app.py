@@ -6,6 +6,7 @@ Nothing here imports torch: ``archinspect --help`` stays instant. Commands impor
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -29,8 +30,10 @@ class _Group(Group):
         if not standalone_mode:
             return super().main(args, *rest, standalone_mode=False, **kwargs)
         words = list(sys.argv[1:] if args is None else args)
+        if not words and not any(name.endswith("_COMPLETE") for name in os.environ):  # shell completion has none
+            words = ["--help"]
         try:
-            rv = super().main(words or ["--help"], *rest, standalone_mode=False, **kwargs)
+            rv = super().main(words, *rest, standalone_mode=False, **kwargs)
         except typer.Abort:
             typer.echo("Aborted!", err=True)
             sys.exit(1)
