@@ -165,6 +165,8 @@ def scan(words: Sequence[str], params: Sequence[Any], help_names: Sequence[str],
                 raise UsageError(f"unknown option {name}{hint} ({where} -h lists the options)")
             if _takes_value(known[name]) and not has_value:
                 i = _need_value(words, i, name, known[name], where)
+            elif has_value and not _takes_value(known[name]):
+                raise UsageError(f"option {name} takes no value: {word!r} ({where} -h lists the options)")
             continue
         for k, letter in enumerate(word[1:], start=1):  # -w, -wf json, -i1,3,32,32
             name = f"-{letter}"
