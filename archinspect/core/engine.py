@@ -103,6 +103,7 @@ def run_pass(
     observers: Sequence[PassObserver] = (),
     *,
     step: Step | None = None,
+    fake: Any = None,
 ) -> Report:
     """Run ``target`` once and return a :class:`Report` of every module call (own figures per record).
 
@@ -112,6 +113,10 @@ def run_pass(
     pass rerun on CPU (the model rebuilt there when ``target.cpu_model`` is given), guarded by the memory
     check. Before a pass on a real device the memory it needs is estimated and compared with what the device
     has free (:class:`~archinspect.core.guard.ResourceError` unless ``options.force``).
+
+    ``step`` runs the model (default: one forward under ``torch.no_grad()``); ``fake``: a ``FakeTensorMode``
+    under which inputs and substitutes are made (tensors of ``options.device`` that allocate nothing; the step
+    enters the mode where it needs it).
     """
     options = options or PassOptions()
     target = target.with_dtype(options.dtype_name)
@@ -122,7 +127,7 @@ def run_pass(
     device = pass_device(target, options)
     with model_lock(model):
         try:
-            return _attempt(model, target, options, device, observers, step, notes)
+            return _attempt(model, target, options, device, observers, step, notes, fake)
         except MetaKernelMissing as gap:
             if not falls_back(options, device):
                 raise ModelRunError(f"{gap} (use --device cpu)") from None
@@ -146,11 +151,13 @@ def _attempt(
     observers: Sequence[PassObserver],
     step: Step | None,
     notes: list[str],
+    fake: Any = None,
 ) -> Report:
     """One try on one device: prepare → instrument → run → assemble."""
-    if device.type != "meta" and not options.force:
+    if device.type != "meta" and fake is None and not options.force:
         check_pass_memory(target.with_model(model), options, device)
-    run = _prepare(model, target, options, device, notes)
+    with fake if fake is not None else contextlib.nullcontext():
+        run = _prepare(model, target, options, device, notes)
     try:
         with _instrumented(run, observers) as call_model:
             (step or _infer)(call_model)
