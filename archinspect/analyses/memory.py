@@ -255,6 +255,7 @@ class MemoryObserver(PassObserver):
         self.tracker: StorageTracker | None = None
         self.run: Any = None
         self.opt: Any = None
+        self.kept: dict[Any, Any] = {}
 
     # -- the pass's hooks --------------------------------------------------------------------------------
     def skipped(self, model: nn.Module) -> set[Any]:
@@ -278,8 +279,11 @@ class MemoryObserver(PassObserver):
         if train and self.setup.optimizer not in (None, "none") and trainable:
             self.opt = make_optimizer(self.setup.optimizer, trainable, self.setup.foreach)
             prime_optimizer(self.opt, trainable, self.fake)
-        tracker.track_all(run.parameters, "params")
-        tracker.track_all(run.buffers, "buffers")
+        # A TorchScript part keeps its own tensors (the pass cannot swap them): they count all the same, and the
+        # gradients the step leaves on them are taken off again afterwards (the user's model is never changed).
+        self.kept = {p: p.grad for p in run.kept_parameters}
+        tracker.track_all([*run.parameters, *run.kept_parameters], "params")
+        tracker.track_all([*run.buffers, *run.kept_buffers], "buffers")
         tracker.track_all(tensors([run.args, run.kwargs]), "inputs")
         tracker.track_all(optimizer_tensors(self.opt), "optimizer_state")
         self.baseline = tracker.live
@@ -325,7 +329,11 @@ class MemoryObserver(PassObserver):
         step = TrainingStep(
             forward, self.opt, on_phase=self._on_phase, amp=self._autocast, pack=self._pack, context=self._context
         )
-        step.infer() if self.mode == "eval" else step.train()
+        try:
+            step.infer() if self.mode == "eval" else step.train()
+        finally:
+            for p, grad in self.kept.items():
+                p.grad = grad
         if self.mode == "train":  # gradients are what the parameters hold after the backward
             assert self.tracker is not None
             for p in self.run.parameters:

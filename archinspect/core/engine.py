@@ -215,6 +215,8 @@ def _prepare(model: nn.Module, target: Target, options: PassOptions, device: tor
         kwargs=kwargs,
         parameters=[t for t in unique if isinstance(t, nn.Parameter)],
         buffers=[t for t in unique if not isinstance(t, nn.Parameter)],
+        kept_parameters=[p for r in scripts.values() for p in r.parameters()],
+        kept_buffers=[b for r in scripts.values() for b in r.buffers()],
         notes=notes,
         swaps=swaps,
         scripts=scripts,
@@ -281,7 +283,7 @@ class _Hooks:
 def _instrumented(run: _Run, observers: Sequence[PassObserver]) -> Iterator[Callable[[], Any]]:
     """Hooks, proxies, the counter and every observer in place; yields the call that runs the model once.
     The recorder (``run.recorder``) is made once the TorchScript proxies stand in their parents' slots."""
-    model, device, options = run.model, run.device, run.options
+    model, device = run.model, run.device
     with contextlib.ExitStack() as stack:
         proxies = stack.enter_context(adapt.proxied_scripts(model, run.scripts))
         root = None
@@ -295,29 +297,47 @@ def _instrumented(run: _Run, observers: Sequence[PassObserver]) -> Iterator[Call
             run.notes.append(
                 f"{zeros} plain tensor attribute(s) on meta have no values: zeros on {device} for the pass"
             )
-        hooks = _Hooks(recorder, observers)
-        skipped = set().union(*(o.skipped(model) for o in observers if o.overrides("skipped")))
-        hooked = [m for m in recorder.names if not isinstance(m, torch.jit.ScriptModule) and m not in skipped]
-        for mod in hooked if options.per_module else [root or model]:
-            stack.callback(mod.register_forward_pre_hook(hooks.pre, with_kwargs=True).remove)
-            stack.callback(mod.register_forward_hook(hooks.post, with_kwargs=True).remove)
-        if options.count and device.type != "meta":  # after the hooks: the replay is charged to the RNN's record
-            stack.enter_context(adapt.rnn_replays(model, recorder.replay_counter, recorder.mute))
-        replacing = [o.replace for o in observers if o.overrides("replace")]
-        if replacing:
-            stack.enter_context(patched_forwards(model, recorder.names, _first_answer(replacing, recorder.names)))
-        stack.enter_context(substituted(model, run.swaps))
-        stack.enter_context(training_mode(model, options.mode))
-        stack.enter_context(_default_device(device))
-        if options.count:
-            op_watchers = [o.op for o in observers if o.overrides("op")]
-            counter = OpCounter(recorder.on_op, op_watchers, on_uncosted=recorder.on_uncosted)
-            stack.enter_context(counter)
-        for observer in observers:
-            stack.enter_context(observer.running())
-        for observer in observers:
-            observer.start(run)
+        _hook(stack, run, recorder, observers, root)
+        _watch(stack, run, recorder, observers)
         yield lambda: (root or model)(*run.args, **run.kwargs)
+
+
+def _hook(
+    stack: contextlib.ExitStack,
+    run: _Run,
+    recorder: Recorder,
+    observers: Sequence[PassObserver],
+    root: nn.Module | None,
+) -> None:
+    """One pre/post hook pair per module (the root alone without ``per_module``), the fused-RNN replays, and
+    the observers that answer module calls themselves; all removed when ``stack`` closes."""
+    model, options = run.model, run.options
+    hooks = _Hooks(recorder, observers)
+    skipped = set().union(*(o.skipped(model) for o in observers if o.overrides("skipped")))
+    hooked = [m for m in recorder.names if not isinstance(m, torch.jit.ScriptModule) and m not in skipped]
+    for mod in hooked if options.per_module else [root or model]:
+        stack.callback(mod.register_forward_pre_hook(hooks.pre, with_kwargs=True).remove)
+        stack.callback(mod.register_forward_hook(hooks.post, with_kwargs=True).remove)
+    if options.count and run.device.type != "meta":  # after the hooks: the replay is charged to the RNN's record
+        stack.enter_context(adapt.rnn_replays(model, recorder.replay_counter, recorder.mute))
+    replacing = [o.replace for o in observers if o.overrides("replace")]
+    if replacing:
+        stack.enter_context(patched_forwards(model, recorder.names, _first_answer(replacing, recorder.names)))
+
+
+def _watch(stack: contextlib.ExitStack, run: _Run, recorder: Recorder, observers: Sequence[PassObserver]) -> None:
+    """The substitutes in place, the mode set, the counter and every observer's own context entered."""
+    model, options = run.model, run.options
+    stack.enter_context(substituted(model, run.swaps))
+    stack.enter_context(training_mode(model, options.mode))
+    stack.enter_context(_default_device(run.device))
+    if options.count:
+        op_watchers = [o.op for o in observers if o.overrides("op")]
+        stack.enter_context(OpCounter(recorder.on_op, op_watchers, on_uncosted=recorder.on_uncosted))
+    for observer in observers:
+        stack.enter_context(observer.running())
+    for observer in observers:
+        observer.start(run)
 
 
 def _first_answer(replacing: list[Callable[[ModuleCall], Any]], names: dict[nn.Module, str]) -> Any:
