@@ -1,32 +1,77 @@
 """The model is never changed: a substitute for every parameter and buffer for the duration of a pass,
-every module's attributes put back afterwards, train/eval flags restored, and one lock per model.
+every module's attributes put back afterwards, train/eval flags restored, and every module held for the pass.
 
-Concurrency: passes over one model are serialised by :func:`model_lock` (re-entrant), so threads may
-inspect the same model; passes over different models run in parallel.
+Concurrency: :class:`model_lock` holds every module a pass touches (re-entrant), so threads may inspect the
+same model, or models that share submodules; passes over models that share nothing run in parallel.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
+
+class _Claims:
+    """Which thread holds which modules: a pass claims every module of its model at once, or waits.
+
+    Keyed by ``id``: an entry exists only while a pass holds the module (and so a reference to it), so an
+    id is never reused while it is in the table. Claiming all of a model's modules in one step, under one
+    condition, means two models that share a submodule are serialised wherever the sharing is, and no
+    thread ever holds some of the modules it needs while waiting for the others (no deadlock between
+    passes). A thread's own claims are re-entrant: a pass may start another over the same modules.
+    """
+
+    def __init__(self) -> None:
+        self.owner: dict[int, int] = {}  # id(module) -> thread ident
+        self.depth: dict[int, int] = {}  # id(module) -> how many claims of its owner hold it
+        self.changed = threading.Condition(threading.Lock())
+
+    def acquire(self, ids: list[int]) -> None:
+        me = threading.get_ident()
+        owner = self.owner
+        with self.changed:
+            while any(owner.get(i, me) != me for i in ids):
+                self.changed.wait()
+            depth = self.depth
+            for i in ids:
+                owner[i] = me
+                depth[i] = depth.get(i, 0) + 1
+
+    def release(self, ids: list[int]) -> None:
+        with self.changed:
+            depth = self.depth
+            for i in ids:
+                depth[i] -= 1
+                if not depth[i]:
+                    del depth[i], self.owner[i]
+            self.changed.notify_all()
 
 
-def model_lock(model: nn.Module) -> threading.RLock:
-    """The lock that serialises passes over ``model`` (re-entrant: a pass may start another on the same model)."""
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(model)
-        if lock is None:
-            lock = _LOCKS[model] = threading.RLock()
-        return lock
+_CLAIMS = _Claims()
+
+
+class model_lock:  # noqa: N801 - used as a function: ``with model_lock(model):``
+    """Holds every module of ``model`` (each submodule, shared or not) for a pass; re-entrant per thread.
+
+    A pass swaps tensors in the tables of every module it runs; any other pass over a model that shares
+    one of those modules waits until this one is over, and passes over disjoint models run in parallel.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.modules = list(model.modules())  # references keep the ids valid while the claim is held
+        self.ids = [id(m) for m in self.modules]
+
+    def __enter__(self) -> model_lock:
+        _CLAIMS.acquire(self.ids)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _CLAIMS.release(self.ids)
 
 
 def substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode: str) -> list[Swap]:
