@@ -23,32 +23,29 @@ class _Claims:
     id is never reused while it is in the table. Claiming all of a model's modules in one step, under one
     condition, means two models that share a submodule are serialised wherever the sharing is, and no
     thread ever holds some of the modules it needs while waiting for the others (no deadlock between
-    passes). A thread's own claims are re-entrant: a pass may start another over the same modules.
+    passes). A thread's own claims are re-entrant: a nested claim takes only the modules it lacks, and
+    gives back only those (claims are released in reverse order, as ``with`` blocks are).
     """
 
     def __init__(self) -> None:
-        self.owner: dict[int, int] = {}  # id(module) -> thread ident
-        self.depth: dict[int, int] = {}  # id(module) -> how many claims of its owner hold it
+        self.owner: dict[int, int] = {}  # id(module) -> ident of the thread whose pass holds it
         self.changed = threading.Condition(threading.Lock())
 
-    def acquire(self, ids: list[int]) -> None:
+    def acquire(self, ids: frozenset[int]) -> set[int]:
+        """Waits until no other thread holds any of ``ids``, takes them; returns those newly taken."""
         me = threading.get_ident()
         owner = self.owner
         with self.changed:
-            while any(owner.get(i, me) != me for i in ids):
+            while any(owner[i] != me for i in owner.keys() & ids):
                 self.changed.wait()
-            depth = self.depth
-            for i in ids:
-                owner[i] = me
-                depth[i] = depth.get(i, 0) + 1
+            new = ids - owner.keys()
+            owner.update(dict.fromkeys(new, me))
+        return new
 
-    def release(self, ids: list[int]) -> None:
+    def release(self, ids: set[int]) -> None:
         with self.changed:
-            depth = self.depth
             for i in ids:
-                depth[i] -= 1
-                if not depth[i]:
-                    del depth[i], self.owner[i]
+                del self.owner[i]
             self.changed.notify_all()
 
 
@@ -64,14 +61,14 @@ class model_lock:  # noqa: N801 - used as a function: ``with model_lock(model):`
 
     def __init__(self, model: nn.Module) -> None:
         self.modules = list(model.modules())  # references keep the ids valid while the claim is held
-        self.ids = [id(m) for m in self.modules]
+        self.taken: list[set[int]] = []  # per ``with`` on this object: the modules it newly took
 
     def __enter__(self) -> model_lock:
-        _CLAIMS.acquire(self.ids)
+        self.taken.append(_CLAIMS.acquire(frozenset(map(id, self.modules))))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _CLAIMS.release(self.ids)
+        _CLAIMS.release(self.taken.pop())
 
 
 def substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode: str) -> list[Swap]:
