@@ -12,6 +12,7 @@ products and attention; FLOPs are 2 × MACs; other ops are counted apart and nev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -100,6 +101,7 @@ def count_flops(
     kwargs: dict[str, Any] | None = None,
     cpu_model: Any = None,
     force: bool = False,
+    op_costs: Mapping[Any, Any] | None = None,
 ) -> FlopReport:
     """Count FLOPs and MACs of one forward pass of ``model`` on dummy ``inputs``.
 
@@ -108,6 +110,7 @@ def count_flops(
     for zoo models (their default input); ``kwargs``: keyword inputs by name. ``device``: ``auto`` (meta,
     CPU when an operator has no meta kernel), ``meta``, ``cpu``, ``cuda[:N]``. Figures are for the whole batch; see
     :meth:`FlopReport.per_sample_view`. ``force``: skip the memory check before a CPU/CUDA pass.
+    ``op_costs``: cost formulas for this call only (see :func:`archinspect.inspect`).
     """
     if isinstance(model, str):
         from archinspect.models.loading import load_model
@@ -131,5 +134,6 @@ def count_flops(
         kwargs=kwargs,
         cpu_model=cpu_model,
         force=force,
+        op_costs=op_costs,
     )
     return FlopReport.from_report(report, depth)

@@ -8,7 +8,7 @@ When the input is too small for a window, :func:`explain_failure` searches the s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from torch import nn
@@ -36,6 +36,7 @@ def inspect(
     cpu_model: Callable[[], nn.Module] | None = None,
     receptive: bool = True,
     force: bool = False,
+    op_costs: Mapping[Any, Any] | None = None,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
 
@@ -51,6 +52,9 @@ def inspect(
 
     Before a CPU/CUDA pass the memory it needs is estimated and compared with what the device has free:
     a pass that would not fit raises :class:`~archinspect.core.guard.ResourceError` unless ``force``.
+    ``op_costs``: cost formulas for this call only, ``{"aten.lgamma": fn}`` (operator or its name ->
+    ``fn(args, kwargs, out)`` returning ``(macs, other_ops)`` or an :class:`~archinspect.OpCost`), over those
+    of :func:`~archinspect.register_op_cost` and before the built-in ones; the next call is not affected.
     The model is never modified; calls on one model from several threads are serialised (one pass at
     a time per model), calls on different models run in parallel.
     """
@@ -68,6 +72,7 @@ def inspect(
             cpu_model=cpu_model,
             receptive=receptive,
             force=force,
+            op_costs=op_costs,
         )
     except ModelRunError as err:
         explained = explain_failure(err, model, inputs, mode, kwargs=kwargs)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from archinspect.core import adapt
+from archinspect.core.costs import check_op_costs
 from archinspect.core.counter import OpCounter
 from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
@@ -80,6 +81,7 @@ def run_pass(
     cpu_model: Callable[[], nn.Module] | None = None,
     receptive: bool = False,
     force: bool = False,
+    op_costs: Mapping[Any, Any] | None = None,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
 
@@ -99,6 +101,8 @@ def run_pass(
     ``cpu_model``: builds the model on CPU, used instead of substituting tensors when the meta pass falls
     back (a model built on meta holds meta tensors the substitution cannot give values to).
 
+    ``op_costs``: cost formulas for this pass only (:func:`~archinspect.core.costs.check_op_costs`).
+
     ``receptive=True`` also gives every record the receptive field of its output (``LayerRecord.rf``,
     :mod:`~archinspect.core.receptive`), followed through every operator like the FLOPs.
 
@@ -114,6 +118,7 @@ def run_pass(
     if depth < 0:
         raise UsageError(f"--depth {depth} must be 0 or more")
     items, keywords = input_items(inputs), keyword_items(kwargs)
+    check_op_costs(op_costs)
     if dtype is not None:
         if not hasattr(torch, dtype) or not getattr(torch, dtype).is_floating_point:
             raise UsageError(f"--dtype {dtype!r}: accepted: float32, float16, bfloat16, float64")
@@ -129,7 +134,7 @@ def run_pass(
     if real and device in ("auto", None):
         device = str(real[0].device)  # real inputs: the pass runs where they are
     target = resolve_device(device, auto="meta")
-    opts = _PassOptions(depth, mode, dtype, name, intercept, per_module, receptive)
+    opts = _PassOptions(depth, mode, dtype, name, intercept, per_module, receptive, op_costs)
     with model_lock(model):
         try:
             return _run(model, items, keywords, target, opts, notes, force)
@@ -162,6 +167,7 @@ class _PassOptions:
     intercept: Interceptor | None
     per_module: bool
     receptive: bool = False
+    op_costs: Mapping[Any, Any] | None = None
 
 
 def _made(item: Item, target: torch.device, dtype: str | None) -> Any:
@@ -224,7 +230,7 @@ def _run(
         fields = FieldTracker() if opts.receptive else None
         if fields is not None and args:
             fields.mark_input(args[0])
-        rec = Recorder(model, fields, proxies, check_dtypes=target.type == "meta")
+        rec = Recorder(model, fields, proxies, check_dtypes=target.type == "meta", op_costs=opts.op_costs)
         zeros = stack.enter_context(adapt.stray_tensors_on(model, target))
         if zeros:
             notes.append(f"{zeros} plain tensor attribute(s) on meta have no values: zeros on {target} for the pass")
@@ -237,7 +243,7 @@ def _run(
                 stack.enter_context(adapt.rnn_replays(model, rec.replay_counter, rec.mute))
             patch = patched_forwards(model, rec.names, intercept) if intercept else contextlib.nullcontext()
             observers = [fields] if fields is not None else []
-            counter = OpCounter(rec.on_op, observers, on_uncosted=rec.on_uncosted)
+            counter = OpCounter(rec.on_op, observers, on_uncosted=rec.on_uncosted, op_costs=opts.op_costs)
             swapped = substituted(model, subs)
             with swapped, training_mode(model, mode), torch.no_grad(), patch, _default_device(target), counter:
                 (root or model)(*args, **kwargs)
