@@ -19,8 +19,8 @@ from torch import nn
 class _Claims:
     """Which thread holds which modules: a pass claims every module of its model at once, or waits.
 
-    Keyed by ``id``: an entry exists only while a pass holds the module (and so a reference to it), so an
-    id is never reused while it is in the table. Claiming all of a model's modules in one step, under one
+    Keyed by the module itself (hashed by identity; an entry exists only while a pass holds the module).
+    Claiming all of a model's modules in one step, under one
     condition, means two models that share a submodule are serialised wherever the sharing is, and no
     thread ever holds some of the modules it needs while waiting for the others (no deadlock between
     passes). A thread's own claims are re-entrant: a nested claim takes only the modules it lacks, and
@@ -28,24 +28,24 @@ class _Claims:
     """
 
     def __init__(self) -> None:
-        self.owner: dict[int, int] = {}  # id(module) -> ident of the thread whose pass holds it
+        self.owner: dict[nn.Module, int] = {}  # module -> ident of the thread whose pass holds it
         self.changed = threading.Condition(threading.Lock())
 
-    def acquire(self, ids: frozenset[int]) -> set[int]:
-        """Waits until no other thread holds any of ``ids``, takes them; returns those newly taken."""
+    def acquire(self, modules: frozenset[nn.Module]) -> set[nn.Module]:
+        """Waits until no other thread holds any of ``modules``, takes them; returns those newly taken."""
         me = threading.get_ident()
         owner = self.owner
         with self.changed:
-            while any(owner[i] != me for i in owner.keys() & ids):
+            while any(owner[m] != me for m in owner.keys() & modules):
                 self.changed.wait()
-            new = ids - owner.keys()
+            new = modules - owner.keys()
             owner.update(dict.fromkeys(new, me))
         return new
 
-    def release(self, ids: set[int]) -> None:
+    def release(self, modules: set[nn.Module]) -> None:
         with self.changed:
-            for i in ids:
-                del self.owner[i]
+            for m in modules:
+                del self.owner[m]
             self.changed.notify_all()
 
 
@@ -60,11 +60,11 @@ class model_lock:  # noqa: N801 - used as a function: ``with model_lock(model):`
     """
 
     def __init__(self, model: nn.Module) -> None:
-        self.modules = list(model.modules())  # references keep the ids valid while the claim is held
-        self.taken: list[set[int]] = []  # per ``with`` on this object: the modules it newly took
+        self.modules = frozenset(model.modules())
+        self.taken: list[set[nn.Module]] = []  # per ``with`` on this object: the modules it newly took
 
     def __enter__(self) -> model_lock:
-        self.taken.append(_CLAIMS.acquire(frozenset(map(id, self.modules))))
+        self.taken.append(_CLAIMS.acquire(self.modules))
         return self
 
     def __exit__(self, *exc: object) -> None:
