@@ -7,6 +7,7 @@ and sockets go through, and afterwards every function is the very object it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import torch
 import torch.hub
 from torch import nn
 
+from archinspect.models import downloads
 from archinspect.models.downloads import DownloadBlocked, no_downloads, weights_hint
 from archinspect.models.loading import load_model
 
@@ -160,8 +162,8 @@ def test_a_builder_that_swallows_the_refusal_is_built_with_a_note(user_file: Cal
     ]
 
 
-def test_other_threads_are_never_blocked_and_nothing_is_patched(tmp_path: Path, user_file: Callable[..., Path]) -> None:
-    before = (
+def _download_functions() -> tuple[Any, ...]:
+    return (
         urllib.request.urlopen,
         urllib.request.urlretrieve,
         torch.hub.load_state_dict_from_url,
@@ -170,13 +172,36 @@ def test_other_threads_are_never_blocked_and_nothing_is_patched(tmp_path: Path, 
         socket.socket.connect,
         socket.getaddrinfo,
     )
-    path = user_file(BY_NAME, "threads_dl.py")
+
+
+def test_other_threads_are_never_blocked_and_nothing_is_patched(tmp_path: Path, user_file: Callable[..., Path]) -> None:
+    before = _download_functions()
+    path = user_file(
+        """
+        import time
+        from urllib.request import urlopen
+        from torch import nn
+
+        def net():
+            time.sleep(0.05)  # a slow builder: the other thread keeps reading meanwhile
+            urlopen("https://example.invalid/w.pth")
+            return nn.Linear(2, 2)
+        """,
+        "slow_dl.py",
+    )
     page = tmp_path / "page.txt"
     page.write_text("local")
     server = socket.create_server(("127.0.0.1", 0))
-    server.listen(64)
+    server.settimeout(0.2)
     stop = threading.Event()
+
+    def serve() -> None:  # accepts every connection, so the reader never waits on a full backlog
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                server.accept()[0].close()
+
     reads: list[bytes] = []
+    during: list[int] = []  # reads made while some thread was building
     failures: list[BaseException] = []
 
     def read_locally() -> None:  # a program's own thread, busy while archinspect builds on others
@@ -184,6 +209,8 @@ def test_other_threads_are_never_blocked_and_nothing_is_patched(tmp_path: Path, 
             try:
                 reads.append(urllib.request.urlopen(page.as_uri()).read())
                 socket.create_connection(server.getsockname(), timeout=5).close()
+                if downloads._active:
+                    during.append(1)
             except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
                 failures.append(exc)
                 return
@@ -192,33 +219,28 @@ def test_other_threads_are_never_blocked_and_nothing_is_patched(tmp_path: Path, 
 
     def build() -> None:
         try:
-            load_model(f"{path}:Net", device="meta")
+            load_model(f"{path}:net", device="meta")
             outcomes.append(None)
         except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
             outcomes.append(exc)
 
-    reader = threading.Thread(target=read_locally)
-    reader.start()
+    helpers = [threading.Thread(target=serve), threading.Thread(target=read_locally)]
+    for t in helpers:
+        t.start()
     builders = [threading.Thread(target=build) for _ in range(5)]
     for t in builders:
         t.start()
     for t in builders:
         t.join()
     stop.set()
-    reader.join()
+    for t in helpers:
+        t.join()
     server.close()
     assert failures == []
-    assert len(reads) > 0 and set(reads) == {b"local"}
+    assert len(during) > 0 and set(reads) == {b"local"}
     assert len(outcomes) == 5 and all(isinstance(o, DownloadBlocked) for o in outcomes), outcomes
-    after = (
-        urllib.request.urlopen,
-        urllib.request.urlretrieve,
-        torch.hub.load_state_dict_from_url,
-        torch.hub.download_url_to_file,
-        socket.create_connection,
-        socket.socket.connect,
-        socket.getaddrinfo,
-    )
+    assert downloads._active == 0
+    after = _download_functions()
     assert all(a is b for a, b in zip(before, after, strict=True))  # the very same objects: nothing patched
     with pytest.raises(OSError):  # and the guard is idle: this thread's request reaches the network layer
         socket.create_connection(("127.0.0.1", 9), timeout=5)
