@@ -13,6 +13,7 @@ import time
 
 import torch
 from model_state import assert_same, snapshot
+from threads import run_in_threads
 from torch import nn
 
 from archinspect import inspect
@@ -33,23 +34,15 @@ def test_two_models_sharing_a_backbone_from_four_threads() -> None:
     before = {name: snapshot(m) for name, m in models.items()}
     params = {name: [(p, p.detach().clone()) for p in m.parameters()] for name, m in models.items()}
     expected = {name: inspect(m, (2, 3, 16, 16), device="cpu") for name, m in models.items()}
-    errors: list[BaseException] = []
     done: list[tuple[str, str, object]] = []
 
     def work(i: int) -> None:
-        try:
-            for j in range(30):
-                name = ("classifier", "segmenter")[(i + j) % 2]
-                device = ("meta", "cpu")[(i // 2 + j) % 2]
-                done.append((name, device, inspect(models[name], (2, 3, 16, 16), device=device)))
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
-            errors.append(exc)
+        for j in range(30):
+            name = ("classifier", "segmenter")[(i + j) % 2]
+            device = ("meta", "cpu")[(i // 2 + j) % 2]
+            done.append((name, device, inspect(models[name], (2, 3, 16, 16), device=device)))
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_in_threads(work, range(4))
     assert errors == []
     assert len(done) == 120 and {(n, d) for n, d, _ in done} == {(n, d) for n in models for d in ("meta", "cpu")}
     for name, device, report in done:
