@@ -60,6 +60,8 @@ class model_lock:  # noqa: N801 - used as a function: ``with model_lock(model):`
     """
 
     def __init__(self, model: nn.Module) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"the model must be a torch.nn.Module, got {type(model).__name__}")
         self.modules = frozenset(model.modules())
         self.taken: list[set[nn.Module]] = []  # per ``with`` on this object: the modules it newly took
 
