@@ -290,7 +290,9 @@ def _instrumented(run: _Run, observers: Sequence[PassObserver]) -> Iterator[Call
         if "" in run.scripts:  # the model itself is scripted: call it through a proxy
             root = adapt.ScriptProxy(model)
             proxies[root] = model
-        recorder = run.recorder = Recorder(model, proxies, check_dtypes=device.type == "meta")
+        recorder = run.recorder = Recorder(
+            model, proxies, check_dtypes=device.type == "meta", op_costs=run.options.op_costs
+        )
         run.records, run.stack = recorder.records, recorder.stack
         zeros = stack.enter_context(adapt.stray_tensors_on(model, device))
         if zeros:
@@ -333,7 +335,8 @@ def _watch(stack: contextlib.ExitStack, run: _Run, recorder: Recorder, observers
     stack.enter_context(_default_device(run.device))
     if options.count:
         op_watchers = [o.op for o in observers if o.overrides("op")]
-        stack.enter_context(OpCounter(recorder.on_op, op_watchers, on_uncosted=recorder.on_uncosted))
+        counter = OpCounter(recorder.on_op, op_watchers, on_uncosted=recorder.on_uncosted, op_costs=options.op_costs)
+        stack.enter_context(counter)
     for observer in observers:
         stack.enter_context(observer.running())
     for observer in observers:

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from archinspect.core.costs import check_op_costs
 from archinspect.core.devices import resolve_device
 from archinspect.errors import UsageError
 
@@ -95,8 +96,7 @@ class PassOptions:
                 resolve_device(device, auto="meta")  # refuses what cannot be, before any work
             except UsageError as exc:  # said in the CLI's terms: the API's parameter is ``device=``
                 raise UsageError(str(exc).replace("--device ", "device=")) from None
-        if op_costs is not None and not isinstance(op_costs, Mapping):
-            raise UsageError(f"op_costs={op_costs!r} must be a mapping of operator to cost formula")
+        check_op_costs(op_costs)  # operators and formulas, named in parameter terms
         return cls(
             device=device,
             dtype=check_dtype(dtype),

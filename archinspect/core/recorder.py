@@ -5,7 +5,7 @@ mismatched layer."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -45,7 +45,9 @@ class Recorder:
         model: nn.Module,
         proxies: dict[nn.Module, nn.Module] | None = None,
         check_dtypes: bool = False,
+        op_costs: Mapping[Any, Any] | None = None,
     ) -> None:
+        self.op_costs = op_costs  # per-call cost formulas, for the replay counter too
         self.names = {mod: name for name, mod in model.named_modules()}
         self.check_dtypes = check_dtypes  # on meta, where kernels do not check them
         self.own = _own_params(model)
@@ -78,7 +80,7 @@ class Recorder:
 
     def replay_counter(self) -> OpCounter:
         """A counter that charges even while muted (the meta replay of a fused RNN call)."""
-        return OpCounter(self.charge, on_uncosted=self.on_uncosted_unmuted)
+        return OpCounter(self.charge, on_uncosted=self.on_uncosted_unmuted, op_costs=self.op_costs)
 
     def on_uncosted_unmuted(self, op: str, kind: str) -> None:
         muted, self.muted = self.muted, 0
