@@ -148,7 +148,7 @@ def test_parse_size(text, expected):
 
 @pytest.mark.parametrize("text", ["lots", "12XB", "-1GiB", "0", ""])
 def test_parse_size_rejects(text):
-    with pytest.raises(UsageError, match="--budget"):
+    with pytest.raises(UsageError, match="^budget_bytes="):
         parse_size(text)
 
 

@@ -1,6 +1,6 @@
 """Peak memory of inference and of one training step, per module, computed without allocating.
 
-The model runs once on fake tensors (``torch._subclasses.FakeTensorMode``: shapes, dtypes and devices
+The model runs once on fake tensors (torch's ``FakeTensorMode``: shapes, dtypes and devices
 without data) under a :class:`~archinspect.core.memtrack.StorageTracker` that counts every storage an
 operator creates and releases. Definitions (docs/memory.md says them in full):
 
@@ -37,6 +37,7 @@ from archinspect.analyses.train_step import (
     optimizer_tensors,
     prime_optimizer,
 )
+from archinspect.core.compat import fake_tensor_mode
 from archinspect.core.devices import resolve_device
 from archinspect.core.engine import run_pass
 from archinspect.core.inputs import InputSpec
@@ -244,9 +245,7 @@ class MemoryObserver(PassObserver):
     def __init__(self, setup: _Setup, mode: str, use_fake: bool) -> None:
         self.setup, self.mode, self.use_fake = setup, mode, use_fake
         if use_fake:
-            from torch._subclasses.fake_tensor import FakeTensorMode
-
-            self.fake: Any = FakeTensorMode(allow_non_fake_inputs=True)
+            self.fake: Any = fake_tensor_mode()(allow_non_fake_inputs=True)
         else:
             self.fake = None
         self.records: list[ModuleMemory] = []
@@ -475,7 +474,7 @@ def largest_batch_target(
 ) -> BatchFit:
     """:func:`largest_batch` for a target and options already checked."""
     if isinstance(budget_bytes, bool) or not isinstance(budget_bytes, int) or budget_bytes <= 0:
-        raise UsageError(f"budget_bytes={budget_bytes!r} must be more than 0 bytes")
+        raise UsageError(f"budget_bytes={budget_bytes!r} must be more than 0 bytes", param="budget_bytes")
     reports: dict[int, MemoryReport] = {}
 
     def peak_of(b: int) -> int:

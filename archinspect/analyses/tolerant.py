@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 - the usual name
 
+from archinspect.core.compat import BatchNormBase, DropoutNd
 from archinspect.core.observe import NOT_HANDLED, ModuleCall, PassObserver
 from archinspect.core.report import LayerRecord
 from archinspect.core.tensors import first_tensor
@@ -26,10 +27,10 @@ _BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 # Layers whose output has their input's shape: the solver's probes answer them without running them
 # (on the meta device BatchNorm runs a slow Python decomposition and only the shape matters there).
 _SHAPE_PRESERVING = (
-    nn.modules.batchnorm._BatchNorm,
+    BatchNormBase,
     nn.GroupNorm,
     nn.LayerNorm,
-    nn.modules.dropout._DropoutNd,
+    DropoutNd,
     nn.Identity,
     nn.ReLU,
     nn.ReLU6,

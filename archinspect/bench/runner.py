@@ -40,7 +40,7 @@ def resolve_bench_device(device: str | torch.device) -> torch.device:
 
     text = str(device).strip().lower()
     if text == "meta":
-        raise UsageError("--device meta cannot be timed; bench accepts auto, cpu, cuda, cuda:N")
+        raise UsageError(f"device={device!r} cannot be timed; accepted: auto, cpu, cuda, cuda:N", param="device")
     return torch.device(resolve_device(text, auto=auto_bench_device(), instead="cpu or auto"))
 
 
@@ -48,7 +48,7 @@ def check_dtype(name: str | torch.dtype) -> torch.dtype:
     text = str(name).removeprefix("torch.")
     text = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}.get(text, text)
     if text not in DTYPES:
-        raise UsageError(f"--dtype {str(name)!r} is not benchmarked; accepted: {', '.join(DTYPES)}")
+        raise UsageError(f"dtype={str(name)!r} is not benchmarked; accepted: {', '.join(DTYPES)}", param="dtype")
     return getattr(torch, text)
 
 
@@ -119,9 +119,10 @@ class BenchPlan:
         dev = resolve_bench_device(device)
         dt = check_dtype(o.dtype)
         if o.cuda_graph and dev.type != "cuda":
-            raise UsageError("--cuda-graph needs a CUDA device (use --device cuda)")
+            message = "cuda_graph=True needs a CUDA device (use device='cuda')"
+            raise UsageError(message, param="cuda_graph", mentions=("device",))
         if o.threads is not None and o.threads < 1:
-            raise UsageError(f"--threads {o.threads} must be 1 or more")
+            raise UsageError(f"threads={o.threads} must be 1 or more", param="threads")
         amp_dtype = None
         if o.amp:
             amp_dtype = dt if dt != torch.float32 else (torch.float16 if dev.type == "cuda" else torch.bfloat16)
@@ -237,7 +238,7 @@ def benchmark(
     model = target.model
     batches = list(batch_sizes) if batch_sizes else [specs[0].shape[0] if specs[0].shape else 1]
     if any(b < 1 for b in batches):
-        raise UsageError(f"--batch {','.join(map(str, batches))}: batch sizes must be 1 or more")
+        raise UsageError(f"batch_sizes={batches}: batch sizes must be 1 or more", param="batch_sizes")
     settings = plan.settings(batches)
     dev = plan.device
     with _threads(plan.threads), cuda.current_device(dev), cuda.cudnn_autotune(dev):

@@ -76,7 +76,7 @@ def benchmark_models(
             specs = loaded.inputs(inputs)
             hint = missing_batch_hint(loaded.model, specs)
             if hint is not None:
-                raise UsageError(hint)
+                raise UsageError(hint, param="inputs")
             advance(f"{loaded.label}: timing", 0)
             res = benchmark(
                 loaded.target(specs),

@@ -11,28 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from torch.utils._python_dispatch import TorchDispatchMode
-
 from archinspect.core.categories import CostCategory
+from archinspect.core.compat import DispatchMode
 from archinspect.core.costs import Formula, OpCost, classify, formulas, op_cost, register_op_cost
 from archinspect.core.fastmeta import fast_meta
 
 __all__ = ["CostCategory", "OpCost", "OpCounter", "register_op_cost"]
 
 
-class OpCounter(TorchDispatchMode):
+class OpCounter(DispatchMode):
     """Calls ``on_op(cost)`` for every operator that does arithmetic, as it runs.
 
     ``observers``: further callables given ``(func, args, kwargs, out)`` for *every* operator once its
     output exists (also those answered by :mod:`~archinspect.core.fastmeta`), e.g. the receptive-field
     tracker.
     """
-
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        # torch wraps a mode's __torch_dispatch__ in dynamo.disable by default, which imports
-        # torch._dynamo (about 2 s) on the first operator. Counting never runs under torch.compile.
-        return False
 
     def __init__(
         self,

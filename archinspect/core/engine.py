@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from archinspect.core import adapt
+from archinspect.core.compat import UninitializedTensorMixin, disable_current_modes, own_buffers, own_parameters
 from archinspect.core.counter import OpCounter
 from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
@@ -130,7 +131,7 @@ def run_pass(
             return _attempt(model, target, options, device, observers, step, notes, fake)
         except MetaKernelMissing as gap:
             if not falls_back(options, device):
-                raise ModelRunError(f"{gap} (use --device cpu)") from None
+                raise _naming_device(ModelRunError(f"{gap} (use device='cpu')")) from None
             rebuilt = target.cpu_model() if target.cpu_model is not None else None
             how = "the model rebuilt on CPU" if rebuilt is not None else "CPU"
             notes.append(f"{gap}; ran on {how} instead")
@@ -242,10 +243,18 @@ def _check_scripts(scripts: dict[str, nn.Module], device: torch.device) -> None:
     where = ", ".join(sorted(str(d) for d in held))
     if device.type == "meta":
         raise MetaKernelMissing(f"a TorchScript submodule keeps its own tensors (on {where})")
-    raise ModelRunError(
-        f"a TorchScript submodule keeps its own tensors on {where}; it cannot run on {device} "
-        f"(run with --device {sorted(held, key=str)[0]})"
+    raise _naming_device(
+        ModelRunError(
+            f"a TorchScript submodule keeps its own tensors on {where}; it cannot run on {device} "
+            f"(run with device='{sorted(held, key=str)[0]}')"
+        )
     )
+
+
+def _naming_device(err: ModelRunError) -> ModelRunError:
+    """``err``, whose remedy names the ``device`` argument (the command line says ``--device``)."""
+    err.mentions = ("device",)
+    return err
 
 
 def _default_device(device: torch.device) -> Any:
@@ -413,8 +422,8 @@ def estimate_pass(target: Target, options: PassOptions | None = None) -> MemoryE
     seen: set[int] = set()
     weights = 0
     for mod in target.model.modules():
-        for t in [*mod._parameters.values(), *mod._buffers.values()]:
-            if t is None or id(t) in seen or isinstance(t, nn.parameter.UninitializedTensorMixin):
+        for t in [*own_parameters(mod).values(), *own_buffers(mod).values()]:
+            if t is None or id(t) in seen or isinstance(t, UninitializedTensorMixin):
                 continue
             seen.add(id(t))
             itemsize = cast.itemsize if (cast is not None and t.is_floating_point()) else t.element_size()
@@ -422,8 +431,7 @@ def estimate_pass(target: Target, options: PassOptions | None = None) -> MemoryE
     inputs_bytes = target.input_bytes
     meta = options.but(device="meta", fallback=False, force=True, depth=0, receptive=False, per_module=True)
     # A caller's own dispatch mode (a FlopCounterMode around inspect) must not see this extra pass.
-    unobserved = getattr(torch.utils._python_dispatch, "_disable_current_modes", contextlib.nullcontext)
-    with model_lock(target.model), unobserved():
+    with model_lock(target.model), disable_current_modes():
         try:
             records = run_pass(target, meta).records
         except (MetaKernelMissing, ModelRunError):

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from archinspect.core.compat import ConvNd, own_parameters
 from archinspect.core.counter import OpCost, OpCounter
 from archinspect.core.observe import NOT_HANDLED
 from archinspect.core.report import LayerRecord, OpTally
@@ -27,7 +28,7 @@ def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
     out: dict[nn.Module, tuple[int, int]] = {}
     for mod in model.modules():
         total = trainable = 0
-        for p in mod._parameters.values():  # the module's own, without a recursive walk per module
+        for p in own_parameters(mod).values():  # the module's own, without a recursive walk per module
             if p is None or id(p) in seen:
                 continue
             seen.add(id(p))
@@ -168,7 +169,7 @@ def _check_input_dtype(module: nn.Module, args: tuple) -> None:
     Meta kernels do not compare dtypes, so without this an integer input runs through ``conv1`` on meta
     and the failure is blamed on a later layer (a pooling without an integer kernel).
     """
-    if not isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)) or not args:
+    if not isinstance(module, (ConvNd, nn.Linear)) or not args:
         return
     x, weight = args[0], getattr(module, "weight", None)
     if isinstance(x, torch.Tensor) and isinstance(weight, torch.Tensor) and x.dtype != weight.dtype:

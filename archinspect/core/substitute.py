@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from archinspect.core.compat import UninitializedTensorMixin
+
 
 class _Claims:
     """Which thread holds which modules: a pass claims every module of its model at once, or waits.
@@ -87,7 +89,7 @@ def substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode:
     for mod in model.modules():  # unique modules: a shared one once
         for slot in ("_parameters", "_buffers"):
             for key, t in getattr(mod, slot).items():
-                if t is None or isinstance(t, nn.parameter.UninitializedTensorMixin):
+                if t is None or isinstance(t, UninitializedTensorMixin):
                     continue
                 if id(t) not in made:
                     made[id(t)] = _substitute(t, target, cast)

@@ -97,7 +97,8 @@ def _positional(inputs: Any) -> list[Any]:
         return [normalise(v) for v in inputs]
     raise UsageError(
         f"inputs={_brief(inputs)} is not accepted; give a shape, an InputSpec, a tensor, a dict of keyword "
-        f"inputs, or a list of those (one per positional input)"
+        f"inputs, or a list of those (one per positional input)",
+        param="inputs",
     )
 
 
@@ -153,7 +154,9 @@ class Target:
         keywords.update(kwargs or {})
         for key in keywords:
             if not isinstance(key, str) or not key.isidentifier():
-                raise UsageError(f"kwargs key {key!r} is not a Python name; keyword inputs are named like mask=...")
+                raise UsageError(
+                    f"kwargs key {key!r} is not a Python name; keyword inputs are named like mask=...", param="kwargs"
+                )
         return cls(
             model=model,
             args=tuple(_positional(inputs)),

@@ -70,7 +70,10 @@ class LoadedModel:
         if defaults and set(self.keyword_inputs) & bound:
             return []
         if not defaults and not self.keyword_inputs:
-            raise UsageError(f"{self.label} has no default input; give one with --input (e.g. --input 1,3,32,32)")
+            raise UsageError(
+                f"{self.label} has no default input; give one with inputs='1,3,32,32' (a shape, batch first)",
+                mentions=("inputs",),
+            )
         return list(defaults)
 
     def target(self, specs: list[InputSpec] | None = None) -> Any:
@@ -369,7 +372,7 @@ def _instantiate(
 
     if isinstance(obj, nn.Module):
         if kwargs:
-            raise UsageError(f"{label} is a module instance; --arg applies only to classes and factories")
+            raise UsageError(f"{label} is a module instance; constructor arguments apply only to classes and factories")
         return LoadedModel(obj, label, source_file=source_file)
     if not callable(obj):
         raise UsageError(
