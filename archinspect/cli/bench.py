@@ -127,15 +127,17 @@ def bench(
     with handle_errors(debug):
         from archinspect.bench.runner import BenchOptions
         from archinspect.bench.suite import benchmark_models
-        from archinspect.core.inputs import parse_inputs, parse_kwargs
+        from archinspect.core.inputs import parse_inputs, parse_kwargs, split_keyword_inputs
 
         settle_heap()
         batches = parse_batches(batch)
         refs = models or list(DEFAULT_SUITE)
+        positional, keywords = split_keyword_inputs(input)
         result = benchmark_models(
             refs,
-            parse_inputs(input),
+            parse_inputs(positional),
             parse_kwargs(arg),
+            keyword_inputs=keywords,
             device=device,
             batches=batches,
             options=BenchOptions(

@@ -102,11 +102,13 @@ def _positional(inputs: Any) -> list[Any]:
 
 
 def _brief(value: Any) -> str:
-    """A value named in a message without printing a tensor's numbers."""
+    """A value named in a message without printing a tensor's numbers (nor a container's contents)."""
     if _is_tensor(value):
         return f"<tensor {tuple(value.shape)} {str(value.dtype).removeprefix('torch.')}>"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:60] + "…"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:60] + "…"
+    return f"<{type(value).__name__}>"
 
 
 @dataclass(frozen=True)
