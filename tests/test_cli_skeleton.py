@@ -75,7 +75,6 @@ def test_the_library_names_its_parameters_not_flags() -> None:
     assert str(info.value) == "threads=0 must be 1 or more" and info.value.param == "threads"
 
 
-@pytest.mark.xfail(strict=True, reason="the pass's option check is rewritten on main (issue #19, PassOptions.check)")
 def test_inspect_names_mode_not_the_flag() -> None:
     with pytest.raises(UsageError) as info:
         archinspect.inspect(nn.Linear(2, 2), (1, 2), mode="test")
@@ -179,7 +178,7 @@ def test_every_command_runs_inside_the_skeleton(command: str) -> None:
 PACKAGE = CLI.parent
 # Rewritten on main as this lands (issue #19: the pass's options, the memory analysis); the strict xfail
 # below fails once they are clean: then empty this set.
-REWRITING = {"core/engine.py", "analyses/memory.py"}
+REWRITING: set[str] = set()
 _FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 
 
@@ -206,11 +205,6 @@ def test_library_errors_name_parameters_not_flags() -> None:
         for use in flags_in_raises(path.read_text(encoding="utf-8"))
     ]
     assert not spelled, "library errors that speak the command line's flags:\n" + "\n".join(spelled)
-
-
-@pytest.mark.xfail(strict=True, reason="the pass and memory rewrite (issue #19) words their errors in parameters")
-def test_the_modules_being_rewritten_name_parameters_too() -> None:
-    assert not [u for p in sorted(REWRITING) for u in flags_in_raises((PACKAGE / p).read_text(encoding="utf-8"))]
 
 
 def test_the_flag_finder_sees_fstrings_and_ignores_parameters() -> None:

@@ -65,7 +65,7 @@ def private_torch_uses(source: str) -> list[str]:
 
 # Being rewritten on main as this lands (issue #19: the pass and the memory analysis); they switch to compat's
 # names in that rewrite. The strict xfail below fails as soon as they are clean: then empty this set.
-PENDING = {"archinspect/core/engine.py", "archinspect/analyses/memory.py"}
+PENDING: set[str] = set()
 
 
 def _offenders(paths: list[Path]) -> list[str]:
@@ -84,11 +84,6 @@ def test_no_module_outside_compat_uses_a_private_torch_name() -> None:
     paths = [p for p in sorted(PACKAGE.rglob("*.py")) if p != COMPAT and _relative(p) not in PENDING]
     offenders = _offenders(paths)
     assert not offenders, "private torch names outside archinspect/core/compat.py:\n" + "\n".join(offenders)
-
-
-@pytest.mark.xfail(strict=True, reason="the pass and memory rewrite (issue #19) moves them to compat")
-def test_the_modules_being_rewritten_are_clean_too() -> None:
-    assert not _offenders([PACKAGE.parent / p for p in sorted(PENDING)])
 
 
 def test_compat_is_where_they_are() -> None:

@@ -27,8 +27,11 @@ import torch
 from torch import nn
 
 from archinspect.analyses.flops import FlopReport
+from archinspect.core.categories import CostCategory
 from archinspect.core.engine import run_pass
+from archinspect.core.options import PassOptions
 from archinspect.core.substitute import training_mode
+from archinspect.core.target import Target
 from archinspect.text import fmt_count, signed_parts
 
 TOOLS = ("flop_counter", "fvcore", "torchinfo", "thop", "ptflops")
@@ -134,14 +137,8 @@ def _flop_counter(subject: _Subject, report: FlopReport, inputs: list[Any], keyw
     from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
     with FlopCounterMode(display=False) as counter:
-        run_pass(
-            subject.user,
-            report.inputs,
-            device=report.device,
-            mode=report.mode,
-            meta_fallback=False,
-            kwargs=report.keyword_inputs,
-        )
+        target = Target.of(subject.user, report.inputs, kwargs=report.keyword_inputs)
+        run_pass(target, PassOptions.check(device=report.device, mode=report.mode, fallback=False))
     torch_ops = {getattr(packet, "__name__", str(packet)) for packet in flop_registry}
     unknown = [o for o in report.ops if o.macs and o.op not in torch_ops]
     missing = sum(o.macs for o in unknown)
@@ -162,7 +159,7 @@ def _fvcore(subject: _Subject, report: FlopReport, inputs: list[Any], keywords: 
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
         value = int(analysis.total())
         skipped = {k.removeprefix("aten::"): n for k, n in analysis.unsupported_ops().items() if "attention" in k}
-    attention = sum(o.macs for o in report.ops if o.category == "attention")
+    attention = sum(o.macs for o in report.ops if o.category is CostCategory.ATTENTION)
     norm = report.other_ops_of("norm")
     pool = sum(o.other_ops for o in report.ops if o.op == "adaptive_avg_pool2d")
     upsample = sum(o.other_ops for o in report.ops if o.op in ("upsample_nearest2d", "upsample_bilinear2d"))

@@ -126,15 +126,17 @@ def bench(
     with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.bench.runner import BenchOptions
         from archinspect.bench.suite import benchmark_models
-        from archinspect.core.inputs import parse_inputs, parse_kwargs
+        from archinspect.core.inputs import parse_inputs, parse_kwargs, split_keyword_inputs
 
         run.started()
         batches = parse_batches(batch)
         refs = models or list(DEFAULT_SUITE)
+        positional, keywords = split_keyword_inputs(input)
         result = benchmark_models(
             refs,
-            parse_inputs(input),
+            parse_inputs(positional),
             parse_kwargs(arg),
+            keyword_inputs=keywords,
             device=device,
             batches=batches,
             options=BenchOptions(

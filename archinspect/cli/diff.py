@@ -56,22 +56,16 @@ def diff(
     RUNS ITS CODE.
     """
     with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
-        from archinspect.analyses.diff import diff as compare
+        from archinspect.analyses.diff import diff_targets
+        from archinspect.core.options import PassOptions
         from archinspect.render.diff import DiffView
 
         loaded_a, specs_a, resolved = run.load(model_a, None, input, device)
         loaded_b, specs_b, _ = run.load(model_b, None, input_b or input, device)
-        result = compare(
-            loaded_a.model,
-            loaded_b.model,
-            specs_a,
-            inputs_b=specs_b,
-            depth=depth,
-            device="auto" if device == "auto" else resolved,
-            mode=mode.value,
-            label_a=loaded_a.label,
-            label_b=loaded_b.label,
+        options = PassOptions.check(
+            device="auto" if device == "auto" else resolved, mode=mode.value, depth=depth, receptive=True
         )
+        result = diff_targets(loaded_a.target(specs_a), loaded_b.target(specs_b), options)
         run.show(DiffView(result))
 
 

@@ -94,35 +94,31 @@ def memory(
     Type, Output, Allocated (a dim line under the table names them; --wide shows all).
     """
     with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
-        from archinspect.analyses.memory import check_optimizer, largest_batch
-        from archinspect.analyses.memory import memory as compute
+        from archinspect.analyses.memory import check_optimizer, largest_batch_target, memory_target
         from archinspect.core.devices import cuda_free_bytes, resolve_device
         from archinspect.core.inputs import parse_size
+        from archinspect.core.options import PassOptions
         from archinspect.render.memory import MemoryView
 
         check_optimizer(optimizer.value)
         budget_bytes = parse_size(budget) if budget is not None else None
         resolved = resolve_device(device, auto="meta")
         loaded, specs, _ = run.load(model, arg, input, "meta")  # built on meta whatever is modelled
+        target = loaded.target(specs)
         if batch is not None:
-            specs = [s.with_batch(batch) for s in specs]
+            target = target.with_batch(batch)
         if budget_bytes is None and resolved.startswith("cuda"):
             budget_bytes = cuda_free_bytes(resolved)
             run.note(f"budget = free memory of {resolved}: {budget_bytes:,} bytes")
-        opts = {
-            "mode": mode.value,
-            "optimizer": optimizer.value,
-            "dtype": dtype.value if dtype else None,
-            "amp": amp,
-            "device": resolved,
-        }
+        options = PassOptions.check(device=resolved, mode=mode.value, dtype=dtype.value if dtype else None)
+        step = {"optimizer": optimizer.value, "amp": amp}
         fit = None
         if budget_bytes is not None:
-            fit = largest_batch(loaded.model, specs, budget_bytes, model_name=loaded.label, **opts)
+            fit = largest_batch_target(target, budget_bytes, options, **step)
             report = fit.report
         else:
-            report = compute(loaded.model, specs, model_name=loaded.label, **opts)
-        run.show(MemoryView(report, depth, fit))
+            report = memory_target(target, options, **step)
+        run.show(MemoryView(report, depth, fit), notes=[*loaded.notes, *report.notes])
 
 
 def register(app: typer.Typer) -> None:

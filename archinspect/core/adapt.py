@@ -58,16 +58,21 @@ def has_lazy(model: nn.Module) -> bool:
 
 
 def lazy_copy(model: nn.Module, device: torch.device) -> nn.Module:
-    """A deep copy of ``model`` whose uninitialised parameters and buffers will materialise on ``device``."""
-    twin = copy.deepcopy(model)
-    for mod in twin.modules():
-        stores = ((own_parameters(mod), nn.UninitializedParameter), (own_buffers(mod), nn.UninitializedBuffer))
-        for store, cls in stores:
-            for key, t in list(store.items()):
-                if isinstance(t, (nn.UninitializedParameter, nn.UninitializedBuffer)):
-                    grad = {"requires_grad": t.requires_grad} if cls is nn.UninitializedParameter else {}
-                    store[key] = cls(device=device, dtype=t.dtype, **grad)
-    return twin
+    """A deep copy of ``model`` whose uninitialised parameters and buffers will materialise on ``device``.
+
+    ``copy.deepcopy`` refuses uninitialised tensors (``LazyBatchNorm2d``'s buffers raise "Attempted to use an
+    uninitialized parameter in Tensor.__deepcopy__"), so fresh uninitialised ones on ``device`` are given to
+    the copy through deepcopy's memo; shared ones stay shared.
+    """
+    memo: dict[int, Any] = {}
+    for mod in model.modules():
+        for t in own_parameters(mod).values():
+            if isinstance(t, nn.UninitializedParameter) and id(t) not in memo:
+                memo[id(t)] = nn.UninitializedParameter(requires_grad=t.requires_grad, device=device, dtype=t.dtype)
+        for t in own_buffers(mod).values():
+            if isinstance(t, nn.UninitializedBuffer) and id(t) not in memo:
+                memo[id(t)] = nn.UninitializedBuffer(requires_grad=False, device=device, dtype=t.dtype)
+    return copy.deepcopy(model, memo)
 
 
 def script_roots(model: nn.Module) -> dict[str, nn.Module]:

@@ -5,7 +5,7 @@ mismatched layer."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -13,13 +13,12 @@ from torch import nn
 
 from archinspect.core.compat import ConvNd, own_parameters
 from archinspect.core.counter import OpCost, OpCounter
-from archinspect.core.receptive import FieldTracker
+from archinspect.core.observe import NOT_HANDLED
 from archinspect.core.report import LayerRecord, OpTally
 from archinspect.core.tensors import nbytes, shapes
 
-# An interceptor may answer a module call instead of the module (``archinspect.fit`` does, to step over
-# a mismatched layer): given (qualified name, module, args, kwargs) it returns an output or NOT_HANDLED.
-NOT_HANDLED = object()
+# An interceptor may answer a module call instead of the module (an observer's ``replace``: ``archinspect.fit``
+# steps over a mismatched layer): given (qualified name, module, args, kwargs) it returns an output or NOT_HANDLED.
 Interceptor = Callable[[str, nn.Module, tuple, dict], Any]
 
 
@@ -45,11 +44,11 @@ class Recorder:
     def __init__(
         self,
         model: nn.Module,
-        fields: FieldTracker | None = None,
         proxies: dict[nn.Module, nn.Module] | None = None,
         check_dtypes: bool = False,
+        op_costs: Mapping[Any, Any] | None = None,
     ) -> None:
-        self.fields = fields
+        self.op_costs = op_costs  # per-call cost formulas, for the replay counter too
         self.names = {mod: name for name, mod in model.named_modules()}
         self.check_dtypes = check_dtypes  # on meta, where kernels do not check them
         self.own = _own_params(model)
@@ -82,7 +81,7 @@ class Recorder:
 
     def replay_counter(self) -> OpCounter:
         """A counter that charges even while muted (the meta replay of a fused RNN call)."""
-        return OpCounter(self.charge, on_uncosted=self.on_uncosted_unmuted)
+        return OpCounter(self.charge, on_uncosted=self.on_uncosted_unmuted, op_costs=self.op_costs)
 
     def on_uncosted_unmuted(self, op: str, kind: str) -> None:
         muted, self.muted = self.muted, 0
@@ -91,7 +90,7 @@ class Recorder:
         finally:
             self.muted = muted
 
-    def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+    def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> LayerRecord:
         n = self.calls.get(module, 0) + 1
         self.calls[module] = n
         parent = self.stack[-1] if self.stack else None
@@ -100,6 +99,7 @@ class Recorder:
         self.stack.append(rec.index)
         if self.check_dtypes:
             _check_input_dtype(module, args)
+        return rec
 
     def _add(self, module: nn.Module, name: str, parent: int | None, depth: int, **fields: Any) -> LayerRecord:
         """A new record under ``parent``; a module's own parameters go to its first record only."""
@@ -123,8 +123,6 @@ class Recorder:
         rec = self.records[self.stack.pop()]
         rec.output_shapes = shapes(output)
         rec.output_bytes = nbytes(output)
-        if self.fields is not None:
-            rec.rf = self.fields.of(output)
 
     def on_op(self, cost: OpCost) -> None:
         if not self.muted:
