@@ -176,9 +176,6 @@ def test_every_command_runs_inside_the_skeleton(command: str) -> None:
 # --- the library never words an error in flags ----------------------------------------------------------------
 
 PACKAGE = CLI.parent
-# Rewritten on main as this lands (issue #19: the pass's options, the memory analysis); the strict xfail
-# below fails once they are clean: then empty this set.
-REWRITING: set[str] = set()
 _FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 
 
@@ -201,7 +198,6 @@ def test_library_errors_name_parameters_not_flags() -> None:
     spelled = [
         f"{path.relative_to(PACKAGE)}:{use}"
         for path in _library_files()
-        if str(path.relative_to(PACKAGE)) not in REWRITING
         for use in flags_in_raises(path.read_text(encoding="utf-8"))
     ]
     assert not spelled, "library errors that speak the command line's flags:\n" + "\n".join(spelled)
