@@ -68,7 +68,11 @@ class _Group(TyperGroup):
         except click_exceptions.ClickException as exc:
             typer.echo(f"error: {usage_error_line(exc)}", err=True)
             sys.exit(exc.exit_code)
-        except typer.Abort:
+        except typer.Abort:  # click's answer to a KeyboardInterrupt outside a command's body
+            from archinspect.cli.safety import EXIT_INTERRUPTED, interrupted
+
+            if interrupted():
+                sys.exit(EXIT_INTERRUPTED)
             typer.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -114,6 +118,13 @@ for _name in COMMANDS:
 
 def main() -> None:
     from archinspect.cli.common import pause_gc
+    from archinspect.cli.safety import ascii_fallback, finish, install_interrupt
 
     pause_gc()  # until the command's imports are done: see pause_gc
-    app()
+    install_interrupt()  # Ctrl-C: exit 130 within a second or two, whatever runs
+    ascii_fallback()  # a stream that cannot encode Unicode gets ASCII
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finish(code)  # without waiting for threads the model's code left running

@@ -37,7 +37,7 @@ from archinspect.core.recorder import Interceptor, Recorder, patched_forwards
 from archinspect.core.report import LayerRecord, Report, Totals
 from archinspect.core.substitute import model_lock, substituted, substitutes, training_mode
 from archinspect.core.tensors import nbytes
-from archinspect.errors import ModelRunError, UsageError, escape_text
+from archinspect.errors import ModelRunError, UsageError, UserInterrupt, escape_text
 
 DEFAULT_DEPTH = 2
 
@@ -245,6 +245,8 @@ def _run(
             if target.type == "meta" and _is_meta_gap(exc):
                 raise MetaKernelMissing(_meta_gap_text(exc)) from exc
             raise failure_error(exc, rec.records, rec.stack, specs, model=model) from exc
+        except UserInterrupt:  # Ctrl-C: an order to stop, not the model's failure
+            raise
         except (SystemExit, KeyboardInterrupt) as exc:  # the model's code exiting is its failure, not an order
             raise failure_error(RuntimeError(escape_text(exc)), rec.records, rec.stack, specs, model=model) from None
         finally:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from archinspect.core.inputs import InputSpec, parse_kwargs
-from archinspect.errors import ModelRunError, UsageError, escape_text, typed_errors
+from archinspect.errors import ModelRunError, UsageError, UserInterrupt, escape_text, typed_errors
 from archinspect.models import library
 from archinspect.models.library import DownloadBlocked
 from archinspect.models.zoo import ZooEntry, get_entry, is_zoo_name
@@ -262,6 +262,8 @@ def _symbol_from_file(path: str, symbol: str) -> Any:
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise UsageError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except UserInterrupt:
+        raise
     except (SystemExit, KeyboardInterrupt) as exc:
         raise ModelRunError(f"{path}: the file {escape_text(exc)} while loading; a model file must not exit") from None
     except Exception as exc:
@@ -344,6 +346,8 @@ def _instantiate(
                 if _is_signature_error(obj, kwargs):
                     raise UsageError(f"{label}: {exc}; {_accepted(obj)}") from None
                 raise ModelRunError(f"{label}(...) raised TypeError: {exc}") from exc
+            except UserInterrupt:
+                raise
             except (SystemExit, KeyboardInterrupt) as exc:
                 raise ModelRunError(f"{label}(...) {escape_text(exc)} while building the model") from None
             except Exception as exc:
