@@ -362,10 +362,8 @@ def emit(
         recorder = _console(io.StringIO(), record=True, min_width=need)
         for item in shown:
             recorder.print(item)
-        if save.suffix.lower() == ".svg":
-            picture = recorder.export_svg(title="archinspect")
-        else:
-            picture = recorder.export_html()
+        svg = save.suffix.lower() == ".svg"
+        picture = recorder.export_svg(title="archinspect") if svg else recorder.export_html()
         _write(save, picture, "--save", "saved")
 
 

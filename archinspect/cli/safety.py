@@ -124,7 +124,7 @@ def write_atomic(path: Path, text: str) -> None:
     _pending.add(str(tmp))
     try:
         try:
-            handle = open(tmp, "x", encoding="utf-8")
+            handle = open(tmp, "x", encoding="utf-8")  # noqa: SIM115 - closed by the with below
         except (PermissionError, FileExistsError):
             _write_direct(path, text)
             return
