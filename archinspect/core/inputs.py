@@ -154,6 +154,8 @@ def parse_input(text: str) -> InputSpec:
         if len(p) > 20 and p.lstrip("+-").isdigit():  # longer than any int64; int() refuses > 4300 digits
             raise UsageError(f"--input {shown(raw)}: size {p[:20]}… is past any tensor size; give a smaller one")
         try:
+            if not p.isascii():  # int() reads full-width and other Unicode digits: '１' is 1
+                raise ValueError(p)
             value = int(p)
         except ValueError:
             bad = shown(p, 20)
