@@ -32,6 +32,7 @@ from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
 from archinspect.core.guard import MemoryEstimate, ResourceError, check_memory
 from archinspect.core.inputs import InputSpec, Item, input_items, keyword_items, spec_of
+from archinspect.core.isolation import isolated_pass, threads_counted
 from archinspect.core.receptive import FieldTracker
 from archinspect.core.recorder import Interceptor, Recorder, patched_forwards
 from archinspect.core.report import LayerRecord, Report, Totals
@@ -40,7 +41,6 @@ from archinspect.core.tensors import nbytes
 from archinspect.errors import ModelRunError, UsageError, UserInterrupt, escape_text
 
 DEFAULT_DEPTH = 2
-
 
 
 class MetaKernelMissing(Exception):
@@ -130,7 +130,7 @@ def run_pass(
         device = str(real[0].device)  # real inputs: the pass runs where they are
     target = resolve_device(device, auto="meta")
     opts = _PassOptions(depth, mode, dtype, name, intercept, per_module, receptive)
-    with model_lock(model):
+    with model_lock(model), isolated_pass(model, target):  # the caller's RNG and torch settings untouched
         try:
             return _run(model, items, keywords, target, opts, notes, force)
         except MetaKernelMissing as gap:
@@ -239,7 +239,8 @@ def _run(
             observers = [fields] if fields is not None else []
             counter = OpCounter(rec.on_op, observers, on_uncosted=rec.on_uncosted)
             swapped = substituted(model, subs)
-            with swapped, training_mode(model, mode), torch.no_grad(), patch, _default_device(target), counter:
+            threads = threads_counted(model, counter, target)  # submodules run on worker threads count too
+            with swapped, training_mode(model, mode), torch.no_grad(), patch, _default_device(target), counter, threads:
                 (root or model)(*args, **kwargs)
         except Exception as exc:
             if target.type == "meta" and _is_meta_gap(exc):
