@@ -26,6 +26,7 @@ from archinspect.bench.timing import sample, warm_up
 from archinspect.core.engine import estimate_pass, run_pass
 from archinspect.core.guard import check_memory
 from archinspect.core.inputs import InputSpec, as_specs
+from archinspect.core.limits import check_bound
 from archinspect.core.substitute import model_lock
 from archinspect.errors import UsageError, typed_errors
 
@@ -118,8 +119,15 @@ class BenchPlan:
         dt = check_dtype(o.dtype)
         if o.cuda_graph and dev.type != "cuda":
             raise UsageError("--cuda-graph needs a CUDA device (use --device cuda)")
-        if o.threads is not None and o.threads < 1:
-            raise UsageError(f"--threads {o.threads} must be 1 or more")
+        for option, value in (  # bounds a machine can honour (archinspect.core.limits), before anything runs
+            ("--threads", o.threads),
+            ("--warmup", o.warmup),
+            ("--iters", o.iters),
+            ("--warmup-time", o.warmup_time),
+            ("--min-time", o.min_time),
+            ("--max-time", o.max_time),
+        ):
+            check_bound(option, value)
         amp_dtype = None
         if o.amp:
             amp_dtype = dt if dt != torch.float32 else (torch.float16 if dev.type == "cuda" else torch.bfloat16)
