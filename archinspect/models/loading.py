@@ -61,9 +61,10 @@ class LoadedModel:
 
 @contextlib.contextmanager
 def _device_context(device: str | None, what: str = "building the model", guard: bool = True) -> Any:
-    """Build on ``device`` (None: torch's default, CPU); on meta, initialisers have nothing to write and are
-    skipped. On a real device the build runs under the memory guard's
-    :func:`~archinspect.core.guard.allocation_guard` unless ``guard`` is False (``--force``)."""
+    """Build on ``device``; on meta, initialisers have nothing to write and are skipped. On a device named
+    (``cpu``, ``cuda``: every CLI build) the build runs under the memory guard's
+    :func:`~archinspect.core.guard.allocation_guard` unless ``guard`` is False (``--force``); ``None`` (the
+    API's ``create_model(name)``) builds as torch would."""
     import torch
 
     if device and torch.device(device).type == "meta":
@@ -74,8 +75,10 @@ def _device_context(device: str | None, what: str = "building the model", guard:
         return
     from archinspect.core.guard import allocation_guard
 
-    place = torch.device(device) if device else contextlib.nullcontext()
-    with place, allocation_guard(device, what) if guard else contextlib.nullcontext():
+    if not device:  # the API's create_model(name): built as torch would, in the caller's process
+        yield
+        return
+    with torch.device(device), allocation_guard(device, what) if guard else contextlib.nullcontext():
         yield
 
 
@@ -294,7 +297,8 @@ def _importable_beside(file: Path) -> Any:
 def _symbol_from_file(path: str, symbol: str) -> Any:
     file = _check_file(path)
     if not symbol:
-        raise UsageError(f"{shown(path, 80)}: name the model as FILE.py:Symbol (a class, factory or module instance)")
+        short = path if len(path) <= 80 else path[:80] + "…"
+        raise UsageError(f"{shown(path, 80)}: name the model as {short}:Symbol (a class, factory or module instance)")
     mod_name = f"_archinspect_user_{abs(hash(str(file.resolve())))}"
     spec = importlib.util.spec_from_file_location(mod_name, file)
     if spec is None or spec.loader is None:
