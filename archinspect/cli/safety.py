@@ -120,6 +120,8 @@ def write_atomic(path: Path, text: str) -> None:
     if target.exists() and not target.is_file():
         _write_direct(path, text)
         return
+    if mode is not None and not os.access(target, os.W_OK):  # a rename would replace a file one may not write
+        raise PermissionError(13, "Permission denied", str(path))
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     _pending.add(str(tmp))
     try:

@@ -169,6 +169,8 @@ def threads_counted(model: nn.Module, counter: TorchDispatchMode, device: Any = 
     handles = []
     try:
         for module in model.modules():
+            if isinstance(module, torch.jit.ScriptModule):  # takes no hooks; its inside runs in TorchScript
+                continue
             handles.append(module.register_forward_pre_hook(pre, prepend=True))
             handles.append(module.register_forward_hook(post, always_call=True))
         yield
