@@ -129,27 +129,21 @@ def test_a_closed_pipe_exits_141_in_silence() -> None:
     assert done.stderr == b""
 
 
+def _shell(line: str) -> subprocess.CompletedProcess[str]:
+    """``line`` run by bash, ``archinspect`` standing for this interpreter's ``python -m archinspect``."""
+    command = line.replace("archinspect", f"{sys.executable} -m archinspect", 1)
+    return subprocess.run(["bash", "-c", command], env=_env(), capture_output=True, text=True, timeout=120)
+
+
 def test_list_into_head_prints_one_line_and_no_error() -> None:
-    done = subprocess.run(
-        ["bash", "-c", f"{sys.executable} -m archinspect list --no-figures | head -1"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _shell("archinspect list --no-figures | head -1")
     assert done.stdout.strip().startswith("archinspect zoo")
     assert done.stderr == ""
 
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_closed_stdout_is_one_line_and_exit_1(fmt: str) -> None:
-    done = subprocess.run(
-        ["bash", "-c", f"{sys.executable} -m archinspect shapes resnet20 --depth 0 -f {fmt} >&-"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _shell(f"archinspect shapes resnet20 --depth 0 -f {fmt} >&-")
     assert done.returncode == 1
     assert done.stderr == "error: cannot write the output: stdout is closed; give --output FILE\n"
 
