@@ -93,7 +93,7 @@ def check_numbers(command: Any, params: dict[str, Any]) -> None:
     for param in command.params:
         value = params.get(param.name)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and param.opts:
-            check_bound(max(param.opts, key=len), value)
+            check_bound(param.name, value)  # the message names param.name=: the CLI writes it as its flag
 
 
 def preflight(ctx: Any) -> None:

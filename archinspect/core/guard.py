@@ -24,7 +24,12 @@ CGROUP = Path("/sys/fs/cgroup")
 
 
 class ResourceError(ModelRunError):
-    """A pass (or a model build) would need more memory than the device has free; exit 1."""
+    """A pass (or a model build) would need more memory than the device has free; exit 1. ``mentions``: the
+    arguments its remedy names (``device='meta'``, ``force=True``), see :class:`~archinspect.errors.UsageError`."""
+
+    def __init__(self, message: str, *, mentions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.mentions = mentions
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ def check_memory(
     """Raise :class:`ResourceError` when ``needed`` bytes exceed what ``device`` has free.
 
     ``what`` names the work ("this pass", "building resnet50"); ``detail`` its parts, in brackets; ``instead``
-    what to do instead (default: ``--device meta``, a smaller batch), before ``or --force``.
+    what to do instead (default: ``device='meta'``, a smaller batch), before ``or force=True``.
     """
     free = free_bytes(device)
     if free is None or needed <= free:
@@ -107,10 +112,11 @@ def check_memory(
     name = str(device)
     inside = f" ({detail})" if detail else ""
     if instead is None:
-        instead = "use --device meta (shapes and FLOPs need no memory)" + (", a smaller batch" if batch_hint else "")
+        instead = "use device='meta' (shapes and FLOPs need no memory)" + (", a smaller batch" if batch_hint else "")
     raise ResourceError(
         f"not enough memory on {name}: {what} needs about {fmt_bytes(needed)}{inside} but {fmt_bytes(free)} is "
-        f"free; {instead}, or --force to try anyway"
+        f"free; {instead}, or force=True to try anyway",
+        mentions=("device", "force"),
     )
 
 
@@ -176,8 +182,9 @@ def allocation_guard(device: Any, what: str) -> Any:
                 if self.total > free:
                     raise ResourceError(
                         f"not enough memory on {dev}: {what} allocates more than {fmt_bytes(self.total)} but "
-                        f"{fmt_bytes(free)} is free; use --device meta (shapes and FLOPs need no memory), smaller "
-                        "constructor arguments, or --force to try anyway"
+                        f"{fmt_bytes(free)} is free; use device='meta' (shapes and FLOPs need no memory), smaller "
+                        "constructor arguments, or force=True to try anyway",
+                        mentions=("device", "force"),
                     )
             return func(*args, **kwargs)
 

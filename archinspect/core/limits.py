@@ -2,7 +2,7 @@
 
 The CLI checks each command's numeric options against :data:`OPTION_BOUNDS` before any work
 (``archinspect.cli.safety.preflight``); the bench API checks the same figures (``BenchPlan.make``). A
-float must also be finite: ``--max-time inf`` or ``nan`` would run forever.
+float must also be finite: ``max_time=inf`` (``--max-time inf``) or ``nan`` would run forever.
 
 Why these figures:
 
@@ -43,17 +43,21 @@ class Bound:
         return cpu_limit() if self.high is None else self.high
 
 
+# Keyed by the Python API's argument name; the command line's flag is the same name as ``--name`` (``-`` for
+# ``_``; ``batch_sizes`` is ``bench --batch``), and its message is rewritten in one place
+# (``archinspect.cli.common.cli_message``).
 OPTION_BOUNDS: dict[str, Bound] = {
-    "--threads": Bound(1, None, "threads (the machine's logical CPUs)"),
-    "--warmup": Bound(0, 100_000, "calls"),
-    "--iters": Bound(1, 1_000_000, "calls"),
-    "--warmup-time": Bound(0, MAX_SECONDS, "seconds"),
-    "--min-time": Bound(0, MAX_SECONDS, "seconds"),
-    "--max-time": Bound(0, MAX_SECONDS, "seconds"),
-    "--depth": Bound(0, 10_000, "levels"),
-    "--top": Bound(0, 100_000, "rows"),
-    "--max-size": Bound(1, 65_536, "pixels"),
-    "--batch": Bound(1, 2**31 - 1, "samples"),
+    "threads": Bound(1, None, "threads (the machine's logical CPUs)"),
+    "warmup": Bound(0, 100_000, "calls"),
+    "iters": Bound(1, 1_000_000, "calls"),
+    "warmup_time": Bound(0, MAX_SECONDS, "seconds"),
+    "min_time": Bound(0, MAX_SECONDS, "seconds"),
+    "max_time": Bound(0, MAX_SECONDS, "seconds"),
+    "depth": Bound(0, 10_000, "levels"),
+    "top": Bound(0, 100_000, "rows"),
+    "max_size": Bound(1, 65_536, "pixels"),
+    "batch": Bound(1, 2**31 - 1, "samples"),
+    "batch_sizes": Bound(1, 2**31 - 1, "samples"),
 }
 
 
@@ -61,18 +65,21 @@ def _number(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
-def check_bound(option: str, value: float | int | None) -> None:
-    """UsageError naming ``option`` and ``value`` when it is not finite or outside :data:`OPTION_BOUNDS`."""
+def check_bound(name: str, value: float | int | None) -> None:
+    """UsageError (``param=name``) when ``value`` is not finite or outside ``name``'s bound in
+    :data:`OPTION_BOUNDS`: ``threads=100000: accepted: a whole number from 1 to 2 threads (…)``."""
     if value is None or isinstance(value, bool):
         return
-    bound = OPTION_BOUNDS.get(option)
+    bound = OPTION_BOUNDS.get(name)
     finite = not isinstance(value, float) or value - value == 0  # inf - inf and nan - nan are nan
     if bound is None:
         if not finite:
-            raise UsageError(f"{option} {value}: accepted: a finite number")
+            raise UsageError(f"{name}={value}: accepted: a finite number", param=name)
         return
     low, high = bound.low, bound.top()
     if not finite or not low <= value <= high:
         kind = "a whole number" if isinstance(value, int) else "a number"
-        shown = str(value)[:24]
-        raise UsageError(f"{option} {shown}: accepted: {kind} from {_number(low)} to {_number(high)} {bound.unit}")
+        raise UsageError(
+            f"{name}={str(value)[:24]}: accepted: {kind} from {_number(low)} to {_number(high)} {bound.unit}",
+            param=name,
+        )
