@@ -157,18 +157,15 @@ def allocation_guard(device: Any, what: str) -> Any:
     ``randn``, ``new_*``, ``*_like``), before they allocate. Whatever built the model — the zoo, torchvision,
     timm, a user's class or factory — passes through it. A null context on meta or when free memory is unknown."""
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from archinspect.core.compat import DispatchMode
 
     dev = torch.device(device) if device is not None else torch.device("cpu")
     free = free_bytes(dev) if dev.type in ("cpu", "cuda") else None
     if free is None:
         return contextlib.nullcontext()
 
-    class AllocationGuard(TorchDispatchMode):
-        @classmethod
-        def _should_skip_dynamo(cls) -> bool:  # no torch._dynamo import (2 s) for a build
-            return False
-
+    class AllocationGuard(DispatchMode):
         def __init__(self) -> None:
             super().__init__()
             self.total = 0

@@ -22,7 +22,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
+
+from archinspect.core.compat import DispatchMode, child_modules
 
 FRAMES_PER_LEVEL = 12  # Python frames a pass spends per level of nesting (hooks, dispatch), with room to spare
 RECURSION_CEILING = 30_000  # above this CPython's C stack (8 MiB) may overflow: a crash instead of an error
@@ -80,7 +81,9 @@ class GlobalState:
 
 
 def nesting_depth(model: nn.Module) -> int:
-    """How deep ``model``'s modules nest (the model alone: 0), walked without recursion."""
+    """How deep ``model``'s modules nest (the model alone: 0; not a module: 0), walked without recursion."""
+    if not isinstance(model, nn.Module):
+        return 0
     deepest, seen, todo = 0, set(), [(model, 0)]
     while todo:
         module, depth = todo.pop()
@@ -88,7 +91,7 @@ def nesting_depth(model: nn.Module) -> int:
             continue
         seen.add(id(module))
         deepest = max(deepest, depth)
-        todo.extend((child, depth + 1) for child in module._modules.values() if child is not None)
+        todo.extend((child, depth + 1) for child in child_modules(module).values() if child is not None)
     return deepest
 
 
@@ -120,14 +123,10 @@ def isolated_pass(model: nn.Module, device: Any = None) -> Iterator[None]:
             saved.restore()
 
 
-class _Relay(TorchDispatchMode):
+class _Relay(DispatchMode):
     """The pass's counter, entered on a worker thread: every operator goes to ``target``'s handler."""
 
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:  # as OpCounter: no torch._dynamo import
-        return False
-
-    def __init__(self, target: TorchDispatchMode) -> None:
+    def __init__(self, target: DispatchMode) -> None:
         super().__init__()
         self.target = target
 
@@ -136,7 +135,7 @@ class _Relay(TorchDispatchMode):
 
 
 @contextlib.contextmanager
-def threads_counted(model: nn.Module, counter: TorchDispatchMode, device: Any = None) -> Iterator[None]:
+def threads_counted(model: nn.Module, counter: DispatchMode, device: Any = None) -> Iterator[None]:
     """While the pass runs, a module of ``model`` called on another thread is run as on the pass's own: the
     ``counter`` sees its operators (a dispatch mode is thread-local), under the pass's grad mode and, on meta,
     with tensors made without ``device=`` on meta. Entered after the recorder's hooks are registered, so that
