@@ -34,7 +34,11 @@ class _Group(Group):
             words = ["--help"]
         try:
             rv = super().main(words, *rest, standalone_mode=False, **kwargs)
-        except typer.Abort:
+        except typer.Abort:  # Click's answer to a KeyboardInterrupt outside a command's body
+            from archinspect.cli.safety import EXIT_INTERRUPTED, interrupted
+
+            if interrupted():
+                sys.exit(EXIT_INTERRUPTED)
             typer.echo("Aborted!", err=True)
             sys.exit(1)
         except Exception as exc:
@@ -63,6 +67,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"archinspect {__version__}")
@@ -88,6 +93,13 @@ for _name in COMMANDS:
 
 def main() -> None:
     from archinspect.cli.common import pause_gc
+    from archinspect.cli.safety import ascii_fallback, finish, install_interrupt
 
     pause_gc()  # until the command's imports are done: see pause_gc
-    app()
+    install_interrupt()  # Ctrl-C: exit 130 within a second or two, whatever runs
+    ascii_fallback()  # a stream that cannot encode Unicode gets ASCII
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finish(code)  # without waiting for threads the model's code left running

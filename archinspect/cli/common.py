@@ -178,33 +178,55 @@ def error_line(exc: BaseException) -> tuple[str, int] | None:
     return None
 
 
+class OutputClosed(BrokenPipeError):
+    """stdout's reader went away (``archinspect list | head -1``)."""
+
+
 @contextlib.contextmanager
 def handle_errors(debug: bool) -> Iterator[None]:
-    """Run a command body; map exceptions to one stderr line and an exit code."""
+    """Run a command body; map exceptions to one stderr line and an exit code.
+
+    Ctrl-C exits 130 whatever it interrupted; a closed pipe on stdout exits 141 with no message (as
+    ``yes | head -1`` does); every message is one line (:func:`~archinspect.errors.one_line`: torch's C++
+    frames dropped). The checks before any work run as the command is invoked
+    (:func:`archinspect.cli.safety.preflight`, from :class:`archinspect.cli.params.Command`).
+    """
+    from archinspect.cli.safety import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, interrupted
+    from archinspect.errors import one_line
+
     try:
         yield
     except (typer.Exit, typer.Abort):
         raise
-    except SystemExit as exc:  # only code we ran calls sys.exit inside a command: report it, never obey it
-        if debug:
-            raise
-        stderr_console().print(f"error: the model's code called sys.exit({exc.code!r})", markup=False)
-        raise typer.Exit(1) from None
-    except ArchInspectError as exc:
-        if debug:
-            raise
-        line, code = error_line(exc) or ("", 1)
-        stderr_console().print(line, markup=False)
-        raise typer.Exit(code) from None
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    except Exception as exc:  # anything else is a model that cannot run
-        if debug:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BaseException as exc:
+        if interrupted():  # whatever Ctrl-C turned into on its way out (a model's failure, a swallowed pass)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        if debug or not isinstance(exc, Exception | SystemExit):
             raise
-        text = " ".join(str(exc).split()) or "no message"
+        if isinstance(exc, SystemExit):  # only code we ran calls sys.exit inside a command: report it, never obey
+            stderr_console().print(f"error: the model's code called sys.exit({exc.code!r})", markup=False)
+            raise typer.Exit(1) from None
+        found = error_line(exc)
+        if found is not None:
+            stderr_console().print(one_line(found[0]), markup=False)
+            raise typer.Exit(found[1]) from None
+        # anything else is a model that cannot run
+        text = one_line(str(exc)) or "no message"
         hint = "(rerun with --debug for the traceback)"
         stderr_console().print(f"error: {type(exc).__name__}: {text} {hint}", markup=False)
         raise typer.Exit(1) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit does not fail again on the closed pipe."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 _gc_paused = False
@@ -290,11 +312,15 @@ def terminal_width() -> int | None:
 def _console(file: Any = None, record: bool = False, min_width: int = 0) -> Any:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich's own exits 1 through SystemExit, read as the model's exit
+            raise OutputClosed
+
     # $COLUMNS, else the terminal's width (also for `| less`), else a fixed PIPED_WIDTH: no terminal at all, or
     # a file (--output, --save). --wide widens to the table.
     columns = os.environ.get("COLUMNS", "")
     width = int(columns) if columns.isdigit() else (terminal_width() if file is None else None) or PIPED_WIDTH
-    console = Console(file=file, record=record, width=width, highlight=False)
+    console = _Console(file=file, record=record, width=width, highlight=False)
     if console.width < min_width:
         console.width = min_width
     return console
@@ -312,7 +338,9 @@ def emit(
     """Print ``view`` in ``fmt`` (or write it to ``output``) and keep a picture of the table in ``save``.
 
     ``wide`` and ``columns`` (``--wide``, ``--columns``) choose the table's columns; see
-    :func:`archinspect.render.table.fit_options`.
+    :func:`archinspect.render.table.fit_options`. A file is written whole or not at all
+    (:func:`~archinspect.cli.safety.write_atomic`); output that cannot be written (stdout closed, a full
+    disk) is an error, never a silent exit 0.
     """
     from archinspect.render.table import fit_options, full_width
 
@@ -331,9 +359,11 @@ def emit(
                 console.print(item)
             _write(output, buf.getvalue())
         else:
+            _stdout_writable()
             console = _console(min_width=need)
-            for item in shown:
-                console.print(item)
+            with _stdout_errors():
+                for item in shown:
+                    console.print(item)
     else:
         text = {
             OutputFormat.json: lambda: json.dumps(view.json(), indent=2) + "\n",
@@ -343,27 +373,46 @@ def emit(
         if output is not None:
             _write(output, text)
         else:
-            sys.stdout.write(text)
+            _stdout_writable()
+            with _stdout_errors():
+                sys.stdout.write(text)
     if save is not None:
         recorder = _console(io.StringIO(), record=True, min_width=need)
         for item in shown:
             recorder.print(item)
-        try:
-            if save.suffix.lower() == ".svg":
-                recorder.save_svg(str(save), title="archinspect")
-            else:
-                recorder.save_html(str(save))
-        except OSError as exc:
-            raise UsageError(f"--save {str(save)!r}: cannot write ({exc.strerror})") from None
-        say(f"saved {save}")
+        svg = save.suffix.lower() == ".svg"
+        picture = recorder.export_svg(title="archinspect") if svg else recorder.export_html()
+        _write(save, picture, "--save", "saved")
 
 
-def _write(path: Path, text: str) -> None:
+def _stdout_writable() -> None:
+    if sys.stdout is None or getattr(sys.stdout, "closed", False):
+        raise ArchInspectError("cannot write the output: stdout is closed; give --output FILE")
+
+
+@contextlib.contextmanager
+def _stdout_errors() -> Iterator[None]:
+    """Writing to stdout, flushed: a closed pipe is :class:`OutputClosed`, any other failure (a full disk,
+    ``>&-``) one line, exit 1."""
     try:
-        path.write_text(text, encoding="utf-8")
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed from None
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise ArchInspectError(f"cannot write the output to stdout ({why}); give --output FILE") from None
+
+
+def _write(path: Path, text: str, flag: str = "--output", done: str = "wrote") -> None:
+    from archinspect.cli.safety import write_atomic
+
+    try:
+        write_atomic(path, text)
     except OSError as exc:
-        raise UsageError(f"--output {str(path)!r}: cannot write ({exc.strerror})") from None
-    say(f"wrote {path}")
+        raise UsageError(f"{flag} {str(path)[:200]!r}: cannot write ({exc.strerror or exc})") from None
+    say(f"{done} {path}")
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,14 @@ class Command(TyperCommand):
             check_arguments(positional, params, ctx.command_path)
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: Any) -> Any:
+        """Before the command's body, the checks that keep it from harming anything
+        (:func:`archinspect.cli.safety.preflight`: output paths, numeric bounds): a one-line error, exit 2."""
+        from archinspect.cli.safety import preflight
+
+        preflight(ctx)
+        return super().invoke(ctx)
+
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):

@@ -159,6 +159,8 @@ def parse_input(text: str) -> InputSpec:
                 f"inputs={shown(raw)}: size {p[:20]}… is past any tensor size; give a smaller one", param="inputs"
             )
         try:
+            if not p.isascii():  # int() reads full-width and other Unicode digits: '１' is 1
+                raise ValueError(p)
             value = int(p)
         except ValueError:
             bad = shown(p, 20)

@@ -248,7 +248,8 @@ def get_entry(name: str) -> ZooEntry:
         return entries[key]
     close = closest_names(name)
     hint = f"; did you mean {', '.join(close)}?" if close else "; see `archinspect list`"
-    raise UsageError(f"unknown model {name!r}{hint}")
+    shown = repr(name) if len(name) <= 80 else repr(name[:80]) + "…"
+    raise UsageError(f"unknown model {shown}{hint}")
 
 
 def is_zoo_name(name: str) -> bool:
