@@ -22,6 +22,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand
 
 from archinspect.errors import ArchInspectError, UsageError
+from archinspect.render.escape import one_line, printable_lines
 
 
 class OutputFormat(str, enum.Enum):
@@ -150,41 +151,51 @@ def register_command(app: typer.Typer, name: str, function: Any, example_lines: 
 
 
 def stderr_console() -> Any:
-    from rich.console import Console
+    """The console for notes and errors. On a terminal long lines wrap between words (never mid-word); piped
+    (a log, ``2>file``) each message stays one line, whatever its length."""
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    tty = _isatty(sys.stderr)
+    return _safe_console_class()(file=sys.stderr, highlight=False, soft_wrap=not tty)
 
 
 def say(message: str) -> None:
     """A one-line note on stderr (progress notes, fallbacks): never mixed into the output proper."""
-    stderr_console().print(message, markup=False)
+    stderr_console().print(one_line(message), markup=False)
+
+
+def error_line(message: str) -> str:
+    """``error: MESSAGE`` on one line, whatever the message holds (an exception text that starts with a
+    newline, a layer name with an escape sequence)."""
+    return f"error: {one_line(message) or 'no message'}"
 
 
 @contextlib.contextmanager
 def handle_errors(debug: bool) -> Iterator[None]:
-    """Run a command body; map exceptions to one stderr line and an exit code."""
+    """Run a command body; map exceptions to one stderr line and an exit code. Whatever the body prints on
+    stdout goes to stderr (:func:`model_prints_to_stderr`); :func:`emit` alone writes the output."""
     try:
-        yield
+        with model_prints_to_stderr():
+            yield
     except (typer.Exit, typer.Abort):
         raise
     except SystemExit as exc:  # only code we ran calls sys.exit inside a command: report it, never obey it
         if debug:
             raise
-        stderr_console().print(f"error: the model's code called sys.exit({exc.code!r})", markup=False)
+        stderr_console().print(error_line(f"the model's code called sys.exit({exc.code!r})"), markup=False)
         raise typer.Exit(1) from None
     except ArchInspectError as exc:
         if debug:
             raise
-        stderr_console().print(f"error: {exc}", markup=False)
+        stderr_console().print(error_line(str(exc)), markup=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except Exception as exc:  # anything else is a model that cannot run
         if debug:
             raise
-        text = " ".join(str(exc).split()) or "no message"
+        text = one_line(str(exc)) or "no message"
         hint = "(rerun with --debug for the traceback)"
-        stderr_console().print(f"error: {type(exc).__name__}: {text} {hint}", markup=False)
+        stderr_console().print(error_line(f"{type(exc).__name__}: {text} {hint}"), markup=False)
         raise typer.Exit(1) from None
 
 
@@ -257,9 +268,30 @@ class View(Protocol):
     def markdown(self) -> str: ...
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):  # replaced or closed streams
+        return False
+
+
+def _is_regular_file(stream: Any) -> bool:
+    """stdout redirected to a file (``> report.txt``), as opposed to a terminal or a pipe (``| less``)."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+
+
 def terminal_width() -> int | None:
-    """The width of the terminal this process runs in, even when stdout is piped (``| less``), else None."""
-    for stream in (sys.stdout, sys.stderr, sys.stdin):
+    """The width of the terminal this process runs in, even when stdout is piped (``| less``), else None.
+    Output redirected to a file has no width to follow: None (it is laid out at ``PIPED_WIDTH``)."""
+    out = output_stream()
+    if _is_regular_file(out):
+        return None
+    for stream in (out, sys.stderr, sys.stdin):
         try:
             if stream.isatty():
                 return os.get_terminal_size(stream.fileno()).columns
@@ -268,17 +300,87 @@ def terminal_width() -> int | None:
     return None
 
 
-def _console(file: Any = None, record: bool = False, min_width: int = 0) -> Any:
-    from rich.console import Console
+_SAFE_CONSOLE: Any = None
 
+
+def _safe_console_class() -> Any:
+    """A rich Console that never writes a control character it did not make itself: the text of every
+    segment is passed through :func:`~archinspect.render.escape.printable_lines` (rich's own colours and
+    cursor moves are added after, or are control segments). Views escape their cells already, so that
+    widths are right; this is the net under everything else (a note, a title, a message)."""
+    global _SAFE_CONSOLE
+    if _SAFE_CONSOLE is None:
+        from rich.console import Console
+        from rich.segment import Segment
+
+        class SafeConsole(Console):
+            def render(self, renderable: Any, options: Any = None) -> Any:
+                for segment in super().render(renderable, options):
+                    if segment.control or segment.text == "\n":
+                        yield segment
+                    else:
+                        yield Segment(printable_lines(segment.text), segment.style, segment.control)
+
+        _SAFE_CONSOLE = SafeConsole
+    return _SAFE_CONSOLE
+
+
+def _console(file: Any = None, record: bool = False, min_width: int = 0) -> Any:
     # $COLUMNS, else the terminal's width (also for `| less`), else a fixed PIPED_WIDTH: no terminal at all, or
-    # a file (--output, --save). --wide widens to the table.
+    # a file (> file, --output, --save). --wide widens to the table.
     columns = os.environ.get("COLUMNS", "")
     width = int(columns) if columns.isdigit() else (terminal_width() if file is None else None) or PIPED_WIDTH
-    console = Console(file=file, record=record, width=width, highlight=False)
+    console = _safe_console_class()(file=file or output_stream(), record=record, width=width, highlight=False)
     if console.width < min_width:
         console.width = min_width
     return console
+
+
+_OUTPUT: list[Any] = []  # the real stdout while the model's prints are sent to stderr (see output_to_stderr)
+
+
+def output_stream() -> Any:
+    """Where a command's output goes: stdout as it was when the command started."""
+    return _OUTPUT[-1] if _OUTPUT else sys.stdout
+
+
+@contextlib.contextmanager
+def model_prints_to_stderr() -> Iterator[None]:
+    """Run a command body with everything printed on stdout sent to stderr — the model's own ``print``, a
+    library's banner, a C extension's ``printf`` — so that stdout carries the command's output alone and
+    ``--format json`` stays valid JSON. :func:`emit` writes to the stdout saved here (:func:`output_stream`).
+
+    Python-level writes are redirected with ``contextlib.redirect_stdout``; when stdout is file descriptor 1
+    (a real run, not a test's captured stream) the descriptor itself is pointed at stderr too (``os.dup2``),
+    and the output is written through a duplicate of the original.
+    """
+    real = sys.stdout
+    saved_fd: int | None = None
+    out = real
+    try:
+        if real is not None and real.fileno() == 1 and sys.stderr is not None and sys.stderr.fileno() == 2:
+            real.flush()
+            saved_fd = os.dup(1)
+            os.dup2(2, 1)
+            raw = open(saved_fd, "wb", closefd=False, buffering=0)  # noqa: SIM115 - closed in finally
+            out = io.TextIOWrapper(
+                raw, encoding=real.encoding, errors=real.errors, line_buffering=_isatty(real), write_through=True
+            )
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        saved_fd, out = None, real
+    _OUTPUT.append(out)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _OUTPUT.pop()
+        if saved_fd is not None:
+            with contextlib.suppress(OSError, ValueError):
+                out.flush()
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
 
 
 def emit(
@@ -321,10 +423,11 @@ def emit(
             OutputFormat.csv: view.csv,
             OutputFormat.markdown: view.markdown,
         }[fmt]()
+        text = printable_lines(text)  # views escape their cells; this is the net under the rest
         if output is not None:
             _write(output, text)
         else:
-            sys.stdout.write(text)
+            output_stream().write(text)
     if save is not None:
         recorder = _console(io.StringIO(), record=True, min_width=need)
         for item in shown:

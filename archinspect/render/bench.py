@@ -9,6 +9,7 @@ from typing import Any
 
 from archinspect.bench.policy import oversubscription
 from archinspect.bench.result import SPREAD_WARNING, BenchResult, BenchRow
+from archinspect.render.escape import csv_cell, markdown_text
 from archinspect.render.table import Column, TableData
 from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_bytes
 
@@ -163,9 +164,9 @@ class BenchView:
             d = row.to_dict(with_samples=False)
             d["inputs"] = " ".join(d["inputs"])
             d["warnings"] = "; ".join(d["warnings"])
-            writer.writerow(["" if d[k] is None else d[k] for k in CSV_KEYS])
+            writer.writerow([csv_cell("" if d[k] is None else d[k]) for k in CSV_KEYS])
         return buf.getvalue()
 
     def markdown(self) -> str:
-        head = "\n".join(f"{line}  " for line in header_lines(self.result))
+        head = "\n".join(f"{markdown_text(line)}  " for line in header_lines(self.result))
         return head + "\n\n" + table_data(self.result).to_markdown()

@@ -6,6 +6,7 @@ from typing import Any
 
 from archinspect.analyses.fitting import FitReport
 from archinspect.analyses.solve import AxisSolve, LinearRange, SolveResult
+from archinspect.render.escape import markdown_text, printable
 from archinspect.render.table import Column, TableData
 from archinspect.text import dims_text, fmt_shape
 
@@ -155,8 +156,8 @@ class FitView:
         from rich.text import Text
 
         r = self.report
-        items: list[Any] = [Text(self.title, style="bold")]
-        verdict = self.verdict()
+        items: list[Any] = [Text(printable(self.title), style="bold")]
+        verdict = [printable(line) for line in self.verdict()]
         items.append(Text(verdict[0], style="green" if r.consistent else "bold red"))
         if len(verdict) > 1:
             items.append(Text("\n".join(verdict[1:])))
@@ -194,11 +195,14 @@ class FitView:
 
     def markdown(self) -> str:
         r = self.report
-        out = [f"**{self.title}**", ""]
+        esc = markdown_text
+        out = [f"**{esc(self.title)}**", ""]
         verdict = self.verdict()
-        out.append(verdict[0])
-        out.extend(
-            f"- `{line.strip()}`" if not line.strip().startswith("constructed") else f"  {line.strip()}"
+        out.append(esc(verdict[0]))
+        out.extend(  # inside a code span nothing is HTML: only what ends the span or the line is escaped
+            f"- `{printable(line.strip()).replace('`', chr(39))}`"
+            if not line.strip().startswith("constructed")
+            else f"  {esc(line.strip())}"
             for line in verdict[1:]
         )
         out.append("")
@@ -206,12 +210,12 @@ class FitView:
             out.append(self.linear_table().to_markdown())
         if r.solve is not None:
             lines = solve_lines(r.solve)
-            out.append(lines[0])
+            out.append(esc(lines[0]))
             out.append("")
-            out.extend(f"- {line.strip()}" for line in lines[1:])
+            out.extend(f"- {esc(line.strip())}" for line in lines[1:])
             out.append("")
         out.append(f"Checked: {CHECKED}  ")
-        out.extend(f"Note: {n}  " for n in r.notes)
+        out.extend(f"Note: {esc(n)}  " for n in r.notes)
         return "\n".join(out).rstrip() + "\n"
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from rich.cells import cell_len
 
 from archinspect.errors import UsageError
+from archinspect.render.escape import csv_cell, markdown_text, printable
 from archinspect.text import fmt_shape
 
 HIDDEN_HINT = "--wide shows them"
@@ -84,7 +85,7 @@ class TableData:
 
     def cell(self, row: dict[str, Any], col: Column) -> str:
         value = row.get(col.key, "")
-        return "" if value is None else col.fmt(value)
+        return "" if value is None else printable(col.fmt(value))
 
     def to_rich(self) -> FittedTable:
         """A rich renderable that lays the table out for the width it is printed at."""
@@ -148,21 +149,19 @@ class TableData:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow([c.key for c in self.columns])
         for row in self.rows:
-            writer.writerow([_raw(row.get(c.key, "")) for c in self.columns])
+            writer.writerow([csv_cell(_raw(row.get(c.key, ""))) for c in self.columns])
         return buf.getvalue()
 
     def to_markdown(self) -> str:
-        def esc(text: str) -> str:
-            return text.replace("|", "\\|")
-
-        lines = [f"**{self.title}**", ""] if self.title else []
+        esc = markdown_text
+        lines = [f"**{esc(self.title)}**", ""] if self.title else []
         lines.append("| " + " | ".join(esc(c.header) for c in self.columns) + " |")
         lines.append("| " + " | ".join("---:" if c.justify == "right" else "---" for c in self.columns) + " |")
         for row in self.rows:
             lines.append("| " + " | ".join(esc(self.cell(row, c)) for c in self.columns) + " |")
         if self.footer:
             lines.append("")
-            lines.extend(f"{line}  " for line in self.footer)
+            lines.extend(f"{esc(line)}  " for line in self.footer)
         return "\n".join(lines) + "\n"
 
 
@@ -194,7 +193,7 @@ class Layout:
         from rich.text import Text
 
         data = self.data
-        title = Text(data.title, no_wrap=True, overflow="ellipsis") if data.title else None
+        title = Text(printable(data.title), no_wrap=True, overflow="ellipsis") if data.title else None
         # at least as wide as its title, so that a table of few columns does not cut its own title
         table = Table(title=title, caption=data.caption, header_style="bold", expand=False)
         if data.title:
