@@ -101,7 +101,7 @@ def test_csv_cells_cannot_start_a_formula(cli: Callable[..., Any], hostile_ref: 
     rows = list(csv.reader(io.StringIO(_run(cli, command, hostile_ref, "--format", "csv"))))
     cells = [cell for row in rows for cell in row]
     assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r") or re.match(r"-[^\d.]", c)]
-    for guarded in ("'=HYPERLINK(\"http://x\")", "'+cmd", "'@SUM(A1)", "'-2+3", "'\\tt\\rr"):
+    for guarded in ('\'=HYPERLINK("http://x")', "'+cmd", "'@SUM(A1)", "'-2+3", "'\\tt\\rr"):
         assert guarded in cells
     assert "a|b\\nc" in cells and len({len(r) for r in rows[1:] if r and r[0] != "total"}) == 1
 
@@ -118,8 +118,9 @@ def test_markdown_is_escaped(cli: Callable[..., Any], hostile_ref: str, command:
 
 @pytest.mark.parametrize("command", ["shapes", "flops", "memory"])
 @pytest.mark.parametrize("suffix", ["svg", "html"])
-def test_saved_pictures_stay_valid(cli: Callable[..., Any], hostile_ref: str, command: str, suffix: str,
-                                   tmp_path: Path) -> None:
+def test_saved_pictures_stay_valid(
+    cli: Callable[..., Any], hostile_ref: str, command: str, suffix: str, tmp_path: Path
+) -> None:
     picture = tmp_path / f"out.{suffix}"
     _run(cli, command, hostile_ref, "--save", str(picture))
     text = picture.read_text(encoding="utf-8")
@@ -134,7 +135,14 @@ def test_escape_rules() -> None:
     assert printable(printable("x\x00")) == "x\\x00"  # idempotent: escaping twice changes nothing
     assert markdown_text("<b>&|") == "&lt;b&gt;&amp;\\|"
     assert [csv_cell(v) for v in ("=1", "-x", "+1", "@a", "\tx", "ok", -3, 2.5)] == [
-        "'=1", "'-x", "'+1", "'@a", "'\\tx", "ok", -3, 2.5
+        "'=1",
+        "'-x",
+        "'+1",
+        "'@a",
+        "'\\tx",
+        "ok",
+        -3,
+        2.5,
     ]
     assert one_line("\nImportError:\n  scipy is needed\n") == "ImportError: scipy is needed"
 
@@ -187,7 +195,11 @@ def test_json_stays_json_when_the_model_prints(user_file: Callable[[str, str], P
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
         [sys.executable, "-m", "archinspect", command, ref, "--input", "1,4", "--format", "json"],
-        capture_output=True, text=True, timeout=120, cwd=root, env={**_env(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env={**_env(root)},
     )
     assert done.returncode == 0, done.stderr
     json.loads(done.stdout)

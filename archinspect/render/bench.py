@@ -10,7 +10,7 @@ from typing import Any
 from archinspect.bench.policy import oversubscription
 from archinspect.bench.result import SPREAD_WARNING, BenchResult, BenchRow
 from archinspect.render.escape import csv_cell, markdown_text
-from archinspect.render.table import Column, TableData
+from archinspect.render.table import Column, TableData, cut_middle
 from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_bytes
 
 CSV_KEYS = (
@@ -99,7 +99,7 @@ def table_data(result: BenchResult) -> TableData:
     data = TableData(
         title="archinspect bench",
         columns=[
-            Column("Model", "model", min_width=16),
+            Column("Model", "model", min_width=16, cut=cut_middle),
             Column("Batch", "batch", "right"),
             Column("Variant", "variant"),
             Column("Median ms", "median_ms", "right", fmt=ms),

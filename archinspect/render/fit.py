@@ -7,7 +7,7 @@ from typing import Any
 from archinspect.analyses.fitting import FitReport
 from archinspect.analyses.solve import AxisSolve, LinearRange, SolveResult
 from archinspect.render.escape import markdown_text, printable
-from archinspect.render.table import Column, TableData
+from archinspect.render.table import Column, TableData, cut_middle
 from archinspect.text import dims_text, fmt_shape
 
 CHECKED = "Linear in_features, Conv in_channels/groups, BatchNorm num_features, LayerNorm, GroupNorm"
@@ -124,7 +124,7 @@ class FitView:
         data = TableData(
             title="What each Linear receives",
             columns=[
-                Column("Layer", "layer"),
+                Column("Layer", "layer", cut=cut_middle),
                 Column("in_features", "in_features", "right"),
                 Column("Receives", "received", fmt=fmt_shape),
                 Column("From", "origin", min_width=12),

@@ -8,7 +8,7 @@ from typing import Any
 from archinspect.analyses.compare import ToolFigure
 from archinspect.analyses.flops import FlopReport
 from archinspect.core.report import LayerRecord
-from archinspect.render.table import Column, TableData, bar, tree_label
+from archinspect.render.table import Column, TableData, bar, cut_middle, tree_label
 from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_count, fmt_int
 
 
@@ -73,7 +73,7 @@ class FlopsView:
         data = TableData(
             title=self._title(f"FLOPs by module (depth {self.depth})"),
             columns=[
-                Column("Module", "module", min_width=12),
+                Column("Module", "module", min_width=12, cut=cut_middle),
                 Column("Type", "type", min_width=9),
                 Column("Params", "params", "right", fmt=_dash(fmt_int)),
                 Column("MACs", "macs", "right", fmt=_dash(fmt_count)),
@@ -135,7 +135,7 @@ class FlopsView:
             title=f"The {self.top_k} heaviest layers (operations run by the layer itself)",
             columns=[
                 Column("#", "rank", "right"),
-                Column("Layer", "layer", min_width=14),
+                Column("Layer", "layer", min_width=14, cut=cut_middle),
                 Column("Type", "type", min_width=9),
                 Column("FLOPs", "flops", "right", fmt=_dash(fmt_count)),
                 Column("Share of FLOPs", "share", fmt=_share),

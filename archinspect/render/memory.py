@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from archinspect.analyses.memory import OPTIMIZERS, STATEFUL, BatchFit, MemoryReport
-from archinspect.render.table import Column, TableData, tree_label
+from archinspect.render.table import Column, TableData, cut_middle, tree_label
 from archinspect.text import fmt_bytes
 
 KIND_LABELS = {
@@ -58,7 +58,7 @@ class MemoryView:
         r = self.report
         train = r.mode == "train"
         columns = [
-            Column("Layer", "layer"),
+            Column("Layer", "layer", cut=cut_middle),
             Column("Type", "type"),
             Column("Output", "output_bytes", "right", fmt=_bytes_or_dash),
             Column("Allocated", "allocated_bytes", "right", fmt=_bytes_or_dash),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from archinspect.core.report import LayerRecord, Report
-from archinspect.render.table import Column, TableData, bar, tree_label
+from archinspect.render.table import Column, TableData, bar, cut_middle, cut_shapes, tree_label
 from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, fmt_int, fmt_shape
 
 # Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
@@ -44,10 +44,10 @@ class ShapesView:
         data = TableData(
             title=f"{self.label} · input {r.input_text()}",
             columns=[
-                Column("Layer", "layer", min_width=12),
+                Column("Layer", "layer", min_width=12, cut=cut_middle),
                 Column("Type", "type", min_width=13),
-                Column("Input shape", "input_shape", fmt=fmt_shape),
-                Column("Output shape", "output_shape", fmt=fmt_shape),
+                Column("Input shape", "input_shape", fmt=fmt_shape, cut=cut_shapes),
+                Column("Output shape", "output_shape", fmt=fmt_shape, cut=cut_shapes),
                 Column("Params", "params", "right", fmt=_fmt_or_dash(fmt_int)),
                 Column("MACs", "macs", "right", fmt=_fmt_or_dash(fmt_count)),
                 Column("Share", "share", fmt=lambda v: f"{v:6.1%} {bar(v)}" if v else ""),
