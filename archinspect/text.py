@@ -10,7 +10,9 @@ CONVENTION = (
     "(torch.utils.flop_counter's convention); normalisation, pooling, activations, elementwise ops, softmax "
     "and upsampling are other ops, counted apart"
 )
-CONVENTION_LINE = f"Convention: {CONVENTION}."  # the footer line of every table, worded once
+# The footer line of every table: one short line (it fits 80 columns); the whole sentence is in `archinspect -h`,
+# the README's Conventions section and every JSON document ("convention").
+CONVENTION_LINE = "Convention: FLOPs = 2 × MACs (conv/linear/attention); other ops apart; see -h"
 
 
 def fmt_int(value: Any) -> str:

@@ -17,6 +17,7 @@ from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
 from archinspect import __version__
+from archinspect.text import CONVENTION
 
 _BAD_VALUE = re.compile(r"^'?(?P<value>.*?)'? is (?P<what>not .*?)\.?$")
 
@@ -48,6 +49,12 @@ def usage_error_line(exc: Any) -> str:
         return f"missing {param.param_type_name} {what} ({where} shows examples)"
     if isinstance(exc, click_exceptions.BadParameter) and param is not None and param.opts:
         return f"{max(param.opts, key=len)} {_bad_value(message.partition(': ')[2] or message)}"
+    extra = re.match(r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)", message)
+    if extra and re.fullmatch(r"[\d ]+", extra.group(1)):  # --input 1 3 224 224: the shell split the shape
+        return (
+            f"unexpected extra arguments {extra.group(1)}: a shape is one word, sizes separated by commas "
+            f"(--input 1,3,224,224 or --input '1 3 224 224')"
+        )
     command = re.match(r"No such command '(.*)'\.(.*)", message)
     if command:
         guess = command.group(2).strip().replace("Did you mean", "did you mean")
@@ -65,6 +72,9 @@ class _Group(TyperGroup):
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
+        except click_exceptions.NoArgsIsHelpError:  # bare `archinspect`: what it does and where to start
+            typer.echo(short_usage(), err=True)
+            sys.exit(2)
         except click_exceptions.ClickException as exc:
             typer.echo(f"error: {usage_error_line(exc)}", err=True)
             sys.exit(exc.exit_code)
@@ -77,7 +87,7 @@ class _Group(TyperGroup):
 app = typer.Typer(
     name="archinspect",
     help="Inspect convolutional network architectures: per-layer shapes, parameters, exact FLOPs/MACs, "
-    "the input sizes a model accepts, and trustworthy forward benchmarks.",
+    "the input sizes a model accepts, and trustworthy forward benchmarks.\n\nConvention: " + CONVENTION + ".",
     cls=_Group,
     no_args_is_help=True,
     add_completion=True,
@@ -87,6 +97,24 @@ app = typer.Typer(
 )
 
 COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "diff")
+SUMMARIES = {
+    "list": "the zoo: names, default inputs, params and MACs",
+    "shapes": "every layer's input and output shapes, params and MACs",
+    "flops": "FLOPs and MACs per module and per operator",
+    "fit": "which layer's declared size disagrees with what it receives",
+    "memory": "peak memory of inference or a training step; the batch that fits",
+    "bench": "forward latency and throughput",
+    "diff": "two models side by side",
+}
+
+
+def short_usage() -> str:
+    """What bare ``archinspect`` prints: the usage line, one line per command, where to read more."""
+    width = max(map(len, COMMANDS))
+    lines = ["usage: archinspect COMMAND [ARGS]...", "", "commands:"]
+    lines += [f"  {name:<{width}}  {SUMMARIES.get(name, '')}".rstrip() for name in COMMANDS]
+    lines += ["", "Start with: archinspect shapes resnet18", "archinspect COMMAND -h shows a command's options and examples."]
+    return "\n".join(lines)
 
 
 def _version(value: bool) -> None:

@@ -31,17 +31,11 @@ def sized(n: int) -> str:
 
 
 def counted_text(block: int) -> list[str]:
-    """The footer lines saying what the peak includes and leaves out."""
-    rounding = (
-        f"each storage rounded up to a multiple of {block} bytes (the CUDA caching allocator's smallest block)"
-        if block > 1
-        else "exact tensor bytes, no allocator rounding"
-    )
+    """The footer line saying what the peak includes and leaves out (docs/memory.md says it in full)."""
+    rounding = f"rounded up to {block}-byte blocks" if block > 1 else "exact tensor bytes"
     return [
-        "Counted: every tensor storage alive at once — parameters, buffers, inputs, gradients, optimizer state, "
-        f"activations, temporaries; a view is free, a shared storage counts once; {rounding}.",
-        "Not counted: allocator fragmentation and cached free blocks, the CUDA context (~300-500 MiB), "
-        "cuDNN/oneDNN workspaces and other memory kernels allocate internally, the Python process.",
+        f"Counts every live tensor storage once ({rounding}); not the allocator's cache, the CUDA context or "
+        "kernel workspaces (docs/memory.md)"
     ]
 
 
@@ -126,7 +120,7 @@ class MemoryView:
         where = "meta" if r.device == "meta" else f"{r.device} rules (computed on meta)"
         lines.append(
             f"Mode {r.mode} · dtype {r.dtype}{' · amp' if r.amp else ''} · device {where}, nothing allocated · "
-            "module figures include their submodules"
+            "a module's figures include its submodules"
         )
         lines.extend(counted_text(r.block_bytes))
         lines.extend(f"Note: {n}" for n in r.notes)

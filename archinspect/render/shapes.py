@@ -96,7 +96,7 @@ class ShapesView:
     def footer(self) -> list[str]:
         r, t = self.report, self.report.totals
         batch = r.batch_size
-        per_sample = f" · per sample {fmt_count(t.macs / batch)}MACs" if batch > 1 else ""
+        per_sample = f" · per sample {fmt_count(t.macs / batch, 'MACs')}" if batch > 1 else ""
         where = f"{r.device} (nothing allocated)" if r.device == "meta" else r.device
         lines = [
             f"Params: {t.params:,} (trainable {t.trainable_params:,}, non-trainable {t.non_trainable_params:,})",
