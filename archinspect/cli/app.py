@@ -113,7 +113,8 @@ def short_usage() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: archinspect COMMAND [ARGS]...", "", "commands:"]
     lines += [f"  {name:<{width}}  {SUMMARIES.get(name, '')}".rstrip() for name in COMMANDS]
-    lines += ["", "Start with: archinspect shapes resnet18", "archinspect COMMAND -h shows a command's options and examples."]
+    lines += ["", "Start with: archinspect shapes resnet18"]
+    lines += ["archinspect COMMAND -h shows a command's options and examples."]
     return "\n".join(lines)
 
 

@@ -383,6 +383,14 @@ def model_prints_to_stderr() -> Iterator[None]:
             os.close(saved_fd)
 
 
+def check_columns(view: View, columns: str | None) -> None:
+    """``--columns`` checked against ``view``'s tables before the work that fills them (UsageError, exit 2)."""
+    if columns is not None:
+        from archinspect.render.table import fit_options
+
+        fit_options(view.rich(), columns=columns)
+
+
 def emit(
     view: View,
     fmt: OutputFormat,
