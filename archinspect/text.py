@@ -80,3 +80,12 @@ def fmt_shape(shapes: Any) -> str:
 def signed_parts(*items: tuple[str, float]) -> str:
     """``+normalisation 22.228 M, −attention 1.000 M`` for the non-zero items."""
     return ", ".join(f"{'+' if v > 0 else '−'}{label} {fmt_count(abs(v))}" for label, v in items if v)
+
+
+RF_BOUND_NOTE = "receptive fields are upper bounds"  # how the pass's note on unruled operators begins
+
+
+def notes_shown(notes: Any, receptive: bool = False) -> list[str]:
+    """The notes a table shows: the note that receptive fields are upper bounds only where receptive fields
+    were asked for (``shapes --rf``, ``diff``); JSON keeps every note, as it carries every field."""
+    return [n for n in notes if receptive or not str(n).startswith(RF_BOUND_NOTE)]

@@ -163,6 +163,13 @@ def say(message: str) -> None:
     stderr_console().print(one_line(message), markup=False)
 
 
+def say_notes(notes: list[str], fmt: OutputFormat, output: Path | None) -> None:
+    """The pass's notes on stderr, each once: not when a table is printed on stdout, whose footer shows them."""
+    if fmt is not OutputFormat.table or output is not None:
+        for note in notes:
+            say(f"note: {note}")
+
+
 def error_line(message: str) -> str:
     """``error: MESSAGE`` on one line, whatever the message holds (an exception text that starts with a
     newline, a layer name with an escape sequence)."""

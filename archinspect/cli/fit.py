@@ -27,8 +27,9 @@ from archinspect.cli.common import (
     handle_errors,
     load_target,
     register_command,
-    say,
+    say_notes,
 )
+from archinspect.text import notes_shown
 
 SolveOpt = Annotated[
     bool | None,
@@ -115,8 +116,7 @@ def fit(
             status=_status,
             kwargs=loaded.keyword_inputs,
         )
-        for note in report.notes:
-            say(f"note: {note}")
+        say_notes(notes_shown(report.notes), format, output)
         emit(FitView(report, label=loaded.label), format, output, save, wide=wide, columns=columns)
         if not report.consistent:
             raise typer.Exit(1)

@@ -29,7 +29,9 @@ from archinspect.cli.common import (
     load_target,
     register_command,
     say,
+    say_notes,
 )
+from archinspect.text import notes_shown
 
 EXAMPLES = (
     "archinspect flops resnet50",
@@ -101,8 +103,7 @@ def flops(
             force=force,
         )
         report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
-        for note in report.notes:
-            say(f"note: {note}")
+        say_notes(notes_shown(report.notes), format, output)
         comparison = None
         if compare:
             from archinspect.analyses.compare import compare_tools

@@ -27,8 +27,9 @@ from archinspect.cli.common import (
     handle_errors,
     load_target,
     register_command,
-    say,
+    say_notes,
 )
+from archinspect.text import notes_shown
 
 EXAMPLES = (
     "archinspect shapes densenet-bc --input 1,3,32,32",
@@ -86,8 +87,7 @@ def shapes(
             force=force,
         )
         report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
-        for note in report.notes:
-            say(f"note: {note}")
+        say_notes(notes_shown(report.notes, rf), format, output)
         emit(ShapesView(report, rf=rf), format, output, save, wide=wide, columns=columns)
 
 

@@ -8,7 +8,7 @@ from archinspect.analyses.fitting import FitReport
 from archinspect.analyses.solve import AxisSolve, LinearRange, SolveResult
 from archinspect.render.escape import markdown_text, printable
 from archinspect.render.table import Column, TableData, cut_middle
-from archinspect.text import dims_text, fmt_shape
+from archinspect.text import dims_text, fmt_shape, notes_shown
 
 CHECKED = "Linear in_features, Conv in_channels/groups, BatchNorm num_features, LayerNorm, GroupNorm"
 
@@ -149,7 +149,7 @@ class FitView:
         if self.report.solve is not None:
             out.extend(solve_lines(self.report.solve))
         out.append(f"Checked: {CHECKED}")
-        out.extend(f"Note: {n}" for n in self.report.notes)
+        out.extend(f"Note: {n}" for n in notes_shown(self.report.notes))
         return out
 
     def rich(self) -> list[Any]:
@@ -165,7 +165,7 @@ class FitView:
             items.append(self.linear_table().to_rich())
         if r.solve is not None:
             items.append(Text("\n".join(solve_lines(r.solve))))
-        footer = [f"Checked: {CHECKED}", *(f"Note: {n}" for n in r.notes)]
+        footer = [f"Checked: {CHECKED}", *(f"Note: {n}" for n in notes_shown(r.notes))]
         items.append(Text("\n".join(footer), style="dim"))
         return items
 
@@ -215,7 +215,7 @@ class FitView:
             out.extend(f"- {esc(line.strip())}" for line in lines[1:])
             out.append("")
         out.append(f"Checked: {CHECKED}  ")
-        out.extend(f"Note: {esc(n)}  " for n in r.notes)
+        out.extend(f"Note: {esc(n)}  " for n in notes_shown(r.notes))
         return "\n".join(out).rstrip() + "\n"
 
 

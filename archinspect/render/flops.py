@@ -9,7 +9,7 @@ from archinspect.analyses.compare import ToolFigure
 from archinspect.analyses.flops import FlopReport
 from archinspect.core.report import LayerRecord
 from archinspect.render.table import Column, TableData, bar, cut_middle, tree_label
-from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_count, fmt_int
+from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_count, fmt_int, notes_shown
 
 
 def _dash(fmt: Any) -> Any:
@@ -201,7 +201,7 @@ class FlopsView:
             f"Device: {where} · mode {r.mode}",
             CONVENTION_LINE,
         ]
-        lines.extend(f"Note: {n}" for n in r.notes)
+        lines.extend(f"Note: {n}" for n in notes_shown(r.notes))
         uncounted = r.report.uncounted_text()
         if uncounted:
             lines.append(f"Not counted: {uncounted}")

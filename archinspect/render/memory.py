@@ -7,7 +7,7 @@ from typing import Any
 
 from archinspect.analyses.memory import OPTIMIZERS, STATEFUL, BatchFit, MemoryReport
 from archinspect.render.table import Column, TableData, cut_middle, tree_label
-from archinspect.text import fmt_bytes
+from archinspect.text import fmt_bytes, notes_shown
 
 KIND_LABELS = {
     "params": "params",
@@ -123,7 +123,7 @@ class MemoryView:
             "a module's figures include its submodules"
         )
         lines.extend(counted_text(r.block_bytes))
-        lines.extend(f"Note: {n}" for n in r.notes)
+        lines.extend(f"Note: {n}" for n in notes_shown(r.notes))
         return lines
 
     def rich(self) -> list[Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from archinspect.core.report import LayerRecord, Report
 from archinspect.render.table import Column, TableData, bar, cut_middle, cut_shapes, tree_label
-from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, fmt_int, fmt_shape
+from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, fmt_int, fmt_shape, notes_shown
 
 # Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
 DROP_ORDER = ("share", "output_bytes", "input_shape", "type", "rf_start", "rf_jump")
@@ -107,7 +107,7 @@ class ShapesView:
             f"Device: {where} · mode {r.mode} · depth {self.depth}",
             CONVENTION_LINE,
         ]
-        lines.extend(f"Note: {n}" for n in r.notes)
+        lines.extend(f"Note: {n}" for n in notes_shown(r.notes, self.rf))
         uncounted = r.uncounted_text()
         if uncounted:
             lines.append(f"Not counted: {uncounted}")
