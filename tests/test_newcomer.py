@@ -157,3 +157,28 @@ def test_output_redirected_to_a_file_is_laid_out_at_120(tmp_path: Path) -> None:
     lines = (tmp_path / "out.txt").read_text(encoding="utf-8").splitlines()
     assert 80 < max(len(line) for line in lines) <= 120  # laid out for 120, not for the 80-column terminal
     assert "hidden at" not in "\n".join(lines)
+
+
+PEER_FAILS = """
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return {"y": self.fc(x), "n": 3}
+"""
+
+
+def test_compare_shows_a_failed_peers_reason(cli: Callable[..., Any], user_file: Callable[[str, str], Path]) -> None:
+    pytest.importorskip("fvcore")
+    result = cli("flops", f"{user_file(PEER_FAILS)}:Net", "--input", "1,4", "--compare", "--wide")
+    assert result.exit_code == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("│ fvcore"))
+    reason = row.split("│")[-2].strip()
+    assert reason.startswith("failed: RuntimeError") or reason.startswith("see note"), row
+    if reason.startswith("see note"):
+        assert f"note {reason.split()[-1]}: fvcore: failed: RuntimeError" in result.stdout

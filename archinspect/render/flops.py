@@ -41,6 +41,13 @@ def _module_dict(m: LayerRecord, own: LayerRecord) -> dict[str, Any]:
     }
 
 
+def _peer_reason(row: Any) -> str:
+    """A peer's cell under "Why it differs": its reason, or why it has no figure (not installed, failed: …)."""
+    if row.status == "ok":
+        return row.reason
+    return f"{row.status}: {row.reason}" if row.reason else row.status
+
+
 class FlopsView:
     """Renders a :class:`FlopReport` (and optionally a comparison) in every output format."""
 
@@ -182,7 +189,7 @@ class FlopsView:
                 ratio=_ratio(row.value, ours) if row.value else None,
                 expected=row.expected,
                 match=match,
-                reason=row.reason if row.status == "ok" or not row.reason else f"{row.status} ({row.reason})",
+                reason=_peer_reason(row),
                 status=row.status,
                 seconds=row.seconds,
             )
