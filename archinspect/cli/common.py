@@ -240,9 +240,11 @@ def load_target(
     *,
     auto: str = "meta",
     force: bool = False,
+    allow_no_forward: bool = False,
 ) -> tuple[Any, list[Any], str]:
     """(LoadedModel, input specs, resolved device) for a command; UsageError when no input is known or the
-    input lacks its batch dimension."""
+    input lacks its batch dimension. ``allow_no_forward``: a module without ``forward`` comes back with no
+    specs (for a parameter summary) instead of an error later."""
     from archinspect.analyses.hints import missing_batch_hint, suggested_input
     from archinspect.core.devices import resolve_device
     from archinspect.core.inputs import parse_inputs, parse_kwargs, split_keyword_inputs
@@ -255,6 +257,11 @@ def load_target(
     resolved = resolve_device(device, auto=auto)
     loaded = load_model(model_ref, kwargs, device=resolved, force=force)
     loaded.keyword_inputs = keywords
+    if allow_no_forward:
+        from archinspect.render.params import has_forward
+
+        if not has_forward(loaded.model):  # nothing to run: the caller shows a parameter summary
+            return loaded, [], resolved
     if not specs and not loaded.default_inputs:
         found = suggested_input(loaded.model)
         example = f"--input {','.join(map(str, found[0]))} ({found[1]})" if found else "e.g. --input 1,3,32,32"

@@ -73,7 +73,12 @@ def shapes(
         from archinspect.analyses.shapes import inspect
         from archinspect.render.shapes import ShapesView
 
-        loaded, specs, resolved = load_target(model, arg, input, device, force=force)
+        loaded, specs, resolved = load_target(model, arg, input, device, force=force, allow_no_forward=True)
+        if not specs:  # no forward(): what can be shown without running it
+            from archinspect.render.params import ParamsView
+
+            emit(ParamsView(loaded.model, loaded.label, depth), format, output, save, wide=wide, columns=columns)
+            return
         report = inspect(
             loaded.model,
             specs,
