@@ -35,7 +35,7 @@ EXAMPLES = (
     "archinspect shapes densenet-bc --input 1,3,32,32",
     "archinspect shapes resnet50 --depth 1",
     "archinspect shapes densenet-bc --arg depth=40 --columns layer,output-shape,params",
-    "archinspect shapes my_net.py:Net --input 1,1,28,28",
+    "archinspect shapes examples/d2l_alexnet.py:net --input 1,1,224,224 --depth 1",
 )
 
 

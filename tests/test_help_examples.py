@@ -1,0 +1,64 @@
+"""Every Examples line of every command's ``--help`` runs and exits 0 (from the repository root, where
+``examples/`` is). Lines that need a GPU (``--device cuda``, ``--cuda-graph``) run only where CUDA is.
+``fit`` on a model with a wrong layer exits 1 by contract (docs/fit.md: like a linter, 1 when a mismatch is
+found): its examples of wrong models must exit 1 with the mismatch reported, and no other error."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from archinspect.cli.app import COMMANDS, app
+
+ROOT = Path(__file__).resolve().parent.parent
+NEEDS_CUDA = ("--device cuda", "--cuda-graph", "bench --device cuda")
+
+
+def _examples() -> list[str]:
+    runner = CliRunner()
+    found = []
+    for command in COMMANDS:
+        text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
+        block = text.split("Examples:", 1)[1] if "Examples:" in text else ""
+        found += [line.strip() for line in block.splitlines() if line.strip().startswith("archinspect ")]
+    return found
+
+
+EXAMPLES = _examples()
+
+
+def test_every_command_has_examples() -> None:
+    commands = {line.split()[1] for line in EXAMPLES}
+    assert commands == set(COMMANDS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("line", EXAMPLES)
+def test_help_example_runs(line: str) -> None:
+    if any(flag in line for flag in NEEDS_CUDA):
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("needs CUDA")
+    args = shlex.split(line)[1:]
+    done = subprocess.run(
+        [sys.executable, "-m", "archinspect", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if args[0] == "fit" and done.returncode == 1:  # the example shows a mismatch found, as documented
+        assert ("✗" in done.stdout or '"consistent": false' in done.stdout) and not done.stderr.startswith("error"), (
+            f"{line}\n{done.stderr[-2000:]}"
+        )
+    else:
+        assert done.returncode == 0, f"{line}\n{done.stderr[-2000:]}"
+    assert "Traceback" not in done.stderr
