@@ -71,12 +71,11 @@ def shapes(
     """
     with handle_errors(debug):
         from archinspect.analyses.shapes import inspect
+        from archinspect.render.params import ParamsView, has_forward
         from archinspect.render.shapes import ShapesView
 
         loaded, specs, resolved = load_target(model, arg, input, device, force=force, allow_no_forward=True)
-        if not specs:  # no forward(): what can be shown without running it
-            from archinspect.render.params import ParamsView
-
+        if not has_forward(loaded.model):  # no forward(): what can be shown without running it
             emit(ParamsView(loaded.model, loaded.label, depth), format, output, save, wide=wide, columns=columns)
             return
         report = inspect(
