@@ -163,6 +163,26 @@ def say(message: str) -> None:
     stderr_console().print(one_line(message), markup=False)
 
 
+@contextlib.contextmanager
+def search_progress(what: str) -> Iterator[Any]:
+    """A one-line status on stderr while a search runs (``budget search: batch 232 → 15.91 GiB · 2 computed``),
+    on a terminal only; yields the ``progress(batch, peak_bytes)`` callback to hand to the search."""
+    if not _isatty(sys.stderr):
+        yield None
+        return
+    from archinspect.text import fmt_bytes
+
+    done = 0
+    with stderr_console().status(f"{what}: batch 1…") as status:
+
+        def progress(batch: int, peak: int) -> None:
+            nonlocal done
+            done += 1
+            status.update(f"{what}: batch {batch:,} needs {fmt_bytes(peak)} · {done} computed")
+
+        yield progress
+
+
 def say_notes(notes: list[str], fmt: OutputFormat, output: Path | None) -> None:
     """The pass's notes on stderr, each once: not when a table is printed on stdout, whose footer shows them."""
     if fmt is not OutputFormat.table or output is not None:

@@ -29,6 +29,7 @@ from archinspect.cli.common import (
     load_target,
     register_command,
     say,
+    search_progress,
 )
 
 EXAMPLES = (
@@ -119,7 +120,10 @@ def memory(
         }
         fit = None
         if budget_bytes is not None:
-            fit = largest_batch(loaded.model, specs, budget_bytes, model_name=loaded.label, **opts)
+            with search_progress("budget search") as progress:
+                fit = largest_batch(
+                    loaded.model, specs, budget_bytes, model_name=loaded.label, progress=progress, **opts
+                )
             report = fit.report
         else:
             report = compute(loaded.model, specs, model_name=loaded.label, **opts)
