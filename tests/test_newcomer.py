@@ -182,3 +182,31 @@ def test_compare_shows_a_failed_peers_reason(cli: Callable[..., Any], user_file:
     assert reason.startswith("failed: RuntimeError") or reason.startswith("see note"), row
     if reason.startswith("see note"):
         assert f"note {reason.split()[-1]}: fvcore: failed: RuntimeError" in result.stdout
+
+
+def test_bench_busy_warning_said_once() -> None:
+    """The busy-machine warning printed on stderr before timing is not repeated under the table on the same
+    screen; written to a file (or as Markdown) the output keeps it."""
+    from test_golden import bench_result
+
+    from archinspect.render.bench import BenchView, table_data
+
+    result = bench_result()
+    busy = [line for line in table_data(result).footer if line.startswith("warning: machine busy")]
+    assert len(busy) == 1
+    assert not [line for line in table_data(result, busy_said=True).footer if line.startswith("warning: machine")]
+    said = BenchView(result, busy_said=True).rich()
+    assert "warning: machine busy" not in str(said[-1])
+    assert "warning: machine busy" in BenchView(result).markdown()
+
+
+def test_bench_keeps_throughput_columns_longest() -> None:
+    from test_golden import bench_result
+
+    from archinspect.render.bench import table_data
+
+    data = table_data(bench_result())
+    layout = data.layout(100)
+    shown = [data.columns[i].header for i in layout.shown]
+    assert "TFLOP/s" in shown and "% peak" in shown
+    assert data.drop_order[-2:] == ("achieved_tflops", "peak_fraction")

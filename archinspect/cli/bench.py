@@ -132,6 +132,7 @@ def bench(
         settle_heap()
         batches = parse_batches(batch)
         refs = models or list(DEFAULT_SUITE)
+        warned: list[None] = []
         result = benchmark_models(
             refs,
             parse_inputs(input),
@@ -154,11 +155,13 @@ def bench(
             ),
             peak=peak,
             progress=_progress,
-            warn=lambda text: say(f"warning: {text}"),
+            warn=lambda text: warned.append(say(f"warning: {text}")),
         )
         from archinspect.render.bench import BenchView
 
-        emit(BenchView(result), format, output, save, wide=wide, columns=columns)
+        same_screen = format is OutputFormat.table and output is None  # the table lands under the warning
+        view = BenchView(result, busy_said=bool(warned) and same_screen)
+        emit(view, format, output, save, wide=wide, columns=columns)
         oom = [r for r in result.rows if r.error == "out of memory"]
         if oom:
             say("note: out of memory at " + ", ".join(f"{r.model} batch {r.batch}" for r in oom))
