@@ -26,7 +26,8 @@ def _examples() -> list[str]:
     for command in COMMANDS:
         text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
         block = text.split("Examples:", 1)[1] if "Examples:" in text else ""
-        found += [line.strip() for line in block.splitlines() if line.strip().startswith("archinspect ")]
+        joined = block.replace(" \\\n", " ")  # a long example continues on the next line, shell style
+        found += [" ".join(line.split()) for line in joined.splitlines() if line.strip().startswith("archinspect ")]
     return found
 
 
@@ -36,6 +37,17 @@ EXAMPLES = _examples()
 def test_every_command_has_examples() -> None:
     commands = {line.split()[1] for line in EXAMPLES}
     assert commands == set(COMMANDS)
+    assert "archinspect diff examples/factorized_conv.py:Conv5x5 examples/factorized_conv.py:TwoConv3x3 " in (
+        " ".join(EXAMPLES)
+    )
+
+
+def test_help_never_breaks_a_word_at_80_columns() -> None:
+    """Every --help line fits 80 columns (long examples continue with a shell ``\\``)."""
+    runner = CliRunner()
+    for command in COMMANDS:
+        text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80"}).stdout
+        assert max(len(line) for line in text.splitlines()) <= 80, command
 
 
 @pytest.mark.slow

@@ -63,6 +63,21 @@ def usage_error_line(exc: Any) -> str:
     return f"{message[:1].lower()}{message[1:]} ({where} for help)"
 
 
+def wrap_for_terminal(text: str) -> str:
+    """``text`` wrapped between words for the terminal stderr is (never mid-word); unchanged when stderr is
+    piped, so that a log keeps one line per message."""
+    import os
+    import textwrap
+
+    try:
+        if not sys.stderr.isatty():
+            return text
+        width = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return text
+    return textwrap.fill(text, width=max(width - 1, 20), break_long_words=False, break_on_hyphens=False)
+
+
 class _Group(TyperGroup):
     """The command group: Click's usage errors become one ``error:`` line on stderr, exit 2, for every command
     (the same shape as archinspect's own errors) instead of a usage block."""
@@ -76,7 +91,7 @@ class _Group(TyperGroup):
             typer.echo(short_usage(), err=True)
             sys.exit(2)
         except click_exceptions.ClickException as exc:
-            typer.echo(f"error: {usage_error_line(exc)}", err=True)
+            typer.echo(wrap_for_terminal(f"error: {usage_error_line(exc)}"), err=True)
             sys.exit(exc.exit_code)
         except typer.Abort:
             typer.echo("Aborted!", err=True)

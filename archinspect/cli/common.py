@@ -140,9 +140,32 @@ class Command(TyperCommand):
                 param.__class__ = _PlainArgument
 
 
+EXAMPLE_WIDTH = 78  # an Examples line longer than this continues on the next line, shell style
+
+
+def example_lines(command: str, width: int = EXAMPLE_WIDTH) -> list[str]:
+    """One example as help lines of at most ``width`` characters: split between words with a trailing
+    `` \\`` (the shell joins them), an option kept with its value, so that an 80-column terminal never
+    breaks a word and the lines still paste as one command."""
+    units: list[str] = []  # an option and its value travel together
+    for word in command.split(" "):
+        if units and units[-1].startswith("-") and " " not in units[-1] and not word.startswith("-"):
+            units[-1] += " " + word
+        else:
+            units.append(word)
+    lines, line = [], "  " + units[0]
+    for unit in units[1:]:
+        if len(line) + 1 + len(unit) + 2 > width:
+            lines.append(line + " \\")
+            line = "      " + unit
+        else:
+            line += " " + unit
+    return [*lines, line]
+
+
 def examples(*commands: str) -> str:
     """A command's ``--help`` epilog: one copy-pastable command per line (``\\b`` stops click rewrapping)."""
-    return "Examples:\n\n\b\n" + "\n".join(f"  {c}" for c in commands)
+    return "Examples:\n\n\b\n" + "\n".join(line for c in commands for line in example_lines(c))
 
 
 def register_command(app: typer.Typer, name: str, function: Any, example_lines: tuple[str, ...]) -> None:

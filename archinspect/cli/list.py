@@ -70,6 +70,8 @@ def list_command(
         from archinspect.analyses.zoo_summary import catalog_summaries
         from archinspect.render.zoo import ZooView
 
+        if not count:
+            settle_heap()  # start-up is over: no torch to import
         rows = catalog_summaries(pattern, family)  # the options are checked before any work
         if not rows:
             raise UsageError(f"no zoo model matches {pattern or ''!r}{f' in family {family!r}' if family else ''}")
