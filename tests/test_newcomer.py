@@ -210,3 +210,40 @@ def test_bench_keeps_throughput_columns_longest() -> None:
     shown = [data.columns[i].header for i in layout.shown]
     assert "TFLOP/s" in shown and "% peak" in shown
     assert data.drop_order[-2:] == ("achieved_tflops", "peak_fraction")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["shapes", "resnet20", "--input", "1,3,999999999999,999999999999"],  # archinspect's own error line
+        ["shapes", "resnet20", "--format", "yaml-but-a-much-longer-name-than-any-format-there-is"],  # Click's
+    ],
+)
+def test_error_lines_wrap_between_words_at_80(args: list[str]) -> None:
+    leader, follower = _pty(80)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "archinspect", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+            timeout=120,
+            cwd=ROOT,
+            env={**{k: v for k, v in os.environ.items() if k != "COLUMNS"}, "PYTHONPATH": str(ROOT)},
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+    assert done.returncode == 2
+    lines = b"".join(chunks).decode().replace("\r\n", "\n").strip().splitlines()
+    assert len(lines) > 1 and all(len(line) <= 80 for line in lines)
+    piped = _run(*args).stderr.strip()  # piped: one line, the same words
+    assert len(piped.splitlines()) == 1 and " ".join(" ".join(lines).split()) == " ".join(piped.split())
