@@ -54,8 +54,8 @@ def test_input_hints(cli: Callable[..., Any]) -> None:
     result = cli("shapes", "resnet20", "--input", "224,224")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        "error: --input 224,224 has neither batch nor channel dimension: the first layer conv1 (Conv2d, "
-        "in_channels=3) takes 4-d input, batch first; did you mean --input 1,3,224,224?"
+        "error: --input '224,224' has neither batch nor channel dimension: the first layer conv1 (Conv2d, "
+        "in_channels=3) takes 4-d input, batch first; did you mean --input '1,3,224,224'?"
     )
     split = cli("shapes", "resnet20", "--input", "1", "3", "32", "32")
     assert split.exit_code == 2

@@ -16,8 +16,7 @@ from archinspect.cli.common import (
     SaveOpt,
     WideOpt,
     check_columns,
-    emit,
-    handle_errors,
+    command_run,
     register_command,
     settle_heap,
     stderr_console,
@@ -66,19 +65,19 @@ def list_command(
     The figures are counted ahead (a test checks them against a real count of every model), so listing
     imports no torch; --count counts the listed models again now.
     """
-    with handle_errors(debug):
+    with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.analyses.zoo_summary import catalog_summaries
         from archinspect.render.zoo import ZooView
 
         if not count:
-            settle_heap()  # start-up is over: no torch to import
+            run.started()  # start-up is over: no torch to import
         rows = catalog_summaries(pattern, family)  # the options are checked before any work
         if not rows:
             raise UsageError(f"no zoo model matches {pattern or ''!r}{f' in family {family!r}' if family else ''}")
         check_columns(ZooView(rows, counted=count), columns)
         if count:
             rows = _count(pattern, family)
-        emit(ZooView(rows, counted=count), format, output, save, wide=wide, columns=columns)
+        run.show(ZooView(rows, counted=count))
 
 
 def _count(pattern: str | None, family: str | None) -> list[Any]:

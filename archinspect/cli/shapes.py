@@ -23,13 +23,9 @@ from archinspect.cli.common import (
     OutputOpt,
     SaveOpt,
     WideOpt,
-    emit,
-    handle_errors,
-    load_target,
+    command_run,
     register_command,
-    say_notes,
 )
-from archinspect.text import notes_shown
 
 EXAMPLES = (
     "archinspect shapes densenet-bc --input 1,3,32,32",
@@ -69,14 +65,14 @@ def shapes(
     When the terminal is too narrow for every column, the least important are hidden, in this order:
     Share, Output size, Input shape, Type (a dim line under the table names them; --wide shows all).
     """
-    with handle_errors(debug):
+    with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.analyses.shapes import inspect
         from archinspect.render.params import ParamsView, has_forward
         from archinspect.render.shapes import ShapesView
 
-        loaded, specs, resolved = load_target(model, arg, input, device, force=force, allow_no_forward=True)
+        loaded, specs, resolved = run.load(model, arg, input, device, force=force, allow_no_forward=True)
         if not has_forward(loaded.model):  # no forward(): what can be shown without running it
-            emit(ParamsView(loaded.model, loaded.label, depth), format, output, save, wide=wide, columns=columns)
+            run.show(ParamsView(loaded.model, loaded.label, depth))
             return
         report = inspect(
             loaded.model,
@@ -91,8 +87,7 @@ def shapes(
             force=force,
         )
         report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
-        say_notes(notes_shown(report.notes, rf), format, output)
-        emit(ShapesView(report, rf=rf), format, output, save, wide=wide, columns=columns)
+        run.show(ShapesView(report, rf=rf), notes=report.notes, receptive=rf)
 
 
 def register(app: typer.Typer) -> None:
