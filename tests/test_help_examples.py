@@ -5,18 +5,14 @@ found): its examples of wrong models must exit 1 with the mismatch reported, and
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from test_newcomer import _run
 from typer.testing import CliRunner
 
 from archinspect.cli.app import COMMANDS, app
 
-ROOT = Path(__file__).resolve().parent.parent
 NEEDS_CUDA = ("--device cuda", "--cuda-graph", "bench --device cuda")
 
 
@@ -59,14 +55,7 @@ def test_help_example_runs(line: str) -> None:
         if not torch.cuda.is_available():
             pytest.skip("needs CUDA")
     args = shlex.split(line)[1:]
-    done = subprocess.run(
-        [sys.executable, "-m", "archinspect", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    done = _run(*args, timeout=600)
     if args[0] == "fit" and done.returncode == 1:  # the example shows a mismatch found, as documented
         assert ("✗" in done.stdout or '"consistent": false' in done.stdout) and not done.stderr.startswith("error"), (
             f"{line}\n{done.stderr[-2000:]}"
