@@ -119,7 +119,7 @@ def catalog_summaries(pattern: str | None = None, family: str | None = None) -> 
     except ValueError as exc:
         from archinspect.errors import UsageError
 
-        raise UsageError(str(exc)) from None
+        raise UsageError(str(exc), param="family") from None
     return [
         ZooSummary(
             r.name,

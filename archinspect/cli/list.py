@@ -18,7 +18,6 @@ from archinspect.cli.common import (
     check_columns,
     command_run,
     register_command,
-    settle_heap,
     stderr_console,
 )
 from archinspect.errors import UsageError
@@ -76,17 +75,17 @@ def list_command(
             raise UsageError(f"no zoo model matches {pattern or ''!r}{f' in family {family!r}' if family else ''}")
         check_columns(ZooView(rows, counted=count), columns)
         if count:
-            rows = _count(pattern, family)
+            rows = _count(run, pattern, family)
         run.show(ZooView(rows, counted=count))
 
 
-def _count(pattern: str | None, family: str | None) -> list[Any]:
+def _count(run: Any, pattern: str | None, family: str | None) -> list[Any]:
     """The rows counted now, on meta (a progress bar on a terminal)."""
-    import torch  # noqa: F401 - imported before settle_heap, still with start-up's GC pause
+    import torch  # noqa: F401 - imported before run.started(), still with start-up's GC pause
 
     from archinspect.analyses.zoo_summary import zoo_summaries
 
-    settle_heap()
+    run.started()
     if sys.stderr.isatty():
         from rich.progress import Progress
 

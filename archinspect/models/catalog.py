@@ -72,7 +72,7 @@ def catalog(pattern: str | None = None, family: str | None = None) -> list[Catal
     if family:
         names = sorted({r.family for r in rows}, key=str.lower)
         if family.lower() not in {f.lower() for f in names}:
-            raise ValueError(f"--family {family!r}: no such family; families: {', '.join(names)}")
+            raise ValueError(f"family={family!r}: no such family; families: {', '.join(names)}")
         rows = [r for r in rows if r.family.lower() == family.lower()]
     rows = [r for r in rows if matches(pattern, r.name, r.aliases, r.dataset)]
     return sorted(rows, key=lambda r: natural_key(r.name))
