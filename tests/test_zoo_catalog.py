@@ -2,7 +2,7 @@
 real count of each model, and listing imports no torch.
 
 ``ARCHINSPECT_REGEN_CATALOG=1 python -m pytest tests/test_zoo_catalog.py -m slow`` rewrites
-archinspect/models/catalog_data.py from a fresh count of every model (then review the diff).
+archinspect/models/catalog_data.py from a fresh count of every model (then `ruff format` it and review the diff).
 """
 
 from __future__ import annotations

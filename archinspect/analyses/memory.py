@@ -422,31 +422,47 @@ def budget_batches(
 
     if probe(1) > budget:
         raise ModelRunError(f"even batch 1 needs {probes[1]:,} bytes, more than the budget of {budget:,} bytes")
-    fixed = fixed_of(1) if fixed_of is not None else None
-    if fixed is None or not 0 <= fixed < probes[1]:
-        fixed = probes[1] - (probe(2) - probes[1]) if max_batch > 1 else probes[1]
-    per_sample = probes[1] - fixed
-    guess = max_batch if per_sample <= 0 else int((budget - fixed) // per_sample)
     step = 0
     while True:
-        lo = max(b for b, p in probes.items() if p <= budget)
-        above = [b for b, p in probes.items() if p > budget]
-        hi = min(above) if above else None
+        lo, hi = _bracket(probes, budget)
         if lo >= max_batch or (hi is not None and hi - lo <= 1):
             break
         if step == 0:
-            candidate = guess
+            candidate = _affine_guess(probe, fixed_of, budget, max_batch)
         elif step >= 3 and step % 2 == 1 and hi is not None:  # bisect every other step from the third: bounded
             candidate = (lo + hi) // 2
-        else:  # a secant through the two probes nearest the budget
-            other = hi if hi is not None else max(b for b in probes if b < lo)
-            slope = (probes[other] - probes[lo]) / (other - lo)
-            candidate = lo + int((budget - probes[lo]) // slope) if slope > 0 else 2 * lo
-        candidate = min(max(candidate, lo + 1), max_batch if hi is None else hi - 1)
-        probe(candidate)
+        else:
+            candidate = _secant(probes, lo, hi, budget)
+        probe(min(max(candidate, lo + 1), max_batch if hi is None else hi - 1))
         step += 1
-    order = list(probes.items())
-    return lo, probes[lo], hi, (probes[hi] if hi is not None else None), order
+    return lo, probes[lo], hi, (probes[hi] if hi is not None else None), list(probes.items())
+
+
+def _bracket(probes: dict[int, int], budget: int) -> tuple[int, int | None]:
+    """(the largest batch probed that fits, the smallest probed that does not, or None)."""
+    above = [b for b, p in probes.items() if p > budget]
+    return max(b for b, p in probes.items() if p <= budget), (min(above) if above else None)
+
+
+def _affine_guess(
+    probe: Callable[[int], int], fixed_of: Callable[[int], int] | None, budget: int, max_batch: int
+) -> int:
+    """The batch the line ``fixed + per_sample × b`` through batch 1 reaches the budget at: the fixed part from
+    ``fixed_of(1)`` when it is usable, else from batch 2's probe."""
+    peak1 = probe(1)
+    fixed = fixed_of(1) if fixed_of is not None else None
+    if fixed is None or not 0 <= fixed < peak1:
+        fixed = peak1 - (probe(2) - peak1) if max_batch > 1 else peak1
+    per_sample = peak1 - fixed
+    return max_batch if per_sample <= 0 else int((budget - fixed) // per_sample)
+
+
+def _secant(probes: dict[int, int], lo: int, hi: int | None, budget: int) -> int:
+    """The batch a line through the two probes nearest the budget (``lo`` and ``hi``, or the probe below
+    ``lo``) reaches it at; twice ``lo`` when that line does not rise."""
+    other = hi if hi is not None else max(b for b in probes if b < lo)
+    slope = (probes[other] - probes[lo]) / (other - lo)
+    return lo + int((budget - probes[lo]) // slope) if slope > 0 else 2 * lo
 
 
 @typed_errors

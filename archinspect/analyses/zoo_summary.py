@@ -82,14 +82,14 @@ def zoo_summaries(
 
 def catalog_source(rows: list[ZooSummary]) -> str:
     """``archinspect/models/catalog_data.py`` for these rows (counted figures): what the catalog test writes
-    with ``ARCHINSPECT_REGEN_CATALOG=1``."""
+    with ``ARCHINSPECT_REGEN_CATALOG=1``. Plain tuples in :data:`archinspect.models.catalog.FIELDS` order
+    (the data module imports nothing)."""
     from archinspect.models.catalog import dataset_of
 
     lines = [
         '"""The zoo\'s figures, counted ahead: written by tests/test_zoo_catalog.py from a real count."""',
         "",
-        "from archinspect.models.catalog import CatalogRow as R",
-        "",
+        "# name, family, dataset, default input, params, MACs per sample, source, reference params, GMACs, aliases",
         "ROWS = (",
     ]
     for r in rows:
@@ -105,7 +105,7 @@ def catalog_source(rows: list[ZooSummary]) -> str:
             repr(r.reference_gmacs),
             repr(tuple(r.aliases)),
         ]
-        lines.append(f"    R({', '.join(fields)}),")
+        lines.append(f"    ({', '.join(fields)}),")
     lines.append(")")
     return "\n".join(lines) + "\n"
 

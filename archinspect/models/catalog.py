@@ -68,7 +68,7 @@ def catalog(pattern: str | None = None, family: str | None = None) -> list[Catal
     An unknown family is ValueError naming the families."""
     from archinspect.models.catalog_data import ROWS
 
-    rows = list(ROWS)
+    rows = [CatalogRow(*fields) for fields in ROWS]
     if family:
         names = sorted({r.family for r in rows}, key=str.lower)
         if family.lower() not in {f.lower() for f in names}:

@@ -1,9 +1,8 @@
 """The zoo's figures, counted ahead: written by tests/test_zoo_catalog.py from a real count."""
 
-from archinspect.models.catalog import CatalogRow as R
-
+# name, family, dataset, default input, params, MACs per sample, source, reference params, GMACs, aliases
 ROWS = (
-    R(
+    (
         "alexnet",
         "AlexNet",
         "ImageNet",
@@ -15,7 +14,7 @@ ROWS = (
         0.714,
         (),
     ),
-    R(
+    (
         "d2l-alexnet",
         "D2L",
         "Fashion-MNIST",
@@ -27,7 +26,7 @@ ROWS = (
         0.938146176,
         (),
     ),
-    R(
+    (
         "d2l-densenet",
         "D2L",
         "Fashion-MNIST",
@@ -39,7 +38,7 @@ ROWS = (
         0.129077168,
         (),
     ),
-    R(
+    (
         "d2l-googlenet",
         "D2L",
         "Fashion-MNIST",
@@ -51,7 +50,7 @@ ROWS = (
         0.29346304,
         (),
     ),
-    R(
+    (
         "d2l-lenet-bn",
         "D2L",
         "Fashion-MNIST",
@@ -63,7 +62,7 @@ ROWS = (
         0.00028164,
         (),
     ),
-    R(
+    (
         "d2l-nin",
         "D2L",
         "Fashion-MNIST",
@@ -75,7 +74,7 @@ ROWS = (
         0.762297352,
         (),
     ),
-    R(
+    (
         "d2l-resnet18",
         "D2L",
         "Fashion-MNIST",
@@ -87,7 +86,7 @@ ROWS = (
         1.734890496,
         (),
     ),
-    R(
+    (
         "d2l-vgg11",
         "D2L",
         "Fashion-MNIST",
@@ -99,7 +98,7 @@ ROWS = (
         7.547232256,
         (),
     ),
-    R(
+    (
         "densenet121",
         "DenseNet",
         "ImageNet",
@@ -111,7 +110,7 @@ ROWS = (
         2.834,
         (),
     ),
-    R(
+    (
         "densenet161",
         "DenseNet",
         "ImageNet",
@@ -123,7 +122,7 @@ ROWS = (
         7.728,
         (),
     ),
-    R(
+    (
         "densenet169",
         "DenseNet",
         "ImageNet",
@@ -135,7 +134,7 @@ ROWS = (
         3.36,
         (),
     ),
-    R(
+    (
         "densenet201",
         "DenseNet",
         "ImageNet",
@@ -147,7 +146,7 @@ ROWS = (
         4.291,
         (),
     ),
-    R(
+    (
         "densenet-40",
         "DenseNet-CIFAR",
         "CIFAR-10",
@@ -159,7 +158,7 @@ ROWS = (
         0.264812928,
         (),
     ),
-    R(
+    (
         "densenet-100",
         "DenseNet-CIFAR",
         "CIFAR-10",
@@ -171,7 +170,7 @@ ROWS = (
         1.769516448,
         (),
     ),
-    R(
+    (
         "densenet-100-24",
         "DenseNet-CIFAR",
         "CIFAR-10",
@@ -183,7 +182,7 @@ ROWS = (
         6.889347744,
         (),
     ),
-    R(
+    (
         "densenet-bc-100",
         "DenseNet-CIFAR",
         "CIFAR-10",
@@ -195,7 +194,7 @@ ROWS = (
         0.287929692,
         ("densenet-bc",),
     ),
-    R(
+    (
         "densenet-bc-190",
         "DenseNet-CIFAR",
         "CIFAR-10",
@@ -207,7 +206,7 @@ ROWS = (
         9.30194574,
         (),
     ),
-    R(
+    (
         "densenet-bc-250",
         "DenseNet-CIFAR",
         "CIFAR-10",
@@ -219,7 +218,7 @@ ROWS = (
         5.418785724,
         (),
     ),
-    R(
+    (
         "googlenet",
         "GoogLeNet",
         "ImageNet",
@@ -231,7 +230,7 @@ ROWS = (
         1.498,
         ("inception-v1",),
     ),
-    R(
+    (
         "inception-resnet-v2",
         "Inception-ResNet-v2",
         "ImageNet",
@@ -243,7 +242,7 @@ ROWS = (
         13.156,
         (),
     ),
-    R(
+    (
         "inception-v3",
         "Inception",
         "ImageNet",
@@ -255,7 +254,7 @@ ROWS = (
         5.713,
         (),
     ),
-    R(
+    (
         "inception-v4",
         "Inception-v4",
         "ImageNet",
@@ -267,7 +266,7 @@ ROWS = (
         12.254,
         (),
     ),
-    R(
+    (
         "resnet18",
         "ResNet",
         "ImageNet",
@@ -279,7 +278,7 @@ ROWS = (
         1.814,
         (),
     ),
-    R(
+    (
         "resnet20",
         "ResNet-CIFAR",
         "CIFAR-10",
@@ -291,7 +290,7 @@ ROWS = (
         0.04055104,
         (),
     ),
-    R(
+    (
         "resnet32",
         "ResNet-CIFAR",
         "CIFAR-10",
@@ -303,7 +302,7 @@ ROWS = (
         0.068862592,
         (),
     ),
-    R(
+    (
         "resnet34",
         "ResNet",
         "ImageNet",
@@ -315,7 +314,7 @@ ROWS = (
         3.664,
         (),
     ),
-    R(
+    (
         "resnet44",
         "ResNet-CIFAR",
         "CIFAR-10",
@@ -327,7 +326,7 @@ ROWS = (
         0.097174144,
         (),
     ),
-    R(
+    (
         "resnet50",
         "ResNet",
         "ImageNet",
@@ -339,7 +338,7 @@ ROWS = (
         4.089,
         (),
     ),
-    R(
+    (
         "resnet56",
         "ResNet-CIFAR",
         "CIFAR-10",
@@ -351,7 +350,7 @@ ROWS = (
         0.125485696,
         (),
     ),
-    R(
+    (
         "resnet101",
         "ResNet",
         "ImageNet",
@@ -363,7 +362,7 @@ ROWS = (
         7.801,
         (),
     ),
-    R(
+    (
         "resnet110",
         "ResNet-CIFAR",
         "CIFAR-10",
@@ -375,7 +374,7 @@ ROWS = (
         0.25288768,
         (),
     ),
-    R(
+    (
         "resnet152",
         "ResNet",
         "ImageNet",
@@ -387,7 +386,7 @@ ROWS = (
         11.514,
         (),
     ),
-    R(
+    (
         "resnet1202",
         "ResNet-CIFAR",
         "CIFAR-10",
@@ -399,7 +398,7 @@ ROWS = (
         2.829238912,
         (),
     ),
-    R(
+    (
         "resnext50-32x4d",
         "ResNet",
         "ImageNet",
@@ -411,7 +410,7 @@ ROWS = (
         4.23,
         (),
     ),
-    R(
+    (
         "resnext101-32x8d",
         "ResNet",
         "ImageNet",
@@ -423,7 +422,7 @@ ROWS = (
         16.414,
         (),
     ),
-    R(
+    (
         "se-resnext50-32x4d",
         "SENet",
         "ImageNet",
@@ -435,7 +434,7 @@ ROWS = (
         4.233,
         (),
     ),
-    R(
+    (
         "vgg11",
         "VGG",
         "ImageNet",
@@ -447,7 +446,7 @@ ROWS = (
         7.609,
         (),
     ),
-    R(
+    (
         "vgg11-bn",
         "VGG",
         "ImageNet",
@@ -459,7 +458,7 @@ ROWS = (
         7.609,
         (),
     ),
-    R(
+    (
         "vgg13",
         "VGG",
         "ImageNet",
@@ -471,7 +470,7 @@ ROWS = (
         11.308,
         (),
     ),
-    R(
+    (
         "vgg13-bn",
         "VGG",
         "ImageNet",
@@ -483,7 +482,7 @@ ROWS = (
         11.308,
         (),
     ),
-    R(
+    (
         "vgg16",
         "VGG",
         "ImageNet",
@@ -495,7 +494,7 @@ ROWS = (
         15.47,
         (),
     ),
-    R(
+    (
         "vgg16-bn",
         "VGG",
         "ImageNet",
@@ -507,7 +506,7 @@ ROWS = (
         15.47,
         (),
     ),
-    R(
+    (
         "vgg19",
         "VGG",
         "ImageNet",
@@ -519,7 +518,7 @@ ROWS = (
         19.632,
         (),
     ),
-    R(
+    (
         "vgg19-bn",
         "VGG",
         "ImageNet",
@@ -531,7 +530,7 @@ ROWS = (
         19.632,
         (),
     ),
-    R(
+    (
         "wide-resnet50-2",
         "ResNet",
         "ImageNet",
@@ -543,7 +542,7 @@ ROWS = (
         11.398,
         (),
     ),
-    R(
+    (
         "xception",
         "Xception",
         "ImageNet",

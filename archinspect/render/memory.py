@@ -34,8 +34,8 @@ def counted_text(block: int) -> list[str]:
     """The footer line saying what the peak includes and leaves out (docs/memory.md says it in full)."""
     rounding = f"rounded up to {block}-byte blocks" if block > 1 else "exact tensor bytes"
     return [
-        f"Counts every live tensor storage once ({rounding}); not the allocator's cache, the CUDA context or "
-        "kernel workspaces (docs/memory.md)"
+        f"Counted: every live tensor storage once ({rounding}). Not counted: the allocator's cache, the CUDA "
+        "context, kernel workspaces (docs/memory.md)"
     ]
 
 

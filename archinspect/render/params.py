@@ -28,7 +28,7 @@ class ParamsView:
         self.label = label
         self.depth = depth
 
-    def _modules(self) -> list[tuple[str, Any, int, int, int]]:
+    def _module_rows(self) -> list[tuple[str, Any, int, int, int]]:
         """(name, module, depth, own params, params below it) for every module down to ``depth``."""
         rows = []
         for name, module in self.model.named_modules():
@@ -59,7 +59,7 @@ class ParamsView:
                 "forward calls these",
             ],
         )
-        for name, module, depth, own, below in self._modules():
+        for name, module, depth, own, below in self._module_rows():
             label = "  " * depth + (name.rsplit(".", 1)[-1] if name else type(module).__name__)
             children = any(True for _ in module.children())
             own_text = fmt_int(own) if own else ""
@@ -81,7 +81,7 @@ class ParamsView:
             "totals": {"params": total, "trainable_params": trainable},
             "layers": [
                 {"name": n, "type": type(m).__name__, "depth": d, "params": own, "params_below": below}
-                for n, m, d, own, below in self._modules()
+                for n, m, d, own, below in self._module_rows()
             ],
         }
 
