@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from archinspect.core.categories import CostCategory
+from archinspect.core.compat import OpOverloadPacket
 from archinspect.core.tensors import first_tensor, named_args
 from archinspect.errors import ArgumentTypeError, ArgumentValueError, typed_errors
 
@@ -468,7 +469,7 @@ def op_packet(op: Any, what: str) -> Any:
                 found = getattr(getattr(torch.ops, parts[0]), parts[1])
                 found = getattr(found, parts[2]) if len(parts) == 3 else found
     packet = getattr(found, "overloadpacket", found)
-    if not isinstance(packet, torch._ops.OpOverloadPacket):
+    if not isinstance(packet, OpOverloadPacket):
         raise ArgumentTypeError(f"{what}: {op!r} is not an operator (e.g. torch.ops.aten.cumsum or 'aten.cumsum')")
     return packet
 
