@@ -125,7 +125,7 @@ _MATMUL_OPS: dict[Any, tuple[CostCategory, Callable[[Sequence[Any], Any], int]]]
     aten._convolution: (C.CONV, _conv_macs),
 }
 if hasattr(aten, "_scaled_mm"):  # FP8 matmul (a @ b with per-tensor or row-wise scales): a matmul like mm
-    _MATMUL_OPS[aten._scaled_mm] = ("matmul", lambda a, o: _mm_macs(a[0], a[1]))
+    _MATMUL_OPS[aten._scaled_mm] = (C.MATMUL, lambda a, o: _mm_macs(a[0], a[1]))
 
 _ATTENTION_OPS = [
     "_scaled_dot_product_flash_attention_for_cpu",
