@@ -32,7 +32,7 @@ EXAMPLES = (
     "archinspect flops resnet50",
     "archinspect flops resnet50 --by op",
     "archinspect flops densenet121 --depth 1 --top 5 --compare",
-    "archinspect flops net.py:Net --input 8,3,32,32 --per-sample",
+    "archinspect flops examples/custom_attention.py:TinyAttention --input 8,16,32 --per-sample",
 )
 
 

@@ -193,8 +193,13 @@ def check_arguments(positional: Sequence[str], params: Sequence[Any], where: str
         missing = required[len(positional)]
         raise UsageError(f"missing argument {_metavar(missing)} ({where} -h shows examples)")
     if all(p.nargs >= 0 for p in arguments) and len(positional) > sum(p.nargs for p in arguments):
-        extra = positional[sum(p.nargs for p in arguments)]
-        raise UsageError(f"unexpected argument {extra!r} ({where} -h shows examples)")
+        extras = positional[sum(p.nargs for p in arguments) :]
+        if all(word.isdigit() for word in extras):  # --input 1 3 224 224: the shell split the shape
+            raise UsageError(
+                f"unexpected extra arguments {' '.join(extras)}: a shape is one word, sizes separated by commas "
+                f"(--input 1,3,224,224 or --input '1 3 224 224')"
+            )
+        raise UsageError(f"unexpected argument {extras[0]!r} ({where} -h shows examples)")
 
 
 def _help_asked(words: Sequence[str], help_names: Sequence[str]) -> bool:
