@@ -22,6 +22,8 @@ import html
 import re
 from typing import Any
 
+from archinspect import errors
+
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # C0 controls, DEL, C1 controls, and the Unicode bidirectional controls (marks, embeddings, overrides, isolates)
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -49,9 +51,9 @@ def printable_lines(text: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """An error or note on one line: runs of whitespace (newlines included) become one space, then
-    :func:`printable`."""
-    return printable(" ".join(text.split()))
+    """An error or note on one line: torch's C++ frames dropped and runs of whitespace (newlines included)
+    made one space (:func:`archinspect.errors.one_line`), then :func:`printable`."""
+    return printable(errors.one_line(text))
 
 
 def markdown_text(text: str) -> str:
