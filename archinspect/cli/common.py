@@ -559,8 +559,8 @@ def _stdout_errors() -> Iterator[None]:
         output_stream().flush()
     except BrokenPipeError:
         raise OutputClosed from None
-    except (OSError, ValueError) as exc:
-        _silence_stdout()
+    except (OSError, ValueError) as exc:  # nothing of ours is left buffered in sys.stdout: the output was
+        # written through output_stream(), so Python's flush at exit has nothing to fail on
         why = getattr(exc, "strerror", None) or str(exc)
         raise ArchInspectError(f"cannot write the output to stdout ({why}); give --output FILE") from None
 
