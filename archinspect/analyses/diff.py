@@ -18,6 +18,7 @@ from torch import nn
 from archinspect.analyses.shapes import inspect
 from archinspect.core.fields import ReceptiveField
 from archinspect.core.report import LayerRecord, Report, Shape
+from archinspect.display import Displayable
 from archinspect.errors import typed_errors
 
 
@@ -76,8 +77,8 @@ class StageDiff:
         }
 
 
-@dataclass
-class ModelDiff:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class ModelDiff(Displayable):
     """The result of :func:`diff`: per-stage and total comparisons, and both full reports."""
 
     report_a: Report

@@ -23,6 +23,7 @@ from archinspect.analyses.tolerant import Mismatch, Shape, TolerantPass, before_
 from archinspect.core.engine import run_pass
 from archinspect.core.inputs import InputSpec
 from archinspect.core.report import Report
+from archinspect.display import Displayable
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import dims_text
 
@@ -60,8 +61,8 @@ class LinearUse:
         }
 
 
-@dataclass
-class FitReport:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class FitReport(Displayable):
     """The result of :func:`fit`: every mismatch, what each Linear receives, maybe the sizes that fit."""
 
     model_name: str

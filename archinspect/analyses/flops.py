@@ -18,11 +18,12 @@ from typing import Any
 from archinspect.analyses.shapes import inspect
 from archinspect.core.engine import DEFAULT_DEPTH
 from archinspect.core.report import LayerRecord, Number, OpTally, Report, Totals
+from archinspect.display import Displayable
 from archinspect.errors import typed_errors
 
 
-@dataclass
-class FlopReport:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class FlopReport(Displayable):
     """The result of :func:`count_flops`. Figures are for the whole batch unless ``per_sample``."""
 
     report: Report = field(repr=False)

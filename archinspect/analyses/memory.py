@@ -42,6 +42,7 @@ from archinspect.core.inputs import InputSpec, as_specs
 from archinspect.core.memtrack import CUDA_BLOCK, KINDS, StorageInfo, StorageTracker
 from archinspect.core.substitute import training_mode
 from archinspect.core.tensors import nbytes
+from archinspect.display import Displayable
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import fmt_bytes
 
@@ -74,8 +75,8 @@ class ModuleMemory:
         return self.name or self.type
 
 
-@dataclass
-class MemoryReport:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class MemoryReport(Displayable):
     """Peak memory of one inference (``mode="eval"``) or training step (``"train"``), bytes throughout.
 
     ``breakdown``: what was alive at the peak, by kind (:data:`~archinspect.core.memtrack.KINDS`; sums to
@@ -119,8 +120,8 @@ class MemoryReport:
         return d
 
 
-@dataclass
-class BatchFit:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class BatchFit(Displayable):
     """The largest batch whose peak fits ``budget_bytes``: ``peak_bytes <= budget_bytes < next_peak_bytes``.
 
     ``next_batch``/``next_peak_bytes`` are None when ``max_batch`` itself fits. ``probes``: every

@@ -14,6 +14,7 @@ from torch import nn
 
 from archinspect.analyses.shapes import inspect
 from archinspect.core.report import Report, Shape
+from archinspect.display import Displayable
 from archinspect.errors import typed_errors
 
 
@@ -35,10 +36,16 @@ class FieldRow:
     bound: bool = False
 
 
-def field_rows(report: Report, depth: int | None = None) -> list[FieldRow]:
+class FieldRows(Displayable, list):  # type: ignore[type-arg]
+    """The rows :func:`receptive_field` returns: a plain list of :class:`FieldRow` that prints as a table."""
+
+    __slots__ = ()
+
+
+def field_rows(report: Report, depth: int | None = None) -> FieldRows:
     """The rows of ``report`` (down to ``depth``, every record when None) whose output has a field."""
     records = report.records if depth is None else report.rows(depth)
-    rows = []
+    rows = FieldRows()
     for rec in records:
         if rec.rf is None:
             continue
@@ -66,7 +73,7 @@ def receptive_field(
     depth: int | None = None,
     device: str = "auto",
     mode: str = "eval",
-) -> list[FieldRow]:
+) -> FieldRows:
     """Run ``model`` once on dummy ``inputs`` and return the receptive field of every layer's output.
 
     ``inputs``: shapes, :class:`~archinspect.core.inputs.InputSpec` or tensors; the first input's dims

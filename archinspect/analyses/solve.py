@@ -23,6 +23,7 @@ from torch import nn
 from archinspect.analyses.tolerant import Shape, TolerantPass, before_flatten
 from archinspect.core.engine import run_pass
 from archinspect.core.inputs import InputSpec, as_specs
+from archinspect.display import Displayable
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import dims_text
 
@@ -101,8 +102,8 @@ class AxisSolve:
         }
 
 
-@dataclass
-class SolveResult:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class SolveResult(Displayable):
     """The result of :func:`valid_input_sizes`."""
 
     input: InputSpec

@@ -16,6 +16,7 @@ from typing import Any
 
 from archinspect.core.fields import ReceptiveField
 from archinspect.core.inputs import InputSpec
+from archinspect.display import Displayable
 from archinspect.text import CONVENTION
 
 Shape = tuple[int, ...]
@@ -127,8 +128,8 @@ class Totals:
         return d
 
 
-@dataclass
-class Report:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class Report(Displayable):
     """The result of :func:`archinspect.inspect`."""
 
     model_name: str

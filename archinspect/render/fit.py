@@ -94,6 +94,45 @@ def solve_lines(solve: SolveResult) -> list[str]:
     return lines
 
 
+class SolveView:
+    """A :class:`SolveResult` on its own (``archinspect.valid_input_sizes``): its lines and one row per axis."""
+
+    def __init__(self, solve: SolveResult) -> None:
+        self.solve = solve
+
+    def table(self) -> TableData:
+        data = TableData(
+            title=f"Input sizes searched · input {self.solve.input}",
+            columns=[
+                Column("Axis", "axis"),
+                Column("Given", "given", "right"),
+                Column("Smallest that runs", "smallest_runnable", "right", fmt=_or_dash),
+                Column("Valid from", "low", "right", fmt=_or_dash),
+                Column("Valid to", "high", "right", fmt=_or_dash),
+                Column("Nearest valid", "nearest", "right", fmt=_or_dash),
+            ],
+        )
+        for axis in self.solve.axes:
+            data.add(
+                axis=axis.axis,
+                given=axis.given,
+                smallest_runnable=axis.smallest_runnable,
+                low=axis.low,
+                high=axis.high if axis.high is not None or axis.low is None else f"{axis.max_size}+",
+                nearest=axis.nearest,
+            )
+        return data
+
+    def rich(self) -> list[Any]:
+        from rich.text import Text
+
+        return [self.table().to_rich(), Text("\n".join(solve_lines(self.solve)))]
+
+
+def _or_dash(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
 class FitView:
     """Renders a :class:`FitReport` in every output format."""
 

@@ -123,6 +123,10 @@ class ShapesView:
         return self.report.to_dict(self.depth)
 
     def csv(self) -> str:
+        return self.frame_table().to_csv()
+
+    def frame_table(self) -> TableData:
+        """The table as data (CSV, ``Report.to_dataframe()``): qualified names, depth, own figures, raw numbers."""
         data = self.table()
         renames = {"layer": "name", "params": "params_own", "macs": "macs_own"}
         for col in data.columns:
@@ -130,7 +134,7 @@ class ShapesView:
         data.columns.insert(2, Column("Depth", "depth"))
         data.columns = [c for c in data.columns if c.key != "share"]
         data.columns.insert(-1, Column("Other ops", "other_ops"))
-        return data.to_csv()
+        return data
 
     def markdown(self) -> str:
         data = self.table()
