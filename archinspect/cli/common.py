@@ -21,7 +21,7 @@ from typing import Annotated, Any, Protocol
 import typer
 from typer.core import TyperArgument, TyperCommand
 
-from archinspect.errors import ArchInspectError, UsageError
+from archinspect.errors import ArchInspectError, UsageError, cli_text, debug_enabled, set_debug
 
 
 class OutputFormat(str, enum.Enum):
@@ -162,7 +162,10 @@ def say(message: str) -> None:
 
 @contextlib.contextmanager
 def handle_errors(debug: bool) -> Iterator[None]:
-    """Run a command body; map exceptions to one stderr line and an exit code."""
+    """Run a command body; map exceptions to one stderr line and an exit code (``--debug``: the traceback,
+    with the library's internal chain kept)."""
+    previous = debug_enabled()
+    set_debug(previous or debug)
     try:
         yield
     except (typer.Exit, typer.Abort):
@@ -175,7 +178,7 @@ def handle_errors(debug: bool) -> Iterator[None]:
     except ArchInspectError as exc:
         if debug:
             raise
-        stderr_console().print(f"error: {exc}", markup=False)
+        stderr_console().print(f"error: {cli_text(str(exc))}", markup=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
@@ -186,6 +189,8 @@ def handle_errors(debug: bool) -> Iterator[None]:
         hint = "(rerun with --debug for the traceback)"
         stderr_console().print(f"error: {type(exc).__name__}: {text} {hint}", markup=False)
         raise typer.Exit(1) from None
+    finally:
+        set_debug(previous)
 
 
 _gc_paused = False

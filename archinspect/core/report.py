@@ -144,6 +144,7 @@ class Report(Displayable):
     keyword_inputs: dict[str, InputSpec] = field(default_factory=dict)  # inputs passed by name
     free_ops: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> operator -> calls (no arithmetic)
     uncounted_ops: dict[str, int] = field(default_factory=dict)  # operator -> calls: ran, no formula, not in MACs
+    columns: tuple[str, ...] | None = None  # the table columns its display shows (summary(columns=...)); None: all
 
     def input_text(self) -> str:
         """``1,3,224,224`` (several positional inputs comma-separated), then ``name=spec`` keyword inputs."""
