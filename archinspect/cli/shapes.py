@@ -34,6 +34,7 @@ EXAMPLES = (
     "archinspect shapes densenet-bc --input 1,3,32,32",
     "archinspect shapes resnet50 --depth 1",
     "archinspect shapes densenet-bc --arg depth=40 --columns layer,output-shape,params",
+    "archinspect shapes d2l-alexnet --explain",
     "archinspect shapes my_net.py:Net --input 1,1,28,28",
 )
 
@@ -52,6 +53,14 @@ def shapes(
             "--rf",
             help="Add receptive-field columns: RF size, jump (effective stride) and the first pixel unit 0 "
             "sees, per spatial axis, in input pixels (JSON always carries them).",
+        ),
+    ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Show the arithmetic behind each layer's output shape, parameters and MACs, with the layer's own "
+            "numbers, then which layers dominate parameters, MACs and activation memory.",
         ),
     ] = False,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
@@ -88,6 +97,12 @@ def shapes(
         report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
         for note in report.notes:
             say(f"note: {note}")
+        if explain:
+            from archinspect.analyses.explain import explain_report
+            from archinspect.render.explain import ExplainView
+
+            emit(ExplainView(explain_report(report, loaded.model)), format, output, save, wide=wide, columns=columns)
+            return
         emit(ShapesView(report, rf=rf), format, output, save, wide=wide, columns=columns)
 
 
