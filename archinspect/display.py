@@ -108,3 +108,59 @@ class Displayable:
         except ImportError:
             raise ImportError("to_dataframe() needs pandas: pip install pandas") from None
         return pandas.DataFrame(shown(self).frame_rows())
+
+
+# ---- progress of long calls: a bar on a terminal, a line in a notebook, nothing when piped ----
+
+Advance = Callable[..., None]  # advance(description, steps=1)
+_PROGRESS: list[Callable[..., Any]] = []  # the factory render registers: (what, total, notebook) -> context manager
+
+
+def register_progress(factory: Callable[..., Any]) -> None:
+    """Show progress with ``factory(what, total, notebook=bool)``, a context manager yielding ``advance``."""
+    _PROGRESS[:] = [factory]
+
+
+def in_notebook() -> bool:
+    """Running in a Jupyter kernel (Jupyter, JupyterLab, VS Code, Colab): IPython's shell has a kernel."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _interactive() -> bool:
+    if in_notebook():
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class progress:  # noqa: N801 - used like a function: ``with progress("fit", 10) as advance:``
+    """Progress of one long call: ``with progress("bench", total=6, enabled=None) as advance: advance("x")``.
+
+    ``enabled``: None shows it where someone watches (a terminal on stderr, a notebook) and stays silent when
+    output is piped; False never; True always (on stderr when there is no terminal). ``total``: the number of
+    steps, or None when unknown. Shown only once the call has taken about a second."""
+
+    def __init__(self, what: str, total: int | None = None, enabled: bool | None = None) -> None:
+        self.what, self.total = what, total
+        self.on = enabled if enabled is not None else _interactive()
+        self.shown: Any = None
+
+    def __enter__(self) -> Advance:
+        if not self.on:
+            return _silent
+        if not _PROGRESS:
+            importlib.import_module(RENDER_PACKAGE)
+        self.shown = _PROGRESS[0](self.what, self.total, notebook=in_notebook())
+        return self.shown.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.shown is not None:
+            self.shown.__exit__(*exc)
+
+
+def _silent(description: str = "", steps: int = 1) -> None:
+    return None

@@ -106,6 +106,7 @@ def typed_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = not debug_enabled()  # IPython and pytest leave this frame out of tracebacks
         try:
             return func(*args, **kwargs)
         except ArchInspectError as exc:
@@ -115,6 +116,8 @@ def typed_errors(func: F) -> F:
                 raise
             if exc.original is None:
                 exc.original = exc.__cause__
+            # The message says what went wrong and what to do. archinspect's internal traceback is left out:
+            # archinspect.set_debug(True) (or ARCHINSPECT_DEBUG=1) keeps it.
             raise exc.with_traceback(None) from None
         except Exception as exc:
             text = " ".join(str(exc).split())[:300] or "no message"

@@ -142,6 +142,7 @@ def fit(
     status: Callable[[str], AbstractContextManager[Any]] | None = None,
     force: bool = False,
     kwargs: dict[str, Any] | None = None,
+    progress: bool | None = None,
 ) -> FitReport:
     """Run ``model`` once on dummy ``inputs``, stepping over every size mismatch, and report them all.
 
@@ -152,6 +153,8 @@ def fit(
     ``solve``: also search the input sizes that fit the model as written (``None``: only when a Linear
     mismatches and the input has spatial dimensions). Raises :class:`ModelRunError` naming the failing
     layer when the model fails for a reason fit cannot step over (a reshape to a hard-coded size, ...).
+    ``progress``: show the size search's probes as they run (None: on a terminal or in a notebook, not
+    when piped; False: never).
     """
     tolerant = TolerantPass()
     try:
@@ -194,7 +197,7 @@ def fit(
         try:
             with (status or _no_status)("searching the input sizes that fit…"):
                 result.solve = valid_input_sizes(
-                    model, result.inputs, mode=mode, max_size=max_size, kwargs=kwargs
+                    model, result.inputs, mode=mode, max_size=max_size, kwargs=kwargs, progress=progress
                 )
         except (ModelRunError, UsageError) as err:  # e.g. a 1-D input has no size to search: keep what was found
             result.notes.append(f"input sizes not searched: {err}")

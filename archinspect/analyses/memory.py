@@ -43,6 +43,7 @@ from archinspect.core.memtrack import CUDA_BLOCK, KINDS, StorageInfo, StorageTra
 from archinspect.core.substitute import training_mode
 from archinspect.core.tensors import nbytes
 from archinspect.display import Displayable
+from archinspect.display import progress as show_progress
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import fmt_bytes
 
@@ -462,11 +463,13 @@ def largest_batch(
     max_batch: int = 1 << 20,
     model_name: str | None = None,
     foreach: bool | None = None,
+    progress: bool | None = None,
 ) -> BatchFit:
     """The largest batch size whose peak (:func:`memory`) is at most ``budget_bytes``: every input's first
     dimension is set to the batch. Exact: ``peak(batch) <= budget_bytes < peak(batch + 1)``.
 
     Raises ModelRunError when batch 1 already exceeds the budget, UsageError for a budget <= 0.
+    ``progress``: show the search's progress (None: on a terminal or in a notebook, not when piped).
     """
     if budget_bytes <= 0:
         raise UsageError(f"--budget {budget_bytes} must be more than 0 bytes")
@@ -474,6 +477,7 @@ def largest_batch(
     reports: dict[int, MemoryReport] = {}
 
     def peak_of(b: int) -> int:
+        advance(f"batch {b}", 0)
         reports[b] = memory(
             model,
             [s.with_batch(b) for s in specs],
@@ -485,10 +489,12 @@ def largest_batch(
             model_name=model_name,
             foreach=foreach,
         )
+        advance(f"batch {b} needs {fmt_bytes(reports[b].peak_bytes)}", 1)
         return reports[b].peak_bytes
 
     try:
-        batch, peak, nxt, nxt_peak, probes = budget_batches(peak_of, budget_bytes, max_batch)
+        with show_progress(f"largest batch within {fmt_bytes(budget_bytes)}", None, progress) as advance:
+            batch, peak, nxt, nxt_peak, probes = budget_batches(peak_of, budget_bytes, max_batch)
     except ModelRunError as exc:
         if 1 in reports:
             raise ModelRunError(

@@ -24,6 +24,7 @@ from archinspect.analyses.tolerant import Shape, TolerantPass, before_flatten
 from archinspect.core.engine import run_pass
 from archinspect.core.inputs import InputSpec, as_specs
 from archinspect.display import Displayable
+from archinspect.display import progress as show_progress
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import dims_text
 
@@ -154,11 +155,14 @@ class _Prober:
         self.model, self.specs, self.axis, self.mode = model, specs, axis, mode
         self.kwargs = kwargs  # keyword inputs, passed as given at every size
         self.cache: dict[int, Probe] = {}
+        self.on_probe: Callable[[str, int], None] | None = None  # progress: (what ran, 1) after each probe
 
     def __call__(self, size: int) -> Probe:
         probe = self.cache.get(size)
         if probe is None:
             probe = self.cache[size] = self._run(size)
+            if self.on_probe is not None:
+                self.on_probe(f"{self.axis} {size}: {'runs' if probe.runs else 'fails'}", 1)
         return probe
 
     def _run(self, size: int) -> Probe:
@@ -271,8 +275,10 @@ def _solve_axis(
     mode: str,
     limit: int,
     kwargs: dict[str, Any] | None = None,
+    on_probe: Callable[[str, int], None] | None = None,
 ) -> tuple[AxisSolve, _Prober]:
     prober = _Prober(model, specs, axis, mode, kwargs)
+    prober.on_probe = on_probe
     start = smallest_runnable(prober, given, limit)
     result = AxisSolve(axis, given, start, None, None, [], None, limit)
     if start is None:
@@ -313,13 +319,15 @@ def valid_input_sizes(
     mode: str = "eval",
     max_size: int | None = None,
     kwargs: dict[str, Any] | None = None,
+    progress: bool | None = None,
 ) -> SolveResult:
     """The sizes of the first input's spatial dimensions at which ``model`` runs and every Linear matches.
 
     Runs on the meta device. ``max_size``: the largest size tried (default 4096). ``kwargs``: keyword
     inputs, passed as given at every size. Assumes sizes behave
     monotonically (true of convolutions and pooling); a model that breaks that (e.g. branches that only
-    line up at even sizes) may get ranges that are too wide.
+    line up at even sizes) may get ranges that are too wide. ``progress``: show the probes as they run
+    (None: on a terminal or in a notebook, not when piped).
     """
     specs = as_specs(inputs)
     shape = specs[0].shape
@@ -338,10 +346,14 @@ def valid_input_sizes(
     else:
         plans = list(zip(_AXIS_NAMES[len(spatial)], spatial, strict=True))
     axes, probes, notes = [], 0, []
-    for axis, given in plans:
-        solved, prober = _solve_axis(model, specs, axis, given, mode, limit, kwargs)
-        axes.append(solved)
-        probes += len(prober.cache)
+    solved_probes: list[_Prober] = []
+    with show_progress("searching input sizes", None, progress) as advance:
+        for axis, given in plans:
+            solved, prober = _solve_axis(model, specs, axis, given, mode, limit, kwargs, advance)
+            axes.append(solved)
+            probes += len(prober.cache)
+            solved_probes.append(prober)
+    for prober in solved_probes:
         for p in prober.cache.values():
             for text in p.other_mismatches:
                 note = f"no input size repairs {text}; the sizes assume it fixed"

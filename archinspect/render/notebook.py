@@ -75,7 +75,9 @@ def items_text(items: list[Any], width: int) -> str:
     from rich.console import Console
 
     buf = io.StringIO()
-    console = Console(file=buf, width=width, color_system=None, highlight=False, force_terminal=False)
+    console = Console(
+        file=buf, width=width, color_system=None, highlight=False, force_terminal=False, force_jupyter=False
+    )
     for item in items:
         console.print(item)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
