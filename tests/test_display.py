@@ -172,3 +172,41 @@ def test_cli_still_names_the_command(cli) -> None:  # type: ignore[no-untyped-de
     assert result.exit_code == 1
     assert "`archinspect fit` finds the in_features it needs" in result.stderr
     assert "archinspect.fit(" not in result.stderr
+
+
+def test_progress_is_silent_when_piped_or_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from archinspect.display import progress
+
+    for enabled in (None, False):  # None: stderr is not a terminal here, and this is no notebook
+        with progress("work", 3, enabled) as advance:
+            advance("step", 1)
+        fit = archinspect.largest_batch(_tiny(), [(1, 3, 8, 8)], 2**20, progress=enabled)
+        assert len(fit.probes) > 3
+    assert capsys.readouterr() == ("", "")
+
+
+def test_progress_in_a_notebook_is_one_line_updated_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    display_module = pytest.importorskip("IPython.display")
+    import archinspect.display as display
+    import archinspect.render.progress as shown
+
+    events: list[tuple[str, str]] = []
+
+    class Handle:
+        def update(self, obj: object) -> None:
+            events.append(("update", repr(obj)))
+
+    def fake_display(obj: object, display_id: bool = False) -> Handle:
+        events.append(("display", repr(obj)))
+        return Handle()
+
+    monkeypatch.setattr(display, "in_notebook", lambda: True)
+    monkeypatch.setattr(display_module, "display", fake_display)
+    monkeypatch.setattr(shown, "DELAY_S", 0.0)
+    with display.progress("benchmark resnet20", 2) as advance:
+        advance("batch 1 eager", 1)
+        advance("batch 8 eager", 1)
+    assert [kind for kind, _ in events] == ["display", "update", "update"]
+    assert events[0][1].startswith("benchmark resnet20: [██████████··········] 1/2 batch 1 eager · ")
+    assert events[1][1].startswith("benchmark resnet20: [████████████████████] 2/2 batch 8 eager · ")
+    assert events[2][1] == ""  # cleared when the call returns: the result is what stays
