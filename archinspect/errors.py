@@ -67,13 +67,6 @@ COMMAND_CALLS = (
 _debug = [os.environ.get("ARCHINSPECT_DEBUG", "").strip().lower() not in ("", "0", "false", "no")]
 
 
-def set_debug(on: bool = True) -> None:
-    """Show the full chain of internal tracebacks behind an archinspect error (off by default; also
-    ``ARCHINSPECT_DEBUG=1`` in the environment). Off, an error raised by a public function is its one line,
-    raised from that function, with the exception it came from kept as ``original``."""
-    _debug[0] = bool(on)
-
-
 def debug_enabled() -> bool:
     return _debug[0]
 
@@ -135,3 +128,11 @@ def typed_errors(func: F) -> F:
             raise error from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@typed_errors
+def set_debug(on: bool = True) -> None:
+    """Show the full chain of internal tracebacks behind an archinspect error (off by default; also
+    ``ARCHINSPECT_DEBUG=1`` in the environment). Off, an error raised by a public function is its one line,
+    raised from that function, with the exception it came from kept as ``original``."""
+    _debug[0] = bool(on)
