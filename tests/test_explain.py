@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from torch import nn
 
 import archinspect
@@ -66,7 +67,7 @@ def test_grouped_and_dilated_convolutions() -> None:
 
 def test_dense_block_concatenation_and_transition() -> None:
     e = archinspect.explain("densenet-bc", (1, 3, 32, 32))  # DenseNet-BC-100, k = 12: 16 layers per block
-    assert e.layer("block1").shape == ["concatenation on channels: 24 (input) + 16·12 = 216", "32×32 kept"]
+    assert e.layer("block1").shape == ["concatenation on channels: 24 (input) + 16·12 = 216"]
     assert e.layer("block2").shape[0] == "concatenation on channels: 108 (input) + 16·12 = 300"
     pool = next(x for x in e.layers if x.name.startswith("trans1") and x.type == "AvgPool2d")
     assert pool.shape[0] == "H, W: ⌊(32 − 2)/2⌋ + 1 = 16"  # the transition halves the map
@@ -74,9 +75,26 @@ def test_dense_block_concatenation_and_transition() -> None:
 
 def test_inception_branches_and_residual_add() -> None:
     inception = archinspect.explain("d2l-googlenet").layer("2.0")
-    assert inception.shape == ["concatenation of 4 branches on channels: 64 + 128 + 32 + 32 = 256"]
+    assert inception.shape == ["concatenation on channels: 64 + 128 + 32 + 32 = 256"]
     block = archinspect.explain(create_model("resnet20", device="meta"), (1, 3, 32, 32)).layer("layer1.0")
-    assert block.shape == ["residual add: main path 1×16×32×32 + shortcut 1×16×32×32 (shapes must agree)"]
+    assert block.shape == ["residual add: 1×16×32×32 + 1×16×32×32 (shapes must agree)"]
+
+
+def test_a_flatten_inside_forward_and_an_add_are_seen_in_the_operator_stream() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 3, padding=1)
+            self.fc = nn.Linear(4 * 6 * 6, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x) + x  # a residual add in the model's own forward
+            return self.fc(y.view(y.size(0), -1))  # flattened without an nn.Flatten
+
+    e = archinspect.explain(Net(), (2, 4, 6, 6))
+    assert e.layer("").shape == ["residual add: 2×4×6×6 + 2×4×6×6 (shapes must agree)", "flatten: 4·6·6 = 144"]
+    assert e.layer("fc").shape[0] == "receives 4×6×6 = 144 (flattened 2×4×6×6)"
+    assert e.layer("fc").macs_rule == ["2 rows × 144 × 10 = 2,880"]
 
 
 def test_cli_explain_at_80_columns(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -3,10 +3,11 @@
 For each module call of one pass, with the layer's own numbers filled in: how its output shape follows
 from its input (a convolution's ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1, ceil mode for pooling, adaptive pooling,
 flatten's 256·5·5 = 6400), how many parameters it holds (k·k·C_in/groups·C_out + bias) and how many MACs
-it runs (output positions × k·k·C_in/groups × C_out). Containers whose output channels add up from what
-their children produced are explained as concatenations, those that return their input's shape after a
-path of children as residual adds. Every formula is checked against what the pass counted: a formula
-that disagrees is not shown as the reason, the counted figure is.
+it runs (output positions × k·k·C_in/groups × C_out). What a module's own ``forward`` does between its
+children is seen in the operator stream (:class:`OperatorLog`, an observer of the one pass): every
+``torch.cat`` (channels add up), residual ``+`` (shapes must agree) and flattening ``view``. Every formula
+is checked against what the pass counted: a formula that disagrees is not shown as the reason, the
+counted figure is.
 
 Ends with the answers to the notes' questions: which layers dominate parameters, MACs and activation
 memory. Built from the :class:`~archinspect.core.report.Report` and each module's attributes (kernel,
@@ -24,7 +25,8 @@ from torch import nn
 from archinspect.analyses.shapes import inspect
 from archinspect.analyses.summary import resolve
 from archinspect.analyses.tolerant import before_flatten
-from archinspect.core.engine import DEFAULT_DEPTH
+from archinspect.core.observe import PassObserver, PassRun
+from archinspect.core.options import DEFAULT_DEPTH
 from archinspect.core.report import LayerRecord, Report
 from archinspect.display import Displayable
 from archinspect.errors import typed_errors
@@ -130,6 +132,7 @@ def explain(
         ['H, W: ⌊(224 + 2·1 − 11)/4⌋ + 1 = 54', 'C: out_channels = 96']
     """
     target = resolve(model, input_size, input_data, device=device, model_args=model_args, kwargs=kwargs)
+    log = OperatorLog()
     report = inspect(
         target.model,
         target.inputs,
@@ -140,20 +143,74 @@ def explain(
         model_name=target.label,
         kwargs=target.kwargs,
         cpu_model=target.cpu_model,
+        observers=[log],
     )
     report.notes[:0] = target.notes
-    return explain_report(report, target.model, top=top)
+    return explain_report(report, log, top=top)
 
 
-def explain_report(report: Report, model: nn.Module, top: int = 3) -> Explanation:
-    """The :class:`Explanation` of a pass already run (``model``: the module it ran, for its attributes)."""
-    modules = dict(model.named_modules())
+@dataclass(frozen=True)
+class OpEvent:
+    """One operator a module's own forward ran that changes how shapes combine: ``cat`` (with its ``dim``),
+    ``add`` (two tensors of the output's shape) or ``flatten`` (a ``view`` merging trailing dimensions)."""
+
+    kind: str
+    inputs: tuple[tuple[int, ...], ...]
+    output: tuple[int, ...]
+    dim: int = 1
+
+
+class OperatorLog(PassObserver):
+    """Keeps, per record (the innermost module running), its concatenations, residual adds and flattening
+    views, from the pass's operator stream; ``modules``: name -> the module that ran (for its attributes)."""
+
+    def __init__(self) -> None:
+        self.run: PassRun | None = None
+        self.events: dict[int, list[OpEvent]] = {}
+        self.modules: dict[str, nn.Module] = {}
+
+    def start(self, run: PassRun) -> None:
+        self.run = run
+        self.modules = dict(run.model.named_modules())
+
+    def op(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        run = self.run
+        if run is None or not run.stack:
+            return
+        event = _event(func.overloadpacket.__name__, args, kwargs, out)
+        if event is not None:
+            self.events.setdefault(run.stack[-1], []).append(event)
+
+
+def _event(name: str, args: tuple, kwargs: dict, out: Any) -> OpEvent | None:
+    shape = getattr(out, "shape", None)
+    if shape is None:
+        return None
+    out_shape = tuple(shape)
+    if name == "cat" and args and isinstance(args[0], (list, tuple)):
+        inputs = tuple(tuple(t.shape) for t in args[0] if hasattr(t, "shape") and t.dim() > 0)
+        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+        return OpEvent("cat", inputs, out_shape, dim % len(out_shape)) if len(inputs) > 1 else None
+    if name in ("add", "add_") and len(args) > 1 and all(hasattr(a, "shape") for a in args[:2]):
+        shapes = (tuple(args[0].shape), tuple(args[1].shape))
+        if len(out_shape) >= 2 and shapes[0] == shapes[1] == out_shape:
+            return OpEvent("add", shapes, out_shape)
+    if name in ("view", "_unsafe_view", "reshape") and args and hasattr(args[0], "shape"):
+        before = tuple(args[0].shape)
+        keep = len(out_shape) - 1
+        if len(before) >= 3 and 2 <= len(out_shape) < len(before) and before[:keep] == out_shape[:keep]:
+            return OpEvent("flatten", (before,), out_shape, keep)
+    return None
+
+
+def explain_report(report: Report, log: OperatorLog, top: int = 3) -> Explanation:
+    """The :class:`Explanation` of a pass run with ``log`` among its observers."""
     layers: list[LayerExplanation] = []
     kept: dict[str, int] = {}
     for rec in report.records:
         if not rec.ran:
             continue
-        entry = _explain_record(rec, modules.get(rec.name), report)
+        entry = _explain_record(rec, log.modules.get(rec.name), report, log.events.get(rec.index, []))
         if entry is None:
             if rec.is_leaf:
                 kept[rec.type] = kept.get(rec.type, 0) + 1
@@ -180,18 +237,23 @@ def leaders(report: Report, top: int = 3) -> dict[str, list[Leader]]:
 # ---- one record ----
 
 
-def _explain_record(rec: LayerRecord, module: nn.Module | None, report: Report) -> LayerExplanation | None:
+def _explain_record(
+    rec: LayerRecord, module: nn.Module | None, report: Report, events: list[OpEvent]
+) -> LayerExplanation | None:
     shape_in = rec.input_shapes[0] if rec.input_shapes else None
     shape_out = rec.output_shapes[0] if rec.output_shapes else None
     entry = LayerExplanation(rec.index, rec.name, rec.type, shape_in, shape_out, rec.params, rec.macs)
-    if rec.children:
-        entry.shape = _container_shape(rec, report)
-        return entry if entry.shape else None
-    if module is not None and shape_in is not None and shape_out is not None:
+    ruled = False
+    if not rec.children and module is not None and shape_in is not None and shape_out is not None:
         for kinds, rule in _RULES:
             if isinstance(module, kinds):
                 rule(entry, module, rec, report)
+                ruled = True
                 break
+    if not ruled:
+        entry.shape = _forward_lines(events)
+    if rec.children:
+        return entry if entry.shape else None
     if not entry.params_rule and rec.params:
         entry.params_rule = _generic_params(module, rec.params)
     if not entry.macs_rule and rec.macs:
@@ -401,35 +463,43 @@ def _generic_params(module: nn.Module | None, counted: int) -> list[str]:
     return [f"{text} = {fmt_int(counted)}"]
 
 
-# ---- containers: what their own forward did with their children's outputs ----
+# ---- what a module's own forward did between its children: concatenations, residual adds, flattening ----
 
 
-def _container_shape(rec: LayerRecord, report: Report) -> list[str]:
-    """A concatenation (channels add up) or a residual add, recognised from the shapes that ran."""
-    if not rec.input_shapes or not rec.output_shapes:
-        return []
-    x, y = rec.input_shapes[0], rec.output_shapes[0]
-    kids = [report.records[i] for i in rec.children if report.records[i].ran and report.records[i].output_shapes]
-    if len(x) < 3 or len(y) != len(x) or not kids:
-        return []
-    outs = [k.output_shapes[0] for k in kids]
-    same_map = [o for o in outs if len(o) == len(y) and o[2:] == y[2:] and o[0] == y[0]]
-    if y[2:] == x[2:] and y[1] > x[1]:
-        grown = [o[1] for o in same_map]
-        if same_map and x[1] + sum(grown) == y[1]:  # DenseNet: x = cat(x, layer(x)) after every child
-            terms = f"{x[1]} (input) + " + _sum_text(grown)
-            return [f"concatenation on channels: {terms} = {y[1]}", f"{dims_text(y[2:])} kept"]
-        if same_map and x[1] + same_map[-1][1] == y[1]:  # one concatenation of the input and the last child
-            return [f"concatenation on channels: {x[1]} (input) + {same_map[-1][1]} = {y[1]}"]
-    branches = _branch_ends(kids, y)
-    if len(branches) > 1 and sum(b.output_shapes[0][1] for b in branches) == y[1]:
-        terms = " + ".join(f"{b.output_shapes[0][1]}" for b in branches)
-        return [f"concatenation of {len(branches)} branches on channels: {terms} = {y[1]}"]
-    if outs[-1] == y and rec.other_ops >= math.prod(y) and (x == y or any(o == y for o in outs[:-1])):
-        return [f"residual add: main path {shape_text(y)} + shortcut {shape_text(y)} (shapes must agree)"]
-    if any(o == y for o in outs) and x == y and rec.other_ops >= math.prod(y):
-        return [f"residual add: {shape_text(y)} + input {shape_text(x)} (shapes must agree)"]
-    return []
+def _forward_lines(events: list[OpEvent]) -> list[str]:
+    lines: list[str] = []
+    cats = [e for e in events if e.kind == "cat"]
+    chain = len(cats) > 1 and all(b.inputs[0] == a.output for a, b in zip(cats, cats[1:], strict=False))
+    if chain and all(len(e.inputs) == 2 and e.dim == cats[0].dim for e in cats):  # x = cat(x, block(x)), again
+        first, last = cats[0], cats[-1]
+        d = first.dim
+        grown = [e.inputs[1][d] for e in cats]
+        lines.append(f"{_dim_name(d)}: {first.inputs[0][d]} (input) + {_sum_text(grown)} = {last.output[d]}")
+        lines[-1] = f"concatenation on {lines[-1]}"
+    else:
+        for e in cats:
+            terms = " + ".join(str(shape[e.dim]) for shape in e.inputs)
+            lines.append(f"concatenation on {_dim_name(e.dim)}: {terms} = {e.output[e.dim]}")
+    adds = [e for e in events if e.kind == "add"]
+    for shape, count in _counted(e.output for e in adds):
+        times = f" ×{count}" if count > 1 else ""
+        lines.append(f"residual add{times}: {shape_text(shape)} + {shape_text(shape)} (shapes must agree)")
+    for e in events:
+        if e.kind == "flatten":
+            merged = e.inputs[0][e.dim :]
+            lines.append(f"flatten: {'·'.join(map(str, merged))} = {math.prod(merged)}")
+    return lines
+
+
+def _dim_name(dim: int) -> str:
+    return "channels" if dim == 1 else f"dim {dim}"
+
+
+def _counted(shapes: Any) -> list[tuple[tuple[int, ...], int]]:
+    out: dict[tuple[int, ...], int] = {}
+    for shape in shapes:
+        out[shape] = out.get(shape, 0) + 1
+    return list(out.items())
 
 
 def _sum_text(values: list[int]) -> str:
@@ -437,17 +507,3 @@ def _sum_text(values: list[int]) -> str:
     if len(values) > 2 and len(set(values)) == 1:
         return f"{len(values)}·{values[0]}"
     return " + ".join(map(str, values))
-
-
-def _branch_ends(kids: list[LayerRecord], y: tuple[int, ...]) -> list[LayerRecord]:
-    """The last child of each chain (a child whose output is not the next child's input), with ``y``'s
-    batch and spatial size: the outputs a concatenation of parallel branches (Inception) joins."""
-    ends = []
-    for i, kid in enumerate(kids):
-        out = kid.output_shapes[0]
-        nxt = kids[i + 1] if i + 1 < len(kids) else None
-        if nxt is not None and nxt.input_shapes and nxt.input_shapes[0] == out:
-            continue
-        if len(out) == len(y) and out[0] == y[0] and out[2:] == y[2:]:
-            ends.append(kid)
-    return ends

@@ -16,8 +16,8 @@ from torch import nn
 from archinspect.analyses.hints import missing_batch_hint
 from archinspect.analyses.shapes import inspect
 from archinspect.core.devices import resolve_device
-from archinspect.core.engine import DEFAULT_DEPTH
 from archinspect.core.inputs import as_specs
+from archinspect.core.options import DEFAULT_DEPTH
 from archinspect.core.report import Report
 from archinspect.errors import UsageError, typed_errors
 from archinspect.models.loading import load_model

@@ -78,10 +78,12 @@ def shapes(
     Share, Output size, Input shape, Type (a dim line under the table names them; --wide shows all).
     """
     with handle_errors(debug):
+        from archinspect.analyses.explain import OperatorLog
         from archinspect.analyses.shapes import inspect
         from archinspect.render.shapes import ShapesView
 
         loaded, specs, resolved = load_target(model, arg, input, device, force=force)
+        log = OperatorLog()  # --explain: the concatenations, adds and flattening views each forward ran
         report = inspect(
             loaded.model,
             specs,
@@ -93,6 +95,7 @@ def shapes(
             kwargs=loaded.keyword_inputs,
             cpu_model=loaded.cpu_model(),
             force=force,
+            observers=[log] if explain else [],
         )
         report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
         for note in report.notes:
@@ -101,7 +104,7 @@ def shapes(
             from archinspect.analyses.explain import explain_report
             from archinspect.render.explain import ExplainView
 
-            emit(ExplainView(explain_report(report, loaded.model)), format, output, save, wide=wide, columns=columns)
+            emit(ExplainView(explain_report(report, log)), format, output, save, wide=wide, columns=columns)
             return
         emit(ShapesView(report, rf=rf), format, output, save, wide=wide, columns=columns)
 
