@@ -22,7 +22,6 @@ from typing import Any
 
 from torch import nn
 
-from archinspect.analyses.shapes import inspect
 from archinspect.analyses.summary import resolve
 from archinspect.analyses.tolerant import before_flatten
 from archinspect.core.observe import PassObserver, PassRun
@@ -133,19 +132,7 @@ def explain(
     """
     target = resolve(model, input_size, input_data, device=device, model_args=model_args, kwargs=kwargs)
     log = OperatorLog()
-    report = inspect(
-        target.model,
-        target.inputs,
-        device=target.device,
-        depth=DEFAULT_DEPTH,
-        mode=mode,
-        dtype=dtype,
-        model_name=target.label,
-        kwargs=target.kwargs,
-        cpu_model=target.cpu_model,
-        observers=[log],
-    )
-    report.notes[:0] = target.notes
+    report = target.inspect(depth=DEFAULT_DEPTH, mode=mode, dtype=dtype, observers=[log])
     return explain_report(report, log, top=top)
 
 

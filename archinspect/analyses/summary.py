@@ -17,6 +17,7 @@ from archinspect.analyses.hints import missing_batch_hint
 from archinspect.analyses.shapes import inspect
 from archinspect.core.devices import resolve_device
 from archinspect.core.inputs import as_specs
+from archinspect.core.observe import PassObserver
 from archinspect.core.options import DEFAULT_DEPTH
 from archinspect.core.report import Report
 from archinspect.errors import UsageError, typed_errors
@@ -53,6 +54,25 @@ class Resolved:
     device: str  # what the pass gets: "auto" or a resolved device
     cpu_model: Callable[[], nn.Module] | None
     notes: list[str]
+
+    def inspect(
+        self, *, depth: int, mode: str, dtype: str | None, observers: Sequence[PassObserver] = ()
+    ) -> Report:
+        """The one pass on this model and input; the loading notes come first in the report's notes."""
+        report = inspect(
+            self.model,
+            self.inputs,
+            device=self.device,
+            depth=depth,
+            mode=mode,
+            dtype=dtype,
+            model_name=self.label,
+            kwargs=self.kwargs,
+            cpu_model=self.cpu_model,
+            observers=observers,
+        )
+        report.notes[:0] = self.notes
+        return report
 
 
 def resolve(
@@ -153,17 +173,6 @@ def summary(
     """
     keys = column_keys(columns)
     target = resolve(model, input_size, input_data, device=device, model_args=model_args, kwargs=kwargs)
-    report = inspect(
-        target.model,
-        target.inputs,
-        device=target.device,
-        depth=depth,
-        mode=mode,
-        dtype=dtype,
-        model_name=target.label,
-        kwargs=target.kwargs,
-        cpu_model=target.cpu_model,
-    )
-    report.notes[:0] = target.notes
+    report = target.inspect(depth=depth, mode=mode, dtype=dtype)
     report.columns = keys
     return report
