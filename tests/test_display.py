@@ -135,8 +135,8 @@ def test_summary_is_one_call_like_torchinfo() -> None:
 
 
 def test_summary_errors_name_its_parameters() -> None:
-    with pytest.raises(archinspect.UsageError, match=r"input_size=\(1, 224, 224\) has no batch dimension.*"
-                       r"did you mean input_size=\(1, 1, 224, 224\)\?"):
+    with pytest.raises(archinspect.UsageError, match=r"input_size='1,224,224' has no batch dimension.*"
+                       r"did you mean input_size='1,1,224,224'\?"):
         archinspect.summary("d2l-alexnet", (1, 224, 224))
     with pytest.raises(archinspect.UsageError, match="columns: 'size' is not a column; accepted: layer, type"):
         archinspect.summary("d2l-alexnet", columns="size")

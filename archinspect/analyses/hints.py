@@ -22,13 +22,13 @@ def first_conv(model: Any) -> tuple[str, Any] | None:
     return None
 
 
-def missing_batch_hint(model: Any, specs: list[InputSpec], option: str = "--input") -> str | None:
+def missing_batch_hint(model: Any, specs: list[InputSpec]) -> str | None:
     """A sentence when the first input looks like C,H,W without the batch dimension, else None.
 
     It applies when the model's first convolution (an N-d conv takes N+2 dims, batch first) would receive one
     dimension too few and the first dimension equals its ``in_channels``: ``--input 3,224,224`` for a model
-    whose first layer is ``Conv2d(3, ...)`` gives ``... did you mean --input 1,3,224,224?``. ``option``: how the
-    input is named: ``--input`` (the CLI) or a Python parameter ending in ``=`` (``input_size=``).
+    whose first layer is ``Conv2d(3, ...)`` gives ``... did you mean inputs='1,3,224,224'?``. Raise it as
+    ``UsageError(hint, param="inputs")`` (the command line says ``--input``).
     """
     if not specs:
         return None
@@ -41,16 +41,13 @@ def missing_batch_hint(model: Any, specs: list[InputSpec], option: str = "--inpu
     shape = specs[0].shape
     if len(shape) != dims + 1 or shape[0] != getattr(conv, "in_channels", None):
         return None
+    given = ",".join(map(str, shape))
+    meant = ",".join(map(str, (1, *shape)))
+    prefix = "" if specs[0].dtype == "float32" else f"{specs[0].dtype}:"
     layer = f"{name} ({type(conv).__name__}, in_channels={conv.in_channels})"
-    if option.endswith("="):  # a Python parameter: input_size=(3, 224, 224)
-        given, meant = f"{option}{tuple(shape)}", f"{option}{(1, *shape)}"
-    else:
-        prefix = "" if specs[0].dtype == "float32" else f"{specs[0].dtype}:"
-        given = f"{option} {prefix}{','.join(map(str, shape))}"
-        meant = f"{option} {prefix}{','.join(map(str, (1, *shape)))}"
     return (
-        f"{given} has no batch dimension: the first layer {layer} takes {dims + 2}-d input, "
-        f"batch first; did you mean {meant}?"
+        f"inputs={prefix + given!r} has no batch dimension: the first layer {layer} takes {dims + 2}-d input, "
+        f"batch first; did you mean inputs={prefix + meant!r}?"
     )
 
 

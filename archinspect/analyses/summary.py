@@ -114,10 +114,21 @@ def resolve(
     if given is None and not keywords:
         raise UsageError("input_size is missing: give a shape, batch first, e.g. (1, 3, 32, 32), or input_data")
     positional = [] if given is None else given
-    hint = missing_batch_hint(module, as_specs(positional), option="input_size=") if positional != [] else None
+    hint = _batch_hint(module, positional)
     if hint is not None:
-        raise UsageError(hint)
+        raise UsageError(hint, param="input_size")
     return Resolved(module, positional, keywords or None, label, device, cpu_model, notes)
+
+
+def _batch_hint(module: nn.Module, positional: Any) -> str | None:
+    """The batch-first hint in this function's words (``input_size=``), or None; inputs that are not shapes
+    or tensors (pytrees, plain values) are left to the pass."""
+    try:
+        specs = as_specs(positional) if positional != [] else []
+    except UsageError:
+        return None
+    hint = missing_batch_hint(module, specs)
+    return hint.replace("inputs=", "input_size=") if hint is not None else None
 
 
 def column_keys(columns: Sequence[str] | str | None) -> tuple[str, ...] | None:
