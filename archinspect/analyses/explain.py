@@ -24,6 +24,7 @@ from torch import nn
 
 from archinspect.analyses.summary import resolve
 from archinspect.analyses.tolerant import before_flatten
+from archinspect.core.compat import ConvNd, NormBase
 from archinspect.core.observe import PassObserver, PassRun
 from archinspect.core.options import DEFAULT_DEPTH
 from archinspect.core.report import LayerRecord, Report
@@ -171,23 +172,47 @@ class OperatorLog(PassObserver):
 
 def _event(name: str, args: tuple, kwargs: dict, out: Any) -> OpEvent | None:
     shape = getattr(out, "shape", None)
-    if shape is None:
+    if shape is None or not args:
         return None
-    out_shape = tuple(shape)
-    if name == "cat" and args and isinstance(args[0], (list, tuple)):
-        inputs = tuple(tuple(t.shape) for t in args[0] if hasattr(t, "shape") and t.dim() > 0)
-        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-        return OpEvent("cat", inputs, out_shape, dim % len(out_shape)) if len(inputs) > 1 else None
-    if name in ("add", "add_") and len(args) > 1 and all(hasattr(a, "shape") for a in args[:2]):
-        shapes = (tuple(args[0].shape), tuple(args[1].shape))
-        if len(out_shape) >= 2 and shapes[0] == shapes[1] == out_shape:
-            return OpEvent("add", shapes, out_shape)
-    if name in ("view", "_unsafe_view", "reshape") and args and hasattr(args[0], "shape"):
-        before = tuple(args[0].shape)
-        keep = len(out_shape) - 1
-        if len(before) >= 3 and 2 <= len(out_shape) < len(before) and before[:keep] == out_shape[:keep]:
-            return OpEvent("flatten", (before,), out_shape, keep)
+    kind = _EVENT_KINDS.get(name)
+    return kind(args, kwargs, tuple(shape)) if kind is not None else None
+
+
+def _cat_event(args: tuple, kwargs: dict, out: tuple[int, ...]) -> OpEvent | None:
+    if not isinstance(args[0], (list, tuple)):
+        return None
+    inputs = tuple(tuple(t.shape) for t in args[0] if hasattr(t, "shape") and t.dim() > 0)
+    dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+    return OpEvent("cat", inputs, out, dim % len(out)) if len(inputs) > 1 else None
+
+
+def _add_event(args: tuple, kwargs: dict, out: tuple[int, ...]) -> OpEvent | None:
+    """Two tensors of the output's shape added (a residual add), not a bias or a scalar."""
+    if len(args) < 2 or not all(hasattr(a, "shape") for a in args[:2]):
+        return None
+    shapes = (tuple(args[0].shape), tuple(args[1].shape))
+    return OpEvent("add", shapes, out) if len(out) >= 2 and shapes[0] == shapes[1] == out else None
+
+
+def _view_event(args: tuple, kwargs: dict, out: tuple[int, ...]) -> OpEvent | None:
+    """A view that keeps the leading dimensions and merges the rest into the last (flatten)."""
+    if not hasattr(args[0], "shape"):
+        return None
+    before = tuple(args[0].shape)
+    keep = len(out) - 1
+    if len(before) >= 3 and 2 <= len(out) < len(before) and before[:keep] == out[:keep]:
+        return OpEvent("flatten", (before,), out, keep)
     return None
+
+
+_EVENT_KINDS = {
+    "cat": _cat_event,
+    "add": _add_event,
+    "add_": _add_event,
+    "view": _view_event,
+    "_unsafe_view": _view_event,
+    "reshape": _view_event,
+}
 
 
 def explain_report(report: Report, log: OperatorLog, top: int = 3) -> Explanation:
@@ -230,26 +255,32 @@ def _explain_record(
     shape_in = rec.input_shapes[0] if rec.input_shapes else None
     shape_out = rec.output_shapes[0] if rec.output_shapes else None
     entry = LayerExplanation(rec.index, rec.name, rec.type, shape_in, shape_out, rec.params, rec.macs)
-    ruled = False
-    if not rec.children and module is not None and shape_in is not None and shape_out is not None:
-        for kinds, rule in _RULES:
-            if isinstance(module, kinds):
-                rule(entry, module, rec, report)
-                ruled = True
-                break
-    if not ruled:
+    rule = _rule_for(module) if not rec.children and shape_in is not None and shape_out is not None else None
+    if rule is not None:
+        rule(entry, module, rec, report)
+    else:
         entry.shape = _forward_lines(events)
     if rec.children:
         return entry if entry.shape else None
+    _fill_generic(entry, module, rec)
+    return entry if entry.shape or entry.params_rule or entry.macs_rule else None
+
+
+def _rule_for(module: nn.Module | None) -> Any:
+    """The explaining function for ``module``'s type, or None."""
+    if module is None:
+        return None
+    return next((rule for kinds, rule in _RULES if isinstance(module, kinds)), None)
+
+
+def _fill_generic(entry: LayerExplanation, module: nn.Module | None, rec: LayerRecord) -> None:
+    """What no type rule said: the parameters by tensor, the counted MACs, the shape change."""
     if not entry.params_rule and rec.params:
         entry.params_rule = _generic_params(module, rec.params)
     if not entry.macs_rule and rec.macs:
         entry.macs_rule = [f"{fmt_int(rec.macs)} (counted at the dispatch)"]
-    if not entry.shape and shape_in != shape_out:
+    if not entry.shape and entry.input_shape != entry.output_shape:
         entry.shape = [f"{_shapes(rec.input_shapes)} → {_shapes(rec.output_shapes)}"]
-    if not (entry.shape or entry.params_rule or entry.macs_rule):
-        return None
-    return entry
 
 
 def _shapes(shapes: list[tuple[int, ...]]) -> str:
@@ -304,7 +335,7 @@ def _conv(entry: LayerExplanation, m: Any, rec: LayerRecord, report: Report) -> 
     assert shape_in is not None and shape_out is not None
     n = len(shape_in) - 2
     k = _per_axis(m.kernel_size, n)
-    transposed = isinstance(m, nn.modules.conv._ConvTransposeNd)
+    transposed = isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d))
     if transposed:
         entry.shape = _transposed_lines(m, shape_in[2:], shape_out[2:])
     else:
@@ -407,7 +438,7 @@ def _flatten(entry: LayerExplanation, m: Any, rec: LayerRecord, report: Report) 
 
 
 def _norm(entry: LayerExplanation, m: Any, rec: LayerRecord, report: Report) -> None:
-    if isinstance(m, nn.modules.batchnorm._NormBase):
+    if isinstance(m, NormBase):
         n, what = m.num_features, "C"
     elif isinstance(m, nn.GroupNorm):
         n, what = m.num_channels, "C"
@@ -416,12 +447,12 @@ def _norm(entry: LayerExplanation, m: Any, rec: LayerRecord, report: Report) -> 
     held = rec.params
     if held == 2 * n:
         entry.params_rule = [f"weight + bias = 2·{what if what != 'C' else n} = {fmt_int(held)}"]
-        if isinstance(m, nn.modules.batchnorm._NormBase):
+        if isinstance(m, NormBase):
             entry.params_rule[0] += " (running mean and variance are buffers)"
 
 
 _RULES: list[tuple[Any, Any]] = [
-    ((nn.modules.conv._ConvNd,), _conv),
+    ((ConvNd,), _conv),
     ((nn.Linear,), _linear),
     ((nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d), _pool),
     (
@@ -436,7 +467,7 @@ _RULES: list[tuple[Any, Any]] = [
         _adaptive,
     ),
     ((nn.Flatten,), _flatten),
-    ((nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm), _norm),
+    ((NormBase, nn.LayerNorm, nn.GroupNorm), _norm),
 ]
 
 
