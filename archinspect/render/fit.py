@@ -39,8 +39,9 @@ def _constrained(axis: AxisSolve) -> list[LinearRange]:
     return [r for r in axis.linears if r.everywhere is None or r.everywhere != r.in_features]
 
 
-def solve_lines(solve: SolveResult) -> list[str]:
-    """Plain lines on the input sizes that fit, e.g. ``square inputs 193–224 give 256×5×5 = 6400 for 14``."""
+def solve_lines(solve: SolveResult, api: bool = False) -> list[str]:
+    """Plain lines on the input sizes that fit, e.g. ``square inputs 193–224 give 256×5×5 = 6400 for 14``;
+    ``api``: the nearest valid input as the Python argument (``inputs=(1, 1, 193, 193)``), not ``--input``."""
     searched = f"searched on meta: {solve.probes} passes, {solve.seconds:.2f} s"
     lines = [f"Input sizes that fit the model as written ({searched}):"]
     for axis in solve.axes:
@@ -86,8 +87,8 @@ def solve_lines(solve: SolveResult) -> list[str]:
     nearest = solve.nearest_shape
     given = dims_text(solve.input.shape[2:])
     if nearest is not None and tuple(nearest) != tuple(solve.input.shape):
-        flag = ",".join(map(str, nearest))
-        lines.append(f"  nearest valid input to {given}: {dims_text(nearest[2:])} (--input {flag})")
+        how = f"inputs={tuple(nearest)}" if api else f"--input {','.join(map(str, nearest))}"
+        lines.append(f"  nearest valid input to {given}: {dims_text(nearest[2:])} ({how})")
     elif nearest is not None:
         lines.append(f"  the given {given} is valid")
     lines.extend(f"  note: {n}" for n in solve.notes)
@@ -126,7 +127,7 @@ class SolveView:
     def rich(self) -> list[Any]:
         from rich.text import Text
 
-        return [self.table().to_rich(), Text("\n".join(solve_lines(self.solve)))]
+        return [self.table().to_rich(), Text("\n".join(solve_lines(self.solve, api=True)))]
 
 
 def _or_dash(value: Any) -> str:
@@ -136,8 +137,9 @@ def _or_dash(value: Any) -> str:
 class FitView:
     """Renders a :class:`FitReport` in every output format."""
 
-    def __init__(self, report: FitReport, label: str | None = None) -> None:
+    def __init__(self, report: FitReport, label: str | None = None, api: bool = False) -> None:
         self.report = report
+        self.api = api  # shown from Python (print, a notebook): name the argument, not the flag
         self.label = label or report.model_name
 
     @property
@@ -202,7 +204,7 @@ class FitView:
         if r.linears:
             items.append(self.linear_table().to_rich())
         if r.solve is not None:
-            items.append(Text("\n".join(solve_lines(r.solve))))
+            items.append(Text("\n".join(solve_lines(r.solve, api=self.api))))
         footer = [f"Checked: {CHECKED}", *(f"Note: {n}" for n in r.notes)]
         items.append(Text("\n".join(footer), style="dim"))
         return items

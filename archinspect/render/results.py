@@ -37,7 +37,7 @@ def _fit(r: Any) -> ViewDisplay:
 
     verdict = "consistent" if r.consistent else f"{len(r.mismatches)} mismatch{'es' if len(r.mismatches) > 1 else ''}"
     line = f"{r.model_name} · input {', '.join(str(s) for s in r.inputs)} · {verdict}"
-    return ViewDisplay(FitView(r), line)
+    return ViewDisplay(FitView(r, api=True), line)
 
 
 def _solve(r: Any) -> ViewDisplay:
