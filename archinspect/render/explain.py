@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from archinspect.analyses.explain import Explanation, LayerExplanation
+from archinspect.analyses.explain import Explanation
+from archinspect.analyses.explain_rules import LayerExplanation
 from archinspect.render.table import Column, TableData
 from archinspect.text import fmt_bytes, fmt_count, fmt_int, fmt_shape
 
