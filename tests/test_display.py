@@ -92,8 +92,9 @@ def test_memory_report_and_batch_fit() -> None:
 def test_model_diff_and_field_rows() -> None:
     a, b = create_model("resnet20", device="meta"), create_model("resnet32", device="meta")
     diff = archinspect.diff(a, b, (1, 3, 32, 32))
-    _check(diff, ["1×64×8×8", "0.579×"], ["total", "40.551 M", "68.863 M"])
-    assert "layer3" in diff._repr_html_()  # the HTML keeps every column the 120-column text hides
+    _check(diff, ["1×64×8×8", "0.579×"], ["total", "40,551,040 / 68,862,592"])
+    page = diff._repr_html_()  # the HTML keeps every column the 120-column text hides
+    assert "40.551 M" in page and "68.863 M" in page and "hidden at" not in page
     rows = archinspect.receptive_field(a, (1, 3, 32, 32), depth=1)
     assert rows[0].name == "" and isinstance(rows, list)  # still a list of FieldRow
     _check(rows, ["layer3", "1×64×8×8"], ["RF: pixels one output unit sees"])
@@ -181,7 +182,7 @@ def test_progress_is_silent_when_piped_or_refused(capsys: pytest.CaptureFixture[
         with progress("work", 3, enabled) as advance:
             advance("step", 1)
         fit = archinspect.largest_batch(_tiny(), [(1, 3, 8, 8)], 2**20, progress=enabled)
-        assert len(fit.probes) > 3
+        assert len(fit.probes) >= 2  # a search ran, and said nothing
     assert capsys.readouterr() == ("", "")
 
 

@@ -32,7 +32,7 @@ EXAMPLES = (
     "archinspect shapes resnet50 --depth 1",
     "archinspect shapes densenet-bc --arg depth=40 --columns layer,output-shape,params",
     "archinspect shapes d2l-alexnet --explain",
-    "archinspect shapes my_net.py:Net --input 1,1,28,28",
+    "archinspect shapes examples/d2l_alexnet.py:net --input 1,1,224,224 --depth 1",
 )
 
 
@@ -77,9 +77,13 @@ def shapes(
     with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.analyses.explain import OperatorLog
         from archinspect.analyses.shapes import inspect
+        from archinspect.render.params import ParamsView, has_forward
         from archinspect.render.shapes import ShapesView
 
-        loaded, specs, resolved = run.load(model, arg, input, device, force=force)
+        loaded, specs, resolved = run.load(model, arg, input, device, force=force, allow_no_forward=True)
+        if not has_forward(loaded.model):  # no forward(): what can be shown without running it
+            run.show(ParamsView(loaded.model, loaded.label, depth))
+            return
         log = OperatorLog()  # --explain: the concatenations, adds and flattening views each forward ran
         report = inspect(
             loaded.model,
@@ -101,7 +105,7 @@ def shapes(
 
             run.show(ExplainView(explain_report(report, log)), notes=report.notes)
             return
-        run.show(ShapesView(report, rf=rf), notes=report.notes)
+        run.show(ShapesView(report, rf=rf), notes=report.notes, receptive=rf)
 
 
 def register(app: typer.Typer) -> None:
