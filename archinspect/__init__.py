@@ -13,6 +13,10 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "inspect": "archinspect.analyses.shapes",
+    "summary": "archinspect.analyses.summary",
+    "explain": "archinspect.analyses.explain",
+    "Explanation": "archinspect.analyses.explain",
+    "set_debug": "archinspect.errors",
     "Report": "archinspect.core.report",
     "LayerRecord": "archinspect.core.report",
     "create_model": "archinspect.models.loading",
@@ -29,6 +33,8 @@ _LAZY = {
     "valid_input_sizes": "archinspect.analyses.solve",
     "receptive_field": "archinspect.analyses.receptive",
     "FieldRow": "archinspect.analyses.receptive",
+    "FieldRows": "archinspect.analyses.receptive",
+    "SolveResult": "archinspect.analyses.solve",
     "diff": "archinspect.analyses.diff",
     "ModelDiff": "archinspect.analyses.diff",
     "memory": "archinspect.analyses.memory",
