@@ -306,7 +306,7 @@ def _keep_flowing_ops(op_nodes: dict[str, GraphNode], edges: dict[tuple[str, str
 
 def find_folds(graph: ArchGraph) -> dict[str, GraphNode]:
     """Runs of two or more consecutive sibling blocks of one type through which the data runs as a chain."""
-    records = graph.report.records
+    records, inclusive = graph.report.records, graph.report.inclusive()
     unit_ids = {n.record: n.id for n in graph.nodes.values() if n.kind == "module"}
     unit_ids.update({g.record: g.id for g in graph.groups.values()})
     inside: dict[str, set[str]] = {}  # unit id -> the node ids it covers
@@ -321,7 +321,7 @@ def find_folds(graph: ArchGraph) -> dict[str, GraphNode]:
         kids = [c for c in records[parent].children if c in unit_ids and records[c].ran]
         run: list[int] = []
         for c in [*kids, None]:
-            if run and c is not None and _same_block(records, run, c) and _chained(
+            if run and c is not None and _same_block(records, inclusive, run, c) and _chained(
                 graph, inside.get(unit_ids[run[-1]], set()), inside.get(unit_ids[c], set())
             ):
                 run.append(c)
@@ -333,13 +333,17 @@ def find_folds(graph: ArchGraph) -> dict[str, GraphNode]:
     return folds
 
 
-def _same_block(records: list[LayerRecord], run: list[int], index: int) -> bool:
-    """``index`` repeats the run's block: the same type (and children, for a container) and it keeps the
-    shape the run's first block gives (a stage of ResNet blocks folds; stages that downsample do not)."""
-    rec = records[index]
+def _same_block(records: list[LayerRecord], inclusive: list[LayerRecord], run: list[int], index: int) -> bool:
+    """``index`` repeats the run's block: the same type (and children, for a container), it keeps the shape
+    the run's first block gives (a stage of ResNet blocks folds; stages that downsample do not), and after
+    the first (the entry, which may change the shape) every block has the same params and MACs."""
+    rec, last = records[index], run[-1]
+    same_cost = len(run) < 2 or (inclusive[index].params, inclusive[index].macs) == (
+        inclusive[last].params, inclusive[last].macs)
     return (
-        _signature(records, index) == _signature(records, run[-1])
+        _signature(records, index) == _signature(records, last)
         and rec.input_shapes == rec.output_shapes == records[run[0]].output_shapes
+        and same_cost
     )
 
 

@@ -23,7 +23,7 @@ TITLE_H = 20.0  # an open fold's title bar
 def _fragment(view: GraphView, fold_id: str) -> tuple[str, float]:
     """The SVG of a fold's members (everything inside them, open), placed where the fold node is; and how
     much taller it is than the fold node."""
-    from archinspect.render.graph import _size
+    from archinspect.render.graph import CHAR_W, _size
 
     g = view.graph
     fold = g.folds[fold_id]
@@ -56,11 +56,13 @@ def _fragment(view: GraphView, fold_id: str) -> tuple[str, float]:
     dy = top + TITLE_H
     body = "".join(view.draw(nodes, edges, groups, lay))
     height = lay.height + TITLE_H
-    title = escape(f"▾ {fold.type}: {fold.name} (click to fold)")
+    text = f"▾ {fold.type}: {fold.name} (click to fold)"
+    title = escape(text)
+    wide = max(lay.width, len(text) * CHAR_W + 16)
     svg = (
         f'<g class="fragment" data-fold="{fold_id}" data-y="{top:.1f}" style="display:none">'
         f'<rect class="fold-title" data-fold="{fold_id}" x="{dx:.1f}" y="{top:.1f}" '
-        f'width="{lay.width:.1f}" height="{height:.1f}" rx="6" fill="#fff6ee" stroke="#b5541c"/>'
+        f'width="{wide:.1f}" height="{height:.1f}" rx="6" fill="#fff6ee" stroke="#b5541c"/>'
         f'<text class="fold-title" data-fold="{fold_id}" x="{dx + 8:.1f}" y="{top + 14:.1f}" '
         f'fill="#b5541c" font-weight="bold">{title}</text>'
         f'<g transform="translate({dx:.1f},{dy:.1f})">{body}</g></g>'
