@@ -169,10 +169,10 @@ _JS = r"""
         d += ' C' + pts[i-1][0] + ',' + my + ' ' + pts[i][0] + ',' + my + ' ' + pts[i].join(','); }
       el.setAttribute('d', d);
     });
-    vb[3] += delta; const paper = svg.querySelector('rect.paper');
+    const paper = svg.querySelector('rect.paper');
     if(paper) paper.setAttribute('height', num(paper, 'height') + delta);
-    if(svg.hasAttribute('height')) svg.setAttribute('height', num(svg, 'height') + delta);
-    setVB();
+    if(svg.hasAttribute('height')){  // inline in a notebook: the picture grows; on the page the view stays
+      svg.setAttribute('height', num(svg, 'height') + delta); vb[3] += delta; setVB(); }
   }
   function toggle(id, open){
     const f = data.folds[id]; if(!f) return;
