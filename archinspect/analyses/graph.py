@@ -29,6 +29,7 @@ from torch import nn
 from archinspect.analyses.graph_pass import observed_pass
 from archinspect.core.provenance import Provenance, Source
 from archinspect.core.report import LayerRecord, Report
+from archinspect.errors import UsageError
 from archinspect.text import fmt_shape
 
 Shape = tuple[int, ...]
@@ -111,6 +112,7 @@ class ArchGraph:
     expanded: set[str]
     report: Report
     notes: list[str] = field(default_factory=list)
+    only: list[str] = field(default_factory=list)  # module names: draw only what is inside them
 
     def visible(self) -> tuple[list[GraphNode], list[GraphEdge], list[GraphGroup]]:
         """What is drawn: folded runs replaced by their fold node, edges between them merged."""
@@ -145,7 +147,42 @@ class ArchGraph:
                 seen.add(key)
                 edges.append(GraphEdge(src, dst, e.shape))
         groups = [g for g in self.groups.values() if g.id not in hidden_groups]
+        if self.only:
+            return self._focused(nodes, edges, groups)
         return nodes, edges, groups
+
+    def _within(self, group: str | None, targets: set[str]) -> bool:
+        while group is not None:
+            if group in targets:
+                return True
+            group = self.groups[group].parent if group in self.groups else None
+        return False
+
+    def _focused(
+        self, nodes: list[GraphNode], edges: list[GraphEdge], groups: list[GraphGroup]
+    ) -> tuple[list[GraphNode], list[GraphEdge], list[GraphGroup]]:
+        """Only what is inside the modules named by ``only``; edges from or to the rest end at stubs named
+        after the node outside."""
+        targets = {g.id for g in self.groups.values() if g.name in self.only}
+        kept = {n.id: n for n in nodes if n.name in self.only or self._within(n.group, targets)}
+        by_id = {n.id: n for n in nodes}
+        stubs: dict[str, GraphNode] = {}
+        out = []
+        for e in edges:
+            src_in, dst_in = e.src in kept, e.dst in kept
+            if src_in and dst_in:
+                out.append(e)
+            elif dst_in:
+                stub = stubs.setdefault(f"from:{e.src}", GraphNode(
+                    f"from:{e.src}", "input", by_id[e.src].name, "input", output_shapes=[e.shape]))
+                out.append(GraphEdge(stub.id, e.dst, e.shape))
+            elif src_in:
+                stub = stubs.setdefault(f"to:{e.dst}", GraphNode(
+                    f"to:{e.dst}", "output", by_id[e.dst].name, "output", input_shapes=[e.shape]))
+                out.append(GraphEdge(e.src, stub.id, e.shape))
+        inputs = [s for s in stubs.values() if s.kind == "input"]
+        outputs = [s for s in stubs.values() if s.kind == "output"]
+        return [*inputs, *kept.values(), *outputs], out, [g for g in groups if self._within(g.id, targets)]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (schema in docs/graph.md)."""
@@ -408,6 +445,7 @@ def architecture_graph(
     depth: int = 2,
     fold: bool = True,
     expand: Iterable[str] = (),
+    only: Iterable[str] = (),
     **pass_options: Any,
 ) -> ArchGraph:
     """Run ``model`` once on ``inputs`` and return its :class:`ArchGraph` at ``depth``.
@@ -418,6 +456,7 @@ def architecture_graph(
         depth: module calls at this depth (and leaves above it) are nodes; those above are groups. Default 2.
         fold: fold runs of identical chained blocks into one node ``Type × N``. Default True.
         expand: folds to leave open: ``all``, or module names (``layer3`` opens the fold inside it).
+        only: module names: draw only what is inside them (edges from the rest start at named stubs).
         **pass_options: ``device``, ``dtype``, ``mode``, ``kwargs``, ``cpu_model``, ``model_name``, ``force``.
 
     Example:
@@ -427,6 +466,11 @@ def architecture_graph(
     """
     report, prov, ran = observed_pass(model, inputs, depth=depth, **pass_options)
     graph = build_graph(report, prov, ran, depth, fold, expand)
+    graph.only = list(only)
+    names = {r.name for r in report.records}
+    for name in graph.only:
+        if name not in names:
+            raise UsageError(f"only={name!r} is not a module of the model; accepted: a module's qualified name")
     if prov.outputs and not [e for e in graph.edges if e.dst.startswith("out:")]:
         graph.notes.append("the output could not be traced back to a node")
     return graph

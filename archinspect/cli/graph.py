@@ -34,6 +34,7 @@ EXAMPLES = (
     "archinspect graph googlenet --depth 3 -o googlenet.svg",
     "archinspect graph densenet-bc --depth 2 --format mermaid",
     "archinspect graph resnet50 --expand layer3 --color params -o r50.svg",
+    "archinspect graph googlenet --depth 3 --only inception3a -o inception.svg",
 )
 SUFFIXES = {".svg": "svg", ".html": "html", ".htm": "html", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
             ".mermaid": "mermaid", ".md": "mermaid", ".json": "json"}
@@ -81,6 +82,10 @@ def graph(
                      help="Open the fold of repeated blocks inside module NAME (repeatable; 'all' opens every fold)."),
     ] = None,
     no_fold: Annotated[bool, typer.Option("--no-fold", help="Draw repeated blocks one by one.")] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", metavar="NAME", help="Draw only what is inside module NAME (repeatable)."),
+    ] = None,
     force: ForceOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -96,12 +101,14 @@ def graph(
 
         fmt = _format(format, output)
         loaded, specs, resolved = load_target(model, arg, input, device, force=force)
+        _check_names(loaded.model, expand or [], only or [])
         view = draw(
             loaded.model,
             specs,
             depth=depth,
             fold=not no_fold,
             expand=expand or (),
+            only=only or (),
             color=color.value,
             device="auto" if device == "auto" else resolved,
             mode=mode.value,
@@ -113,7 +120,6 @@ def graph(
         )
         for note in [*loaded.notes, *view.graph.notes]:
             say(f"note: {note}")
-        _unknown_expand(view, expand or [])
         if len(view.nodes) > PAGE_LIMIT:
             say(f"note: {len(view.nodes):,} boxes are more than a page shows (about {PAGE_LIMIT:,}); "
                 f"narrow the view with --depth {max(depth - 1, 0)}")
@@ -143,11 +149,13 @@ def _format(fmt: GraphFormat | None, output: Path | None) -> str | None:
     return None if sys.stdout.isatty() else "svg"
 
 
-def _unknown_expand(view: GraphView, expand: list[str]) -> None:
-    names = {r.name for r in view.graph.report.records}
-    for want in expand:
-        if want != "all" and want not in names:
-            raise UsageError(f"--expand {want!r} is not a module of the model; accepted: a module name or 'all'")
+def _check_names(model: object, expand: list[str], only: list[str]) -> None:
+    names = {name for name, _ in model.named_modules()}  # type: ignore[attr-defined]
+    for flag, wanted in (("--expand", expand), ("--only", only)):
+        for want in wanted:
+            if want not in names and not (flag == "--expand" and want == "all"):
+                accepted = "a module name or 'all'" if flag == "--expand" else "a module's qualified name"
+                raise UsageError(f"{flag} {want!r} is not a module of the model; accepted: {accepted}")
 
 
 def _summary(view: GraphView, label: str) -> None:

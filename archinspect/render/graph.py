@@ -371,6 +371,7 @@ def graph(
     depth: int = 2,
     fold: bool = True,
     expand: Any = (),
+    only: Any = (),
     color: str = "macs",
     **pass_options: Any,
 ) -> GraphView:
@@ -382,6 +383,7 @@ def graph(
         depth: module calls at this depth (and leaves above it) are nodes. Default 2.
         fold: runs of identical chained blocks as one node ``Type × N``. Default True.
         expand: folds to open: ``"all"`` or module names (``"layer3"``).
+        only: module names: draw only what is inside them (``"inception3a"``).
         color: what colours the boxes: ``macs`` (default), ``params`` or ``memory`` (output bytes).
         **pass_options: ``device``, ``dtype``, ``mode``, ``kwargs``, ``cpu_model``, ``model_name``, ``force``.
 
@@ -392,7 +394,10 @@ def graph(
     if color not in METRICS:
         raise UsageError(f"color={color!r} is not a metric; accepted: {', '.join(METRICS)}")
     expand = [expand] if isinstance(expand, str) else list(expand)
-    return GraphView(architecture_graph(model, inputs, depth=depth, fold=fold, expand=expand, **pass_options), color)
+    only = [only] if isinstance(only, str) else list(only)
+    return GraphView(
+        architecture_graph(model, inputs, depth=depth, fold=fold, expand=expand, only=only, **pass_options), color
+    )
 
 
 __all__ = ["FORMATS", "GraphEdge", "GraphView", "METRICS", "graph", "node_lines"]

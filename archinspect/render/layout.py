@@ -15,6 +15,7 @@ Measured against Graphviz (``pygraphviz``'s bundled ``dot``) and ``grandalf`` in
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -157,7 +158,8 @@ def layout(boxes: Sequence[Box], edges: Sequence[tuple[str, str]]) -> Layout:
         pts += [place[v] for v in chain[1:-1]]
         pts.append((nodes[d].x, nodes[d].y - nodes[d].height / 2))
         lines.append(pts)
-    boxes_out = _group_boxes(nodes, {b.id: b.groups for b in boxes})
+    bends = {v: Placed(*place[v], 2.0, 2.0) for v in place if v[0] == "\0" and groups[v]}
+    boxes_out = _group_boxes({**nodes, **bends}, {**{b.id: b.groups for b in boxes}, **{v: groups[v] for v in bends}})
     right = max([p.x + p.width / 2 for p in nodes.values()] + [x + w for x, _, w, _ in boxes_out.values()] + [0])
     bottom = max([p.y + p.height / 2 for p in nodes.values()] + [y + h for _, y, _, h in boxes_out.values()] + [0])
     return Layout(nodes, lines, boxes_out, right + 10, bottom + 10, {i: layer[i] for i in ids})
@@ -234,14 +236,22 @@ def _coordinates(
         for i in range(1, len(row)):
             x[row[i]] = max(x[row[i]], x[row[i - 1]] + sep(row[i - 1], row[i]))
 
+    members: dict[str, list[str]] = defaultdict(list)  # innermost cluster -> its boxes (no dummies)
+    for v in x:
+        if groups[v] and v[0] != "\0":
+            members[groups[v][-1]].append(v)
     for sweep in range(2 * SWEEPS):
         order = rows if sweep % 2 == 0 else list(reversed(rows))
+        centre = {g: sum(x[v] for v in vs) / len(vs) for g, vs in members.items() if len(vs) > 1}
         for row in order:
             want = {}
             for v in row:
                 ns = (up[v] + down[v]) if sweep >= SWEEPS else (up[v] if sweep % 2 == 0 else down[v])
                 want[v] = sum(x[n] for n in ns) / len(ns) if ns else x[v]
+                if v[0] != "\0" and groups[v] and groups[v][-1] in centre:  # a cluster stays a column
+                    want[v] = (want[v] + centre[groups[v][-1]]) / 2
             settle(row, want)
+    _separate_clusters(x, rows, groups, width)
     low = min(x[v] - width[v] / 2 for v in x) if x else 0.0
     y: dict[str, float] = {}
     top = 10.0 + HEADER + BORDER * max((len(groups[v]) for v in rows[0]), default=0) if rows else 0.0
@@ -276,3 +286,42 @@ def _group_boxes(
         top = pad + HEADER * (inner[g] + 1) / 1.6
         out[g] = (x0 - pad, y0 - top, x1 - x0 + 2 * pad, y1 - y0 + top + pad)
     return out
+
+
+def _separate_clusters(
+    x: dict[str, float], rows: list[list[str]], groups: dict[str, tuple[str, ...]], width: dict[str, float]
+) -> None:
+    """Push apart sibling clusters whose boxes overlap (a cluster's nodes in different layers can drift into
+    its neighbour's column): the right one, and everything right of it in the layers they share, moves right."""
+    layer = {v: i for i, row in enumerate(rows) for v in row}
+    for _ in range(30):
+        hull: dict[str, list[float]] = {}
+        for v, gs in groups.items():
+            if v[0] == "\0":
+                continue
+            for depth, g in enumerate(gs):
+                pad = GROUP_SEP * 0.6
+                h = hull.setdefault(g, [math.inf, -math.inf, math.inf, -math.inf, float(depth)])
+                h[0], h[1] = min(h[0], x[v] - width[v] / 2 - pad), max(h[1], x[v] + width[v] / 2 + pad)
+                h[2], h[3] = min(h[2], layer[v]), max(h[3], layer[v])
+        parent = {g: gs[:i] for gs in groups.values() for i, g in enumerate(gs)}
+        moved = False
+        names = sorted(hull, key=lambda g: hull[g][0])
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                ha, hb = hull[a], hull[b]
+                if parent[a] != parent[b] or ha[3] < hb[2] or hb[3] < ha[2] or ha[1] <= hb[0]:
+                    continue
+                left, right = (a, b) if (ha[0] + ha[1]) <= (hb[0] + hb[1]) else (b, a)
+                shift = hull[left][1] - hull[right][0] + GROUP_SEP / 2
+                edge = hull[right][0]
+                lo, hi = min(ha[2], hb[2]), max(ha[3], hb[3])
+                for v in x:
+                    if lo <= layer[v] <= hi and x[v] >= edge - 1e-6 and left not in groups[v]:
+                        x[v] += shift
+                moved = True
+                break
+            if moved:
+                break
+        if not moved:
+            return
