@@ -263,3 +263,24 @@ def test_cli_usage_errors(cli, args: list[str], message: str) -> None:  # noqa: 
     result = cli("graph", "resnet18", *args)
     assert result.exit_code == 2
     assert result.stderr.strip() == message
+
+
+def test_only_draws_one_module_with_named_stubs_for_the_rest() -> None:
+    g = architecture_graph(load_model("googlenet").model, (1, 3, 224, 224), depth=3, only=["inception3a"])
+    nodes, edges, groups = g.visible()
+    stubs_in = [n.name for n in nodes if n.kind == "input"]
+    stubs_out = sorted(n.name for n in nodes if n.kind == "output")
+    assert stubs_in == ["maxpool2"]
+    assert stubs_out == ["inception3b.branch1.conv", "inception3b.branch2.0", "inception3b.branch3.0",
+                         "inception3b.branch4.0"]
+    assert {gr.name for gr in groups} == {"inception3a", *(f"inception3a.branch{i}" for i in range(1, 5))}
+    pool = next(n.id for n in g.nodes.values() if n.name == "maxpool2")
+    assert len([e for e in edges if e.src == f"from:{pool}"]) == 4  # one input, fanned out to four branches
+
+
+def test_cli_only_unknown_module(cli) -> None:  # noqa: ANN001
+    result = cli("graph", "googlenet", "--only", "inception9")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: --only 'inception9' is not a module of the model; accepted: a module's qualified name"
+    )

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Any
 
+from archinspect.render.graph_text import CHAR_W, node_details, size
 from archinspect.render.layout import Box, layout
 
-if TYPE_CHECKING:
-    from archinspect.render.graph import GraphView
+GraphView = Any  # archinspect.render.graph.GraphView, which imports this module
 
 TITLE_H = 20.0  # an open fold's title bar
 
@@ -23,8 +23,6 @@ TITLE_H = 20.0  # an open fold's title bar
 def _fragment(view: GraphView, fold_id: str) -> tuple[str, float]:
     """The SVG of a fold's members (everything inside them, open), placed where the fold node is; and how
     much taller it is than the fold node."""
-    from archinspect.render.graph import CHAR_W, _size
-
     g = view.graph
     fold = g.folds[fold_id]
     inside_groups = set(fold.members) & set(g.groups)
@@ -47,7 +45,7 @@ def _fragment(view: GraphView, fold_id: str) -> tuple[str, float]:
             group = g.groups[group].parent
         return tuple(reversed(out))
 
-    lay = layout([Box(n.id, *_size(n, view.lines(n)), chain(n.group)) for n in nodes], [(e.src, e.dst) for e in edges])
+    lay = layout([Box(n.id, *size(n, view.lines(n)), chain(n.group)) for n in nodes], [(e.src, e.dst) for e in edges])
     groups = [grp for grp in g.groups.values() if grp.id in inside_groups]
     placed = view.layout.nodes[fold_id]
     entry = lay.nodes[nodes[0].id]
@@ -80,8 +78,6 @@ def _parts(view: GraphView) -> tuple[str, str]:
             p = view.layout.nodes[fid]
             folds[fid] = {"y": p.y, "delta": delta}
     svg = svg.replace("</svg>", "".join(fragments) + "</svg>")
-    from archinspect.render.graph import node_details
-
     details = {n.id: node_details(n) for n in view.graph.nodes.values()}
     details.update({fid: node_details(f) for fid, f in view.graph.folds.items()})
     data = json.dumps({"details": details, "folds": folds}).replace("</", "<\\/")
