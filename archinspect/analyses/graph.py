@@ -26,8 +26,8 @@ from typing import Any
 
 from torch import nn
 
-from archinspect.analyses.graph_pass import observed_pass
-from archinspect.core.provenance import Provenance, Source
+from archinspect.analyses.shapes import inspect
+from archinspect.core.provenance import Provenance, ProvenanceTracker, Source
 from archinspect.core.report import LayerRecord, Report
 from archinspect.errors import UsageError
 from archinspect.text import fmt_shape
@@ -457,21 +457,24 @@ def architecture_graph(
         fold: fold runs of identical chained blocks into one node ``Type × N``. Default True.
         expand: folds to leave open: ``all``, or module names (``layer3`` opens the fold inside it).
         only: module names: draw only what is inside them (edges from the rest start at named stubs).
-        **pass_options: ``device``, ``dtype``, ``mode``, ``kwargs``, ``cpu_model``, ``model_name``, ``force``.
+        **pass_options: as for :func:`archinspect.inspect`: ``kwargs``, ``model_name``, ``cpu_model``, ``device``,
+            ``dtype``, ``mode``, ``force``, ...
 
     Example:
         >>> g = architecture_graph(create_model("resnet50"), "1,3,224,224")
         >>> [f.type for f in g.folds.values()]
         ['Bottleneck × 3', 'Bottleneck × 4', 'Bottleneck × 6', 'Bottleneck × 3']
     """
-    report, prov, ran = observed_pass(model, inputs, depth=depth, **pass_options)
-    graph = build_graph(report, prov, ran, depth, fold, expand)
+    tracker = ProvenanceTracker()
+    report = inspect(model, inputs, observers=[tracker], depth=depth, **pass_options)
+    ran = tracker.model if tracker.model is not None else model  # the module that ran: its layers' settings
+    graph = build_graph(report, tracker.result, ran, depth, fold, expand)
     graph.only = list(only)
     names = {r.name for r in report.records}
     for name in graph.only:
         if name not in names:
             raise UsageError(f"only={name!r} is not a module of the model; accepted: a module's qualified name")
-    if prov.outputs and not [e for e in graph.edges if e.dst.startswith("out:")]:
+    if tracker.result.outputs and not [e for e in graph.edges if e.dst.startswith("out:")]:
         graph.notes.append("the output could not be traced back to a node")
     return graph
 

@@ -1,7 +1,8 @@
 """Where every tensor of a pass came from: the dataflow that ``archinspect graph`` draws.
 
-A :class:`ProvenanceTracker` watches one pass like the FLOP counter does (the module calls as they are
-entered and left, every ATen operator once its output exists) and gives each tensor a :class:`Source`:
+A :class:`ProvenanceTracker` is a :class:`~archinspect.core.observe.PassObserver` of the one pass: it sees
+the module calls as they are entered and left and every ATen operator once its output exists, and gives
+each tensor a :class:`Source`:
 the model input it is, the operator that made it, or the module call that returned it. A module call
 that returns a tensor wraps the source it had inside (``inner``), so the chain of a ResNet block's output
 reads ``layer1 -> layer1.2 -> layer1.2.relu``; a graph at any depth later picks the link at that depth
@@ -24,6 +25,7 @@ import torch
 from torch.utils.weak import WeakTensorKeyDictionary
 
 from archinspect.core.costs import op_cost
+from archinspect.core.observe import ModuleCall, PassObserver, PassRun
 from archinspect.core.tensors import tensors
 
 Shape = tuple[int, ...]
@@ -75,24 +77,26 @@ def op_name(func: Any) -> str:
     return name.split("::")[-1]
 
 
-class ProvenanceTracker:
-    """An observer of one pass (``start``, ``enter``, ``leave``, ``op``) that builds a :class:`Provenance`.
+class ProvenanceTracker(PassObserver):
+    """Builds a :class:`Provenance` (``result``) while the pass runs; ``model`` is the module that ran.
 
-    A pass that restarts (the meta pass falling back to CPU) begins again at the root call's ``enter``.
+    A pass that restarts (the meta pass falling back to CPU) starts again from ``start``.
     """
 
     def __init__(self) -> None:
         self.result = Provenance()
+        self.model: torch.nn.Module | None = None
         self._sources: WeakTensorKeyDictionary = WeakTensorKeyDictionary()
         self._stack: list[tuple[int, bool]] = []  # (record index, module has no submodules)
         self._last = -1  # the last call entered
 
-    def start(self, args: Any, kwargs: dict[str, Any]) -> None:
+    def start(self, run: PassRun) -> None:
         """Mark the model's inputs (positional, then keyword)."""
         self.result = Provenance()
+        self.model = run.model
         self._sources = WeakTensorKeyDictionary()
-        self._stack = []
-        named = [(i, a) for i, a in enumerate(args)] + list(kwargs.items())
+        self._stack, self._last = [], -1
+        named = [*enumerate(run.args), *run.kwargs.items()]
         for key, value in named:
             for t in tensors(value):
                 self._sources[t] = Source("input", key, tuple(t.shape))
@@ -106,12 +110,15 @@ class ProvenanceTracker:
                 found = Source(base.kind, base.ref, tuple(t.shape), base.inner)
         return found
 
-    def enter(self, record: int, module: torch.nn.Module, args: Any, kwargs: dict[str, Any]) -> None:
-        self._stack.append((record, not module._modules))
+    def enter(self, call: ModuleCall) -> None:
+        record = call.record.index
+        self._stack.append((record, not call.module._modules))
         self._last = record
-        self.result.calls[record] = [s for t in tensors((args, kwargs)) if (s := self.source(t)) is not None]
+        found = [s for t in tensors((call.args, call.kwargs)) if (s := self.source(t)) is not None]
+        self.result.calls[record] = found
 
-    def leave(self, record: int, output: Any) -> None:
+    def leave(self, call: ModuleCall, output: Any) -> None:
+        record = call.record.index
         if self._stack and self._stack[-1][0] == record:
             self._stack.pop()
         returned = []
@@ -123,7 +130,7 @@ class ProvenanceTracker:
         if not self._stack:
             self.result.outputs = returned
 
-    def op(self, func: Any, args: Any, kwargs: dict[str, Any], out: Any) -> None:
+    def op(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
         if self._stack and self._stack[-1][1]:
             return  # inside a module without submodules: that module is the node
         name = op_name(func)
