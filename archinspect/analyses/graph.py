@@ -166,6 +166,12 @@ class ArchGraph:
         targets = {g.id for g in self.groups.values() if g.name in self.only}
         kept = {n.id: n for n in nodes if n.name in self.only or self._within(n.group, targets)}
         by_id = {n.id: n for n in nodes}
+
+        def named(node_id: str) -> str:  # an operator outside is named with its module: "block2 cat"
+            n = by_id[node_id]
+            group = self.groups.get(n.group) if n.kind == "op" and n.group else None
+            return f"{group.name} {n.name}" if group is not None and group.record != 0 else n.name
+
         stubs: dict[str, GraphNode] = {}
         out = []
         for e in edges:
@@ -174,11 +180,11 @@ class ArchGraph:
                 out.append(e)
             elif dst_in:
                 stub = stubs.setdefault(f"from:{e.src}", GraphNode(
-                    f"from:{e.src}", "input", by_id[e.src].name, "input", output_shapes=[e.shape]))
+                    f"from:{e.src}", "input", named(e.src), "input", output_shapes=[e.shape]))
                 out.append(GraphEdge(stub.id, e.dst, e.shape))
             elif src_in:
                 stub = stubs.setdefault(f"to:{e.dst}", GraphNode(
-                    f"to:{e.dst}", "output", by_id[e.dst].name, "output", input_shapes=[e.shape]))
+                    f"to:{e.dst}", "output", named(e.dst), "output", input_shapes=[e.shape]))
                 out.append(GraphEdge(e.src, stub.id, e.shape))
         inputs = [s for s in stubs.values() if s.kind == "input"]
         outputs = [s for s in stubs.values() if s.kind == "output"]

@@ -202,8 +202,11 @@ _JS = r"""
     const w = vb[2] * k, h = vb[3] * k; vb = [vb[0] + (vb[2] - w) * fx, vb[1] + (vb[3] - h) * fy, w, h]; setVB();
   }, {passive: false});
   svg.removeAttribute('width'); svg.removeAttribute('height');
-  const full = vb[2], wide = Math.max(full, view.clientWidth);  // start at 1:1 (or the width fitted), top first
-  vb = [vb[0] - (wide - full) / 2, 0, wide, wide * view.clientHeight / Math.max(1, view.clientWidth)]; setVB();
+  // start at 1:1, top first; a graph up to 1.6 screens tall is shown whole
+  const ratio = view.clientHeight / Math.max(1, view.clientWidth);
+  const scale = vb[3] <= 1.6 * view.clientHeight ? Math.max(1, vb[3] / view.clientHeight) : 1;
+  const wide = Math.max(vb[2], view.clientWidth * scale);
+  vb = [vb[0] - (wide - vb[2]) / 2, 0, wide, wide * ratio]; setVB();
 })();
 """
 

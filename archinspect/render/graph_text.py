@@ -55,7 +55,8 @@ def node_lines(node: GraphNode, within: str = "") -> list[str]:
         return [node.name, ", ".join(shape_text(s) for s in shapes)]
     if node.kind == "op":
         return [node.name]
-    name = node.name.removeprefix(within + ".") if within and node.name.startswith(within + ".") else node.name
+    inside = within and node.kind == "module" and node.name.startswith(within + ".")
+    name = node.name.removeprefix(within + ".") if inside else node.name
     title = short_path(name, 34) if node.kind == "module" else node.type
     second = f"{node.type} {settings_text(node)}".strip() if node.kind == "module" else short_path(name, 34)
     lines = [title or node.type, second]
