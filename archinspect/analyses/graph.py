@@ -474,8 +474,9 @@ def architecture_graph(
     tracker = ProvenanceTracker()
     report = inspect(model, inputs, observers=[tracker], depth=depth, **pass_options)
     ran = tracker.model if tracker.model is not None else model  # the module that ran: its layers' settings
-    graph = build_graph(report, tracker.result, ran, depth, fold, expand)
-    graph.only = list(only)
+    only = list(only)
+    graph = build_graph(report, tracker.result, ran, depth, fold, [*expand, *only])  # a fold hiding NAME opens
+    graph.only = only
     names = {r.name for r in report.records}
     for name in graph.only:
         if name not in names:

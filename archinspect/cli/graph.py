@@ -67,8 +67,12 @@ def graph(
     ] = 2,
     format: Annotated[  # noqa: A002 - the option is --format
         GraphFormat | None,
-        typer.Option("--format", "-f", help="Output format (default: from --output's suffix, else svg).",
-                     show_default=False),
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format (default: from --output's suffix; piped: svg; on a terminal: a summary).",
+            show_default=False,
+        ),
     ] = None,
     output: Annotated[
         Path | None,

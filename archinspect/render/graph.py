@@ -175,12 +175,7 @@ class GraphView:
         """Graphviz DOT (clusters for groups), for people who have ``dot``."""
         out = [f'digraph "{_q(self.graph.model)}" {{', "  rankdir=TB; node [shape=box, fontname=Helvetica, "
                'fontsize=10]; edge [fontname=Helvetica, fontsize=9];']
-        children: dict[str | None, list[GraphGroup]] = {}
-        for g in self.groups:
-            children.setdefault(self._parent_drawn(g.parent), []).append(g)
-        members: dict[str | None, list[GraphNode]] = {}
-        for n in self.nodes:
-            members.setdefault(self._parent_drawn(n.group), []).append(n)
+        children, members = self._nesting()
 
         def emit(group: str | None, indent: str) -> None:
             for n in members.get(group, []):
@@ -197,6 +192,16 @@ class GraphView:
         out.append("}")
         return "\n".join(out) + "\n"
 
+    def _nesting(self) -> tuple[dict[str | None, list[GraphGroup]], dict[str | None, list[GraphNode]]]:
+        """Drawn groups by their drawn parent group, and nodes (in reading order) by their drawn group."""
+        children: dict[str | None, list[GraphGroup]] = {}
+        for g in self.groups:
+            children.setdefault(self._parent_drawn(g.parent), []).append(g)
+        members: dict[str | None, list[GraphNode]] = {}
+        for n in self._reading_order():
+            members.setdefault(self._parent_drawn(n.group), []).append(n)
+        return children, members
+
     def _parent_drawn(self, group: str | None) -> str | None:
         drawn = {g.id for g in self.groups}
         while group is not None and group not in drawn:
@@ -208,12 +213,7 @@ class GraphView:
         ids = {n.id: f"n{i}" for i, n in enumerate(self._reading_order())}
         gids = {g.id: f"g{i}" for i, g in enumerate(self.groups)}
         out = ["flowchart TD"]
-        children: dict[str | None, list[GraphGroup]] = {}
-        for g in self.groups:
-            children.setdefault(self._parent_drawn(g.parent), []).append(g)
-        members: dict[str | None, list[GraphNode]] = {}
-        for n in self._reading_order():
-            members.setdefault(self._parent_drawn(n.group), []).append(n)
+        children, members = self._nesting()
 
         def emit(group: str | None, indent: str) -> None:
             for n in members.get(group, []):

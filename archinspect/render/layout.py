@@ -310,7 +310,9 @@ def _separate_clusters(
         for i, a in enumerate(names):
             for b in names[i + 1:]:
                 ha, hb = hull[a], hull[b]
-                if parent[a] != parent[b] or ha[3] < hb[2] or hb[3] < ha[2] or ha[1] <= hb[0]:
+                if ha[1] <= hb[0]:
+                    break  # sorted by left edge: no later cluster reaches back into ``a``
+                if parent[a] != parent[b] or ha[3] < hb[2] or hb[3] < ha[2]:
                     continue
                 left, right = (a, b) if (ha[0] + ha[1]) <= (hb[0] + hb[1]) else (b, a)
                 shift = hull[left][1] - hull[right][0] + GROUP_SEP / 2
