@@ -68,16 +68,27 @@ def _chromium(tmp_path: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The page ``--output x.html`` writes, and a notebook cell's ``_repr_html_`` in a bare page."""
     loaded = load_model("resnet50")
-    path = tmp_path_factory.mktemp("graph") / "resnet50.html"
-    path.write_text(graph(loaded.model, loaded.inputs(None), model_name="resnet50").html(), encoding="utf-8")
-    return path
+    view = graph(loaded.model, loaded.inputs(None), model_name="resnet50")
+    folder = tmp_path_factory.mktemp("graph")
+    (folder / "resnet50.html").write_text(view.html(), encoding="utf-8")
+    cell = f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{view._repr_html_()}</body></html>"
+    (folder / "cell.html").write_text(cell, encoding="utf-8")
+    return {"page": folder / "resnet50.html", "notebook": folder / "cell.html"}
 
 
-def test_page_runs_offline_shows_the_boxes_and_folds_on_click(page: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def page(pages: dict[str, Path]) -> Path:
+    return pages["page"]
+
+
+@pytest.mark.parametrize("kind", ["page", "notebook"])
+def test_runs_offline_shows_the_boxes_and_folds_on_click(pages: dict[str, Path], kind: str, tmp_path: Path) -> None:
     probe = tmp_path / "probe.html"
-    probe.write_text(page.read_text(encoding="utf-8").replace("<head>", "<head>" + HARNESS, 1), encoding="utf-8")
+    text = pages[kind].read_text(encoding="utf-8")
+    probe.write_text(text.replace("<head>", "<head>" + HARNESS, 1), encoding="utf-8")
     dom = _chromium(tmp_path, "--virtual-time-budget=5000", "--window-size=1200,900", "--dump-dom", probe.as_uri())
     found = re.search(r'<pre id="result">(.*?)</pre>', dom)
     assert found, dom[-2000:]
