@@ -282,3 +282,10 @@ def test_cli_only_unknown_module(cli) -> None:  # noqa: ANN001
     assert result.stderr.strip() == (
         "error: --only 'inception9' is not a module of the model; accepted: a module's qualified name"
     )
+
+
+def test_public_api_names() -> None:
+    import archinspect
+    from archinspect.analyses.graph import ArchGraph as Data
+
+    assert archinspect.graph is graph and archinspect.GraphView is GraphView and archinspect.ArchGraph is Data
