@@ -480,7 +480,9 @@ def architecture_graph(
     names = {r.name for r in report.records}
     for name in graph.only:
         if name not in names:
-            raise UsageError(f"only={name!r} is not a module of the model; accepted: a module's qualified name")
+            raise UsageError(
+                f"only={name!r} is not a module of the model; accepted: a module's qualified name", param="only"
+            )
     if tracker.result.outputs and not [e for e in graph.edges if e.dst.startswith("out:")]:
         graph.notes.append("the output could not be traced back to a node")
     return graph

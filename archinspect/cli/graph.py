@@ -19,8 +19,7 @@ from archinspect.cli.common import (
     Mode,
     ModelArg,
     ModeOpt,
-    handle_errors,
-    load_target,
+    command_run,
     register_command,
     say,
 )
@@ -100,11 +99,11 @@ def graph(
     The layout is computed in-process (no Graphviz needed); HTML is one self-contained page with pan, zoom,
     details on hover and folds that open on click.
     """
-    with handle_errors(debug):
+    with command_run(debug) as run:
         from archinspect.render.graph import graph as draw
 
         fmt = _format(format, output)
-        loaded, specs, resolved = load_target(model, arg, input, device, force=force)
+        loaded, specs, resolved = run.load(model, arg, input, device, force=force)
         _check_names(loaded.model, expand or [], only or [])
         view = draw(
             loaded.model,
@@ -122,8 +121,7 @@ def graph(
             cpu_model=loaded.cpu_model(),
             force=force,
         )
-        for note in [*loaded.notes, *view.graph.notes]:
-            say(f"note: {note}")
+        run.notes([*loaded.notes, *view.graph.notes])
         if len(view.nodes) > PAGE_LIMIT:
             say(f"note: {len(view.nodes):,} boxes are more than a page shows (about {PAGE_LIMIT:,}); "
                 f"narrow the view with --depth {max(depth - 1, 0)}")

@@ -42,7 +42,7 @@ class GraphView:
 
     def __init__(self, graph: ArchGraph, metric: str = "macs") -> None:
         if metric not in METRICS:
-            raise UsageError(f"color={metric!r} is not a metric; accepted: {', '.join(METRICS)}")
+            raise UsageError(f"color={metric!r} is not a metric; accepted: {', '.join(METRICS)}", param="color")
         self.graph = graph
         self.metric = metric
         self.nodes, self.edges, groups = graph.visible()
@@ -240,7 +240,7 @@ class GraphView:
 
     def render(self, fmt: str) -> str:
         if fmt not in FORMATS:
-            raise UsageError(f"format={fmt!r} is not a graph format; accepted: {', '.join(FORMATS)}")
+            raise UsageError(f"format={fmt!r} is not a graph format; accepted: {', '.join(FORMATS)}", param="format")
         return getattr(self, fmt)()
 
     # ---- notebooks ----------------------------------------------------------------------------------
@@ -305,7 +305,7 @@ def graph(
         >>> open("resnet50.svg", "w").write(view.svg())
     """
     if color not in METRICS:
-        raise UsageError(f"color={color!r} is not a metric; accepted: {', '.join(METRICS)}")
+        raise UsageError(f"color={color!r} is not a metric; accepted: {', '.join(METRICS)}", param="color")
     expand = [expand] if isinstance(expand, str) else list(expand)
     only = [only] if isinstance(only, str) else list(only)
     return GraphView(
