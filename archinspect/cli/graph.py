@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,6 +22,7 @@ from archinspect.cli.common import (
     register_command,
     say,
 )
+from archinspect.cli.params import Choice, choice_option, whole_option
 from archinspect.errors import UsageError
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ SUFFIXES = {".svg": "svg", ".html": "html", ".htm": "html", ".dot": "dot", ".gv"
 PAGE_LIMIT = 1500  # visible nodes past which a page is no longer readable
 
 
-class GraphFormat(str, enum.Enum):
+class GraphFormat(Choice):
     svg = "svg"
     html = "html"
     dot = "dot"
@@ -48,7 +48,7 @@ class GraphFormat(str, enum.Enum):
     json = "json"
 
 
-class Metric(str, enum.Enum):
+class Metric(Choice):
     macs = "macs"
     params = "params"
     memory = "memory"
@@ -62,13 +62,14 @@ def graph(
     dtype: DtypeOpt = None,
     mode: ModeOpt = Mode.eval,
     depth: Annotated[
-        int, typer.Option("--depth", min=0, metavar="N", help="Module calls at depth N (and leaves above) are boxes.")
+        int, whole_option("--depth", minimum=0, help="Module calls at depth N (and leaves above) are boxes.")
     ] = 2,
     format: Annotated[  # noqa: A002 - the option is --format
         GraphFormat | None,
-        typer.Option(
+        choice_option(
             "--format",
             "-f",
+            kind=GraphFormat,
             help="Output format (default: from --output's suffix; piped: svg; on a terminal: a summary).",
             show_default=False,
         ),
@@ -78,7 +79,7 @@ def graph(
         typer.Option("--output", "-o", metavar="FILE",
                      help="Write to FILE (.svg .html .dot .mmd .json) instead of stdout."),
     ] = None,
-    color: Annotated[Metric, typer.Option("--color", help="What colours the boxes.")] = Metric.macs,
+    color: Annotated[Metric, choice_option("--color", kind=Metric, help="What colours the boxes.")] = Metric.macs,
     expand: Annotated[
         list[str] | None,
         typer.Option("--expand", metavar="NAME",
