@@ -175,22 +175,32 @@ class GraphView:
         """Graphviz DOT (clusters for groups), for people who have ``dot``."""
         out = [f'digraph "{_q(self.graph.model)}" {{', "  rankdir=TB; node [shape=box, fontname=Helvetica, "
                'fontsize=10]; edge [fontname=Helvetica, fontsize=9];']
-        children, members = self._nesting()
 
-        def emit(group: str | None, indent: str) -> None:
-            for n in members.get(group, []):
-                shape = ", shape=ellipse" if n.kind == "op" else ", style=bold" if n.kind == "fold" else ""
-                out.append(f'{indent}"{n.id}" [label="{_q(chr(10).join(self.lines(n)))}"{shape}];')
-            for g in children.get(group, []):
-                out.append(f'{indent}subgraph "cluster_{g.id}" {{ label="{_q(g.name)} ({_q(g.type)})"; style=dashed;')
-                emit(g.id, indent + "  ")
-                out.append(f"{indent}}}")
+        def box(n: GraphNode) -> str:
+            shape = ", shape=ellipse" if n.kind == "op" else ", style=bold" if n.kind == "fold" else ""
+            return f'"{n.id}" [label="{_q(chr(10).join(self.lines(n)))}"{shape}];'
 
-        emit(None, "  ")
+        out += self._nested(box, lambda g: f'subgraph "cluster_{g.id}" {{ label="{_q(g.name)} ({_q(g.type)})"; '
+                            "style=dashed;", "}")
         for e in self.edges:
             out.append(f'  "{e.src}" -> "{e.dst}" [label="{shape_text(e.shape)}"];')
         out.append("}")
         return "\n".join(out) + "\n"
+
+    def _nested(self, box: Any, opening: Any, closing: str) -> list[str]:
+        """Lines for the drawn nodes inside their nested groups: ``box(node)``, ``opening(group)`` ... ``closing``."""
+        children, members = self._nesting()
+        out: list[str] = []
+
+        def emit(group: str | None, indent: str) -> None:
+            out.extend(indent + box(n) for n in members.get(group, []))
+            for g in children.get(group, []):
+                out.append(indent + opening(g))
+                emit(g.id, indent + "  ")
+                out.append(indent + closing)
+
+        emit(None, "  ")
+        return out
 
     def _nesting(self) -> tuple[dict[str | None, list[GraphGroup]], dict[str | None, list[GraphNode]]]:
         """Drawn groups by their drawn parent group, and nodes (in reading order) by their drawn group."""
@@ -213,20 +223,13 @@ class GraphView:
         ids = {n.id: f"n{i}" for i, n in enumerate(self._reading_order())}
         gids = {g.id: f"g{i}" for i, g in enumerate(self.groups)}
         out = ["flowchart TD"]
-        children, members = self._nesting()
+        def box(n: GraphNode) -> str:
+            text = "<br/>".join(_m(t) for t in self.lines(n))
+            left, right = {"op": ("([", "])"), "fold": ("[[", "]]"), "input": ("[/", "/]"),
+                           "output": ("[\\", "\\]")}.get(n.kind, ("[", "]"))
+            return f'{ids[n.id]}{left}"{text}"{right}'
 
-        def emit(group: str | None, indent: str) -> None:
-            for n in members.get(group, []):
-                text = "<br/>".join(_m(t) for t in self.lines(n))
-                left, right = {"op": ("([", "])"), "fold": ("[[", "]]"), "input": ("[/", "/]"),
-                               "output": ("[\\", "\\]")}.get(n.kind, ("[", "]"))
-                out.append(f'{indent}{ids[n.id]}{left}"{text}"{right}')
-            for g in children.get(group, []):
-                out.append(f'{indent}subgraph {gids[g.id]}["{_m(g.name)} ({_m(g.type)})"]')
-                emit(g.id, indent + "  ")
-                out.append(f"{indent}end")
-
-        emit(None, "  ")
+        out += self._nested(box, lambda g: f'subgraph {gids[g.id]}["{_m(g.name)} ({_m(g.type)})"]', "end")
         for e in self.edges:
             out.append(f'  {ids[e.src]} -->|"{shape_text(e.shape)}"| {ids[e.dst]}')
         return "\n".join(out) + "\n"
