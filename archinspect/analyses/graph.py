@@ -29,7 +29,7 @@ from torch import nn
 from archinspect.analyses.shapes import inspect
 from archinspect.core.provenance import Provenance, ProvenanceTracker, Source
 from archinspect.core.report import LayerRecord, Report
-from archinspect.errors import UsageError
+from archinspect.errors import UsageError, typed_errors
 from archinspect.text import fmt_shape
 
 Shape = tuple[int, ...]
@@ -116,40 +116,35 @@ class ArchGraph:
 
     def visible(self) -> tuple[list[GraphNode], list[GraphEdge], list[GraphGroup]]:
         """What is drawn: folded runs replaced by their fold node, edges between them merged."""
-        owner: dict[str, str] = {}  # node or group id -> the fold that hides it
+        owner = self._fold_owners()
+        nodes = [n for n in self.nodes.values() if n.ran and self._shown_as(n.id, owner) == n.id]
+        nodes += [f for fid, f in self.folds.items() if fid not in self.expanded and fid not in owner]
+        edges = _merged([GraphEdge(self._shown_as(e.src, owner), self._shown_as(e.dst, owner), e.shape)
+                         for e in self.edges])
+        groups = [g for g in self.groups.values() if g.id not in owner]
+        if self.only:
+            return self._focused(nodes, edges, groups)
+        return nodes, edges, groups
+
+    def _fold_owners(self) -> dict[str, str]:
+        """Node or group id -> the closed fold that hides it (a group inside a hidden group too)."""
+        owner: dict[str, str] = {}
         for fid, fold in self.folds.items():
-            if fid in self.expanded:
-                continue
-            for member in fold.members:
-                owner[member] = fid
-        hidden_groups = set()
-        for g in self.groups.values():  # a group inside a folded group is hidden too
+            if fid not in self.expanded:
+                owner.update(dict.fromkeys(fold.members, fid))
+        for g in self.groups.values():
             up: str | None = g.id
             while up is not None and up not in owner:
                 up = self.groups[up].parent if up in self.groups else None
             if up is not None:
                 owner.setdefault(g.id, owner[up])
-                hidden_groups.add(g.id)
+        return owner
 
-        def where(node_id: str) -> str:
-            if node_id in owner:
-                return owner[node_id]
-            group = self.nodes[node_id].group
-            return owner.get(group, node_id) if group is not None else node_id
-
-        nodes = [n for n in self.nodes.values() if n.ran and where(n.id) == n.id]
-        nodes += [f for fid, f in self.folds.items() if fid not in self.expanded and fid not in owner]
-        edges, seen = [], set()
-        for e in self.edges:
-            src, dst = where(e.src), where(e.dst)
-            key = (src, dst, e.shape)
-            if src != dst and key not in seen:
-                seen.add(key)
-                edges.append(GraphEdge(src, dst, e.shape))
-        groups = [g for g in self.groups.values() if g.id not in hidden_groups]
-        if self.only:
-            return self._focused(nodes, edges, groups)
-        return nodes, edges, groups
+    def _shown_as(self, node_id: str, owner: dict[str, str]) -> str:
+        if node_id in owner:
+            return owner[node_id]
+        group = self.nodes[node_id].group
+        return owner.get(group, node_id) if group is not None else node_id
 
     def _within(self, group: str | None, targets: set[str]) -> bool:
         while group is not None:
@@ -157,6 +152,11 @@ class ArchGraph:
                 return True
             group = self.groups[group].parent if group in self.groups else None
         return False
+
+    def _outside_name(self, node: GraphNode) -> str:
+        """A node outside ``only`` as its stub says it: an operator with its module (``block2 cat``)."""
+        group = self.groups.get(node.group) if node.kind == "op" and node.group else None
+        return f"{group.name} {node.name}" if group is not None and group.record != 0 else node.name
 
     def _focused(
         self, nodes: list[GraphNode], edges: list[GraphEdge], groups: list[GraphGroup]
@@ -166,29 +166,22 @@ class ArchGraph:
         targets = {g.id for g in self.groups.values() if g.name in self.only}
         kept = {n.id: n for n in nodes if n.name in self.only or self._within(n.group, targets)}
         by_id = {n.id: n for n in nodes}
-
-        def named(node_id: str) -> str:  # an operator outside is named with its module: "block2 cat"
-            n = by_id[node_id]
-            group = self.groups.get(n.group) if n.kind == "op" and n.group else None
-            return f"{group.name} {n.name}" if group is not None and group.record != 0 else n.name
-
-        stubs: dict[str, GraphNode] = {}
+        inputs: dict[str, GraphNode] = {}
+        outputs: dict[str, GraphNode] = {}
         out = []
         for e in edges:
-            src_in, dst_in = e.src in kept, e.dst in kept
-            if src_in and dst_in:
+            if e.src in kept and e.dst in kept:
                 out.append(e)
-            elif dst_in:
-                stub = stubs.setdefault(f"from:{e.src}", GraphNode(
-                    f"from:{e.src}", "input", named(e.src), "input", output_shapes=[e.shape]))
+            elif e.dst in kept:
+                stub = inputs.setdefault(e.src, GraphNode(f"from:{e.src}", "input", self._outside_name(by_id[e.src]),
+                                                          "input", output_shapes=[e.shape]))
                 out.append(GraphEdge(stub.id, e.dst, e.shape))
-            elif src_in:
-                stub = stubs.setdefault(f"to:{e.dst}", GraphNode(
-                    f"to:{e.dst}", "output", named(e.dst), "output", input_shapes=[e.shape]))
+            elif e.src in kept:
+                stub = outputs.setdefault(e.dst, GraphNode(f"to:{e.dst}", "output", self._outside_name(by_id[e.dst]),
+                                                           "output", input_shapes=[e.shape]))
                 out.append(GraphEdge(e.src, stub.id, e.shape))
-        inputs = [s for s in stubs.values() if s.kind == "input"]
-        outputs = [s for s in stubs.values() if s.kind == "output"]
-        return [*inputs, *kept.values(), *outputs], out, [g for g in groups if self._within(g.id, targets)]
+        shown = [*inputs.values(), *kept.values(), *outputs.values()]
+        return shown, out, [g for g in groups if self._within(g.id, targets)]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (schema in docs/graph.md)."""
@@ -207,6 +200,18 @@ class ArchGraph:
             "folds": [{**f.to_dict(), "expanded": fid in self.expanded} for fid, f in self.folds.items()],
             "notes": list(self.notes),
         }
+
+
+def _merged(edges: list[GraphEdge]) -> list[GraphEdge]:
+    """Edges without loops (inside one fold) and without repeats of the same (src, dst, shape)."""
+    seen: set[tuple[str, str, tuple[int, ...]]] = set()
+    out = []
+    for e in edges:
+        key = (e.src, e.dst, e.shape)
+        if e.src != e.dst and key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
 
 
 SETTINGS = ("kernel_size", "stride", "padding", "dilation", "groups", "in_features", "out_features",
@@ -251,74 +256,16 @@ def build_graph(
     expand: Iterable[str] = (),
 ) -> ArchGraph:
     """The :class:`ArchGraph` of one pass at ``depth`` (see the module docstring for what each part is)."""
-    records, inclusive = report.records, report.inclusive()
-    unit = _units(records, depth)
-    modules = dict(model.named_modules()) if model is not None else {}
-    nodes: dict[str, GraphNode] = {}
-    groups: dict[str, GraphGroup] = {}
-
-    def group_of(index: int | None) -> str | None:
-        while index is not None and records[index].depth > 0:
-            if unit[index] is None:
-                return f"g:{index}"
-            index = records[index].parent
-        return None
-
-    for key, shape in prov.inputs:
-        nodes[f"in:{key}"] = GraphNode(f"in:{key}", "input", "input" if isinstance(key, int) else str(key),
-                                       "input", output_shapes=[shape])
-    for r in records:
-        if unit[r.index] == r.index:
-            inc = inclusive[r.index]
-            nodes[f"m:{r.index}"] = GraphNode(
-                f"m:{r.index}", "module", r.label, r.type, group_of(r.parent), r.index,
-                list(r.input_shapes), list(r.output_shapes), module_settings(modules.get(r.name)),
-                inc.params, inc.macs, inc.other_ops, r.output_bytes,
-                list(r.rf.size) if r.rf is not None else None, r.ran, order=float(r.index),
-            )
-        elif unit[r.index] is None:  # the model itself too (record 0: never drawn, it holds its own figures)
-            inc = inclusive[r.index]
-            parent = group_of(r.parent) if r.depth > 0 else None
-            groups[f"g:{r.index}"] = GraphGroup(f"g:{r.index}", r.label, r.type, parent, r.index,
-                                                r.params, r.macs, r.other_ops, inc.params, inc.macs)
-
-    def resolve(src: Source | None) -> str | None:
-        while src is not None:
-            if src.kind == "input":
-                return f"in:{src.ref}"
-            if src.kind == "op":
-                ev = prov.ops[int(src.ref)]
-                u = unit[ev.record] if ev.record is not None else None
-                return f"m:{u}" if u is not None else f"op:{ev.index}"
-            u = unit[int(src.ref)]
-            if u is not None:
-                return f"m:{u}"
-            src = src.inner
-        return None
-
+    build = _Builder(report, prov, model, depth)
+    nodes, groups = build.boxes()
     edges: dict[tuple[str, str, int], GraphEdge] = {}
-
-    def connect(sources: list[Source], dst: str) -> None:
-        for s in sources:
-            src = resolve(s)
-            if src is not None and src != dst:
-                edges.setdefault((src, dst, id(s)), GraphEdge(src, dst, s.shape))
-
     for index, sources in prov.calls.items():
-        if index < len(unit) and unit[index] is not None:
-            connect(sources, f"m:{unit[index]}")
-    op_nodes: dict[str, GraphNode] = {}
-    for ev in prov.ops:
-        u = unit[ev.record] if ev.record is not None else None
-        if u is None:
-            op_nodes[f"op:{ev.index}"] = GraphNode(
-                f"op:{ev.index}", "op", ev.name.rstrip("_") or ev.name, ev.name, group_of(ev.record), None,
-                [s.shape for s in ev.inputs], ev.output_shapes, macs=ev.macs, other_ops=ev.other_ops,
-                order=ev.after + 0.5 + ev.index * 1e-7)
-        connect(ev.inputs, f"m:{u}" if u is not None else f"op:{ev.index}")
+        if index < len(build.unit) and build.unit[index] is not None:
+            build.connect(edges, sources, f"m:{build.unit[index]}")
+    op_nodes = build.operators(edges)
     for i, s in enumerate(prov.outputs):
         nodes[f"out:{i}"] = GraphNode(f"out:{i}", "output", "output", "output", input_shapes=[s.shape])
-        connect([s], f"out:{i}")
+        build.connect(edges, [s], f"out:{i}")
     _keep_flowing_ops(op_nodes, edges)
     nodes.update(op_nodes)
     for op in op_nodes.values():  # a group's own figures are what no node of it shows
@@ -331,6 +278,80 @@ def build_graph(
         graph.folds = find_folds(graph)
         graph.expanded = _expanded(graph, list(expand))
     return graph
+
+
+class _Builder:
+    """The parts of :func:`build_graph`: which record is drawn as which box, and where each tensor came from."""
+
+    def __init__(self, report: Report, prov: Provenance, model: nn.Module | None, depth: int) -> None:
+        self.records, self.inclusive = report.records, report.inclusive()
+        self.prov = prov
+        self.unit = _units(self.records, depth)
+        self.modules = dict(model.named_modules()) if model is not None else {}
+
+    def group_of(self, index: int | None) -> str | None:
+        """The drawn group (a record above the depth, not the model) that record ``index`` sits in."""
+        while index is not None and self.records[index].depth > 0:
+            if self.unit[index] is None:
+                return f"g:{index}"
+            index = self.records[index].parent
+        return None
+
+    def boxes(self) -> tuple[dict[str, GraphNode], dict[str, GraphGroup]]:
+        """Input nodes, a node per record drawn at the depth, a group per record above it (the model too:
+        ``g:0``, never drawn, holds the model's own figures)."""
+        nodes = {f"in:{key}": GraphNode(f"in:{key}", "input", "input" if isinstance(key, int) else str(key),
+                                        "input", output_shapes=[shape]) for key, shape in self.prov.inputs}
+        groups: dict[str, GraphGroup] = {}
+        for r in self.records:
+            inc = self.inclusive[r.index]
+            if self.unit[r.index] == r.index:
+                nodes[f"m:{r.index}"] = GraphNode(
+                    f"m:{r.index}", "module", r.label, r.type, self.group_of(r.parent), r.index,
+                    list(r.input_shapes), list(r.output_shapes), module_settings(self.modules.get(r.name)),
+                    inc.params, inc.macs, inc.other_ops, r.output_bytes,
+                    list(r.rf.size) if r.rf is not None else None, r.ran, order=float(r.index),
+                )
+            elif self.unit[r.index] is None:
+                parent = self.group_of(r.parent) if r.depth > 0 else None
+                groups[f"g:{r.index}"] = GraphGroup(f"g:{r.index}", r.label, r.type, parent, r.index,
+                                                    r.params, r.macs, r.other_ops, inc.params, inc.macs)
+        return nodes, groups
+
+    def resolve(self, src: Source | None) -> str | None:
+        """The box a tensor comes from at the depth: the outermost call at the depth that returned it."""
+        while src is not None:
+            if src.kind == "input":
+                return f"in:{src.ref}"
+            if src.kind == "op":
+                ev = self.prov.ops[int(src.ref)]
+                u = self.unit[ev.record] if ev.record is not None else None
+                return f"m:{u}" if u is not None else f"op:{ev.index}"
+            u = self.unit[int(src.ref)]
+            if u is not None:
+                return f"m:{u}"
+            src = src.inner
+        return None
+
+    def connect(self, edges: dict[tuple[str, str, int], GraphEdge], sources: list[Source], dst: str) -> None:
+        """An edge per tensor read by ``dst`` (one per tensor version, however many times it is read)."""
+        for s in sources:
+            src = self.resolve(s)
+            if src is not None and src != dst:
+                edges.setdefault((src, dst, id(s)), GraphEdge(src, dst, s.shape))
+
+    def operators(self, edges: dict[tuple[str, str, int], GraphEdge]) -> dict[str, GraphNode]:
+        """A node per operator that ran outside every box, and the edges into every operator."""
+        op_nodes: dict[str, GraphNode] = {}
+        for ev in self.prov.ops:
+            u = self.unit[ev.record] if ev.record is not None else None
+            if u is None:
+                op_nodes[f"op:{ev.index}"] = GraphNode(
+                    f"op:{ev.index}", "op", ev.name.rstrip("_") or ev.name, ev.name, self.group_of(ev.record),
+                    None, [s.shape for s in ev.inputs], ev.output_shapes, macs=ev.macs, other_ops=ev.other_ops,
+                    order=ev.after + 0.5 + ev.index * 1e-7)
+            self.connect(edges, ev.inputs, f"m:{u}" if u is not None else f"op:{ev.index}")
+        return op_nodes
 
 
 def _keep_flowing_ops(op_nodes: dict[str, GraphNode], edges: dict[tuple[str, str, int], GraphEdge]) -> None:
@@ -444,6 +465,7 @@ def _expanded(graph: ArchGraph, expand: list[str]) -> set[str]:
     return out
 
 
+@typed_errors
 def architecture_graph(
     model: nn.Module,
     inputs: Any = None,

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch.utils.weak import WeakTensorKeyDictionary
 
+from archinspect.core.compat import child_modules, view_base
 from archinspect.core.costs import op_cost
 from archinspect.core.observe import ModuleCall, PassObserver, PassRun
 from archinspect.core.tensors import tensors
@@ -104,15 +105,16 @@ class ProvenanceTracker(PassObserver):
 
     def source(self, t: torch.Tensor) -> Source | None:
         found = self._sources.get(t)
-        if found is None and t._base is not None:
-            base = self._sources.get(t._base)
+        base_tensor = view_base(t)
+        if found is None and base_tensor is not None:
+            base = self._sources.get(base_tensor)
             if base is not None:
                 found = Source(base.kind, base.ref, tuple(t.shape), base.inner)
         return found
 
     def enter(self, call: ModuleCall) -> None:
         record = call.record.index
-        self._stack.append((record, not call.module._modules))
+        self._stack.append((record, not child_modules(call.module)))
         self._last = record
         found = [s for t in tensors((call.args, call.kwargs)) if (s := self.source(t)) is not None]
         self.result.calls[record] = found

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from archinspect.analyses.graph import ArchGraph, GraphEdge, GraphGroup, GraphNode, architecture_graph
-from archinspect.errors import UsageError
+from archinspect.errors import UsageError, typed_errors
 from archinspect.render.graph_html import inline, page
 from archinspect.render.graph_text import LINE_H, node_lines, size
 from archinspect.render.layout import Box, Layout, layout
@@ -280,6 +280,7 @@ def _m(text: str) -> str:
     return escape(text).replace('"', "#quot;")
 
 
+@typed_errors
 def graph(
     model: Any,
     inputs: Any = None,
