@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,11 +18,14 @@ from archinspect.cli.common import (
     ModelArg,
     ModeOpt,
     command_run,
+    output_stream,
     register_command,
     say,
 )
 from archinspect.cli.params import Choice, choice_option, whole_option
+from archinspect.cli.safety import write_atomic
 from archinspect.errors import UsageError
+from archinspect.render.escape import printable_lines
 
 if TYPE_CHECKING:
     from archinspect.render.graph import GraphView
@@ -131,12 +133,12 @@ def graph(
             return
         text = view.render(fmt)
         if output is None:
-            sys.stdout.write(text)
+            output_stream().write(text)
             return
         try:
-            output.write_text(text, encoding="utf-8")
+            write_atomic(output, text)
         except OSError as exc:
-            raise UsageError(f"--output {str(output)!r}: cannot write ({exc.strerror})") from None
+            raise UsageError(f"--output {str(output)[:200]!r}: cannot write ({exc.strerror or exc})") from None
         say(f"wrote {output} ({len(view.nodes)} boxes, {len(view.edges)} edges)")
 
 
@@ -149,7 +151,11 @@ def _format(fmt: GraphFormat | None, output: Path | None) -> str | None:
             raise UsageError(f"--output {str(output)!r}: unknown file type; accepted: {', '.join(SUFFIXES)} "
                              "(or give --format)")
         return SUFFIXES[suffix]
-    return None if sys.stdout.isatty() else "svg"
+    try:
+        terminal = bool(output_stream().isatty())
+    except (AttributeError, OSError, ValueError):
+        terminal = False
+    return None if terminal else "svg"
 
 
 def _check_names(model: object, expand: list[str], only: list[str]) -> None:
@@ -163,11 +169,11 @@ def _check_names(model: object, expand: list[str], only: list[str]) -> None:
 
 def _summary(view: GraphView, label: str) -> None:
     g = view.graph
-    typer.echo(f"{label} at depth {g.depth}: {len(view.nodes)} boxes, {len(view.edges)} edges")
+    lines = [f"{label} at depth {g.depth}: {len(view.nodes)} boxes, {len(view.edges)} edges"]
     for fid, fold in g.folds.items():
-        state = "open" if fid in g.expanded else "folded"
-        typer.echo(f"  {fold.type:<20} {fold.name} ({state})")
-    typer.echo(f"write the picture with --output {label}.html (interactive), .svg, .dot, .mmd or .json")
+        lines.append(f"  {fold.type:<20} {fold.name} ({'open' if fid in g.expanded else 'folded'})")
+    lines.append(f"write the picture with --output {label}.html (interactive), .svg, .dot, .mmd or .json")
+    output_stream().write(printable_lines("\n".join(lines)) + "\n")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from archinspect.analyses.graph import ArchGraph, GraphEdge, GraphGroup, GraphNode, architecture_graph
 from archinspect.errors import UsageError, typed_errors
+from archinspect.render.escape import printable
 from archinspect.render.graph_html import inline, page
 from archinspect.render.graph_text import LINE_H, node_lines, size
 from archinspect.render.layout import Box, Layout, layout
@@ -116,8 +117,8 @@ class GraphView:
                 f'<g class="group" data-id="{g.id}" data-y0="{y:.1f}" data-y1="{y + h:.1f}">'
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
                 f'rx="6" fill="#f3f6fa" fill-opacity="0.55" stroke="#9aa9bb" stroke-dasharray="4 3"/>'
-                f'<text x="{x + 6:.1f}" y="{y + 12:.1f}" fill="#4a5a6e">{escape(short_path(g.name, 48))} '
-                f'<tspan fill="#7a8a9e">{escape(g.type)}</tspan></text></g>'
+                f'<text x="{x + 6:.1f}" y="{y + 12:.1f}" fill="#4a5a6e">{escape(printable(short_path(g.name, 48)))} '
+                f'<tspan fill="#7a8a9e">{escape(printable(g.type))}</tspan></text></g>'
             )
         labelled: set[tuple[str, tuple[int, ...]]] = set()
         for e, pts in zip(edges, lay.edges, strict=False):

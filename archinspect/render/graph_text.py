@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from archinspect.analyses.graph import GraphNode
+from archinspect.render.escape import printable
 from archinspect.text import fmt_bytes, fmt_count, shape_text, short_path
 
 CHAR_W = 6.6  # px per character at the 11 px font (DejaVu Sans / Arial average, measured in Chromium)
@@ -48,6 +49,11 @@ def cost_text(node: GraphNode) -> str:
 
 
 def node_lines(node: GraphNode, within: str = "") -> list[str]:
+    """The text on a box (control characters in a hostile name shown as escapes): see :func:`_lines`."""
+    return [printable(line) for line in _lines(node, within)]
+
+
+def _lines(node: GraphNode, within: str = "") -> list[str]:
     """The text on a box, line by line (the first is the title); a name inside the cluster ``within`` is
     written relative to it (``denselayer1`` in ``features.denseblock1``)."""
     if node.kind in ("input", "output"):
