@@ -90,6 +90,8 @@ SUMMARIES = {
     "memory": "peak memory of inference or a training step; the batch that fits",
     "bench": "forward latency and throughput",
     "diff": "two models side by side",
+    "graph": "the architecture as a picture: dataflow, shapes, costs",
+    "profile": "per-layer device time against the measured roofs",
 }
 
 
