@@ -164,6 +164,20 @@ class BenchPlan:
             return [s.with_batch(batch) for s in specs]
         return [s.with_batch(batch).with_dtype(_name(self.dtype)) for s in specs]
 
+    def make_args(self, specs: Sequence[InputSpec]) -> list[torch.Tensor]:
+        """Random inputs on the device (NHWC for 4-D ones with ``channels_last``)."""
+        args = [s.make(self.device) for s in specs]
+        if self.channels_last:
+            args = [a.contiguous(memory_format=torch.channels_last) if a.dim() == 4 else a for a in args]
+        return args
+
+    def autocast(self, cache_enabled: bool = True) -> Callable[[], Any]:
+        """A factory of the run's autocast context (a null context without amp)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext
+        dev, dt = self.device.type, self.amp_dtype
+        return lambda: torch.autocast(dev, dtype=dt, cache_enabled=cache_enabled)
+
     def prepare(self, model: nn.Module, copy_model: bool) -> tuple[nn.Module, Any]:
         """The model to time (a deep copy unless told otherwise) on the device, and its compiled form."""
         if copy_model:
@@ -299,18 +313,12 @@ def _run_row(row: BenchRow, fn: Any, specs: Sequence[InputSpec], plan: BenchPlan
 
 
 def _time_row(row: BenchRow, fn: Any, specs: Sequence[InputSpec], plan: BenchPlan, variant: str) -> None:
-    dev, amp_dtype = plan.device, plan.amp_dtype
+    dev = plan.device
     timer = make_timer(dev)
     with torch.inference_mode():
-        args = [s.make(dev) for s in specs]
-        if plan.channels_last:
-            args = [a.contiguous(memory_format=torch.channels_last) if a.dim() == 4 else a for a in args]
+        args = plan.make_args(specs)
         # Autocast's weight-cast cache must be off under graph capture (CUDA semantics notes, "CUDA Graphs").
-        autocast = (
-            (lambda: torch.autocast(dev.type, dtype=amp_dtype, cache_enabled=variant != GRAPH))
-            if amp_dtype is not None
-            else contextlib.nullcontext
-        )
+        autocast = plan.autocast(cache_enabled=variant != GRAPH)
 
         def forward() -> Any:
             with autocast():

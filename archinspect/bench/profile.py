@@ -1,0 +1,225 @@
+"""``archinspect.profile``: where the forward's time goes, module by module, judged against measured roofs.
+
+One run, on a prepared copy of the model (the caller's is never moved, cast or hooked):
+
+1. the ceilings of the device in the run's dtype (:mod:`.roofs`: matmul peak, copy bandwidth, fixed cost);
+2. one counting pass: the project's operator counter gives each module call its FLOPs, and
+   :class:`~.observers.TrafficCounter` the bytes its operators read and write;
+3. the plain forward, uninstrumented, timed by ``bench``'s loop (warm-up, samples until stable);
+4. the instrumentation's own cost per module call, measured on a calibration module that calls a tiny
+   layer :data:`CALIBRATION_CALLS` times, with and without the timer;
+5. ``warmup`` + ``repeats`` timing passes with only the :class:`~.observers.ModuleTimer` (no operator
+   counter: its dispatch cost would be timed); per call, own time = inclusive − children's inclusive −
+   children's calls × the cost per call; the median over the repeats.
+
+The result reconciles the sum of the own times with step 3's median (the gap shown) and states the
+instrumentation cost measured in two ways (step 4 × calls; instrumented − plain medians).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from archinspect.bench import cuda
+from archinspect.bench.clock import MarkClock, make_clock
+from archinspect.bench.env import collect_environment
+from archinspect.bench.observers import CallRecord, ModuleTimer, TrafficCounter, observed_forward
+from archinspect.bench.peak import make_timer
+from archinspect.bench.profile_report import ModuleTime, ProfileReport, Reconciliation
+from archinspect.bench.result import PeakResult
+from archinspect.bench.roofs import TinyLayer, measure_ceilings
+from archinspect.bench.runner import BenchOptions, BenchPlan, _name, _threads
+from archinspect.bench.stats import summarize
+from archinspect.bench.timing import measure
+from archinspect.core.inputs import as_specs
+from archinspect.errors import ModelRunError, UsageError, typed_errors
+
+CALIBRATION_CALLS = 100
+DEFAULT_REPEATS = 20
+DEFAULT_WARMUP = 3
+
+
+class CallChain(nn.Module):
+    """The calibration module: one tiny layer called ``n`` times in a row."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+        self.tiny = TinyLayer()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for _ in range(self.n):
+            x = self.tiny(x)
+        return x
+
+
+def timed_passes(
+    model: nn.Module,
+    args: Sequence[Any],
+    clock: MarkClock,
+    n: int,
+    context: Callable[[], Any] = contextlib.nullcontext,
+) -> tuple[list[CallRecord], list[dict[int, float]]]:
+    """``n`` forwards with a :class:`ModuleTimer`: the call records of the last one and each pass's inclusive
+    seconds by call index. Every pass must make the same calls (a model whose calls vary is refused)."""
+    records: list[CallRecord] = []
+    times: list[dict[int, float]] = []
+    for _ in range(n):
+        timer = ModuleTimer(clock)
+        recs = observed_forward(model, args, [timer], context=context)
+        if records and [r.name for r in recs] != [r.name for r in records]:
+            raise ModelRunError("the model made different module calls from one forward to the next; cannot profile")
+        records = recs
+        times.append(timer.seconds)
+    return records, times
+
+
+def own_seconds(records: Sequence[CallRecord], inclusive: dict[int, float], hook_s: float) -> tuple[list, list]:
+    """(own seconds with the children's instrumentation removed, own seconds as measured) per record."""
+    raw = [inclusive[r.index] - sum(inclusive[c] for c in r.children) for r in records]
+    return [max(0.0, t - len(r.children) * hook_s) for t, r in zip(raw, records, strict=True)], raw
+
+
+def measure_hook_cost(device: torch.device, dtype: torch.dtype, clock: MarkClock, repeats: int = 15) -> float:
+    """Seconds the timer's instrumentation adds per module call: a :class:`CallChain`'s instrumented time
+    minus its plain time, over its :data:`CALIBRATION_CALLS` calls (medians, in inference mode)."""
+    chain = CallChain(CALIBRATION_CALLS)
+    with torch.inference_mode():
+        x = torch.ones(1, device=device, dtype=dtype)
+        plain = measure(lambda: chain(x), make_timer(device), _CAL_WARM, _CAL_STOP)
+        _, times = timed_passes(chain, [x], clock, repeats + 3)
+    instrumented = statistics.median(t[0] for t in times[3:])
+    return max(0.0, (instrumented - summarize(plain.samples).median) / CALIBRATION_CALLS)
+
+
+def _policies() -> tuple[Any, Any]:
+    from archinspect.bench.policy import StopPolicy, WarmupPolicy
+
+    return WarmupPolicy(3, 0.1, 1.0), StopPolicy(10, 200, 0.2, 1.0, 0.05)
+
+
+_CAL_WARM, _CAL_STOP = _policies()
+
+
+@typed_errors
+def profile(
+    model: nn.Module,
+    inputs: Any,
+    *,
+    device: str | torch.device = "auto",
+    batch: int | None = None,
+    depth: int = 2,
+    repeats: int = DEFAULT_REPEATS,
+    warmup_passes: int = DEFAULT_WARMUP,
+    name: str | None = None,
+    peak: PeakResult | None = None,
+    **options: Any,
+) -> ProfileReport:
+    """Time every module call of ``model``'s forward and judge each against the device's measured roofs.
+
+    Args:
+        model: the module (a deep copy is timed; the model itself is left as it was).
+        inputs: shapes, :class:`~archinspect.core.inputs.InputSpec` or tensors, batch first.
+        device: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
+        batch: replaces every input's first dimension (default: the inputs' own).
+        depth: the depth the report's rows fold to (the JSON keeps every record).
+        repeats: timed instrumented passes (the median per module is reported); ``warmup_passes`` before them.
+        peak: a matmul peak already measured in this run (otherwise measured).
+        options: :class:`~archinspect.bench.runner.BenchOptions` fields: ``dtype``, ``amp``, ``channels_last``,
+            ``threads``, and the plain forward's ``warmup``/``iters``/``min_time``/``max_time``.
+
+    Returns:
+        A :class:`~archinspect.bench.profile_report.ProfileReport`.
+
+    Example:
+        >>> report = profile(model, (1, 3, 224, 224), device="cpu", threads=1)  # doctest: +SKIP
+        >>> print(report.reconciliation.gap_fraction)  # doctest: +SKIP
+    """
+    if repeats < 1 or warmup_passes < 0:
+        raise UsageError(f"repeats={repeats}, warmup_passes={warmup_passes}: need repeats >= 1 and warm-up >= 0")
+    if depth < 0:
+        raise UsageError(f"--depth {depth} must be 0 or more")
+    try:
+        plan = BenchPlan.make(device, BenchOptions(**options))
+    except TypeError as exc:
+        raise UsageError(f"profile(): {exc}") from None
+    specs = as_specs(inputs)
+    if not specs:
+        raise UsageError("no input given; pass at least one shape, e.g. (1, 3, 224, 224)")
+    if batch is not None:
+        if batch < 1:
+            raise UsageError(f"--batch {batch} must be 1 or more")
+        specs = [s.with_batch(batch) for s in specs]
+    specs = plan.batch_specs(specs, specs[0].shape[0])
+    dev = plan.device
+    with _threads(plan.threads), cuda.current_device(dev), cuda.cudnn_autotune(dev):
+        env = collect_environment(dev)
+        ceilings = measure_ceilings(dev, plan.compute_dtype, peak)
+        m, _ = plan.prepare(model, copy_model=True)
+        args = plan.make_args(specs)
+        autocast = plan.autocast()
+        with torch.no_grad():  # the counter needs no_grad: inference mode hides the decomposed operators
+            traffic = TrafficCounter()
+            counted = observed_forward(m, args, [traffic], count=True, context=autocast)
+        clock = make_clock(dev)
+        with torch.inference_mode():
+
+            def forward() -> Any:
+                with autocast():
+                    return m(*args)
+
+            plain = measure(forward, make_timer(dev), plan.warm, plan.stop)
+            hook_s = measure_hook_cost(dev, plan.compute_dtype, clock)
+            records, times = timed_passes(m, args, clock, warmup_passes + repeats, autocast)
+    times = times[warmup_passes:]
+    if [r.name for r in records] != [r.name for r in counted]:
+        raise ModelRunError("the counting pass and the timed passes made different module calls; cannot profile")
+    per_pass = [own_seconds(records, t, hook_s) for t in times]
+    table = [
+        ModuleTime(
+            r.index, r.name, r.type, r.depth, r.parent, r.call, list(r.children),
+            self_s=statistics.median(p[0][r.index] for p in per_pass),
+            raw_self_s=statistics.median(p[1][r.index] for p in per_pass),
+            macs=c.macs, other_ops=c.other_ops, bytes_read=c.bytes_read, bytes_written=c.bytes_written,
+        )
+        for r, c in zip(records, counted, strict=True)
+    ]
+    recon = Reconciliation(
+        plain=summarize(plain.samples),
+        instrumented=summarize([t[0] for t in times]),
+        module_sum_s=sum(r.self_s for r in table),
+        hook_s=hook_s,
+        calls=len(records),
+    )
+    notes = []
+    if traffic.outside.ops:
+        notes.append(f"{traffic.outside.ops} operator(s) ran outside every module: not in any row")
+    settings = {
+        "device": str(dev),
+        "dtype": _name(plan.dtype),
+        "compute_dtype": _name(plan.compute_dtype),
+        "amp": plan.amp_dtype is not None,
+        "channels_last": plan.channels_last,
+        "threads": plan.threads,
+        "batch": specs[0].shape[0] if specs[0].shape else 1,
+        "repeats": repeats,
+        "warmup_passes": warmup_passes,
+        "timer": "cuda events on the stream, one synchronise per pass" if dev.type == "cuda" else "perf_counter_ns",
+    }
+    return ProfileReport(
+        model_name=name or type(model).__name__,
+        inputs=[str(s) for s in specs],
+        settings=settings,
+        environment=env,
+        ceilings=ceilings,
+        records=table,
+        reconciliation=recon,
+        depth=depth,
+        notes=notes,
+    )
