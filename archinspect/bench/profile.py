@@ -183,10 +183,19 @@ def profile(
     per_pass = [own_seconds(records, t, hook_s) for t in times]
     table = [
         ModuleTime(
-            r.index, r.name, r.type, r.depth, r.parent, r.call, list(r.children),
+            r.index,
+            r.name,
+            r.type,
+            r.depth,
+            r.parent,
+            r.call,
+            list(r.children),
             self_s=statistics.median(p[0][r.index] for p in per_pass),
             raw_self_s=statistics.median(p[1][r.index] for p in per_pass),
-            macs=c.macs, other_ops=c.other_ops, bytes_read=c.bytes_read, bytes_written=c.bytes_written,
+            macs=c.macs,
+            other_ops=c.other_ops,
+            bytes_read=c.bytes_read,
+            bytes_written=c.bytes_written,
         )
         for r, c in zip(records, counted, strict=True)
     ]

@@ -185,8 +185,14 @@ class ProfileReport:
             calls = len(below)
             out.append(
                 ProfileRow(
-                    rec, seconds, flops, nbytes, calls, seconds / total if total > 0 else 0.0,
-                    judge(seconds, flops, nbytes, calls, self.roofs), leaf,
+                    rec,
+                    seconds,
+                    flops,
+                    nbytes,
+                    calls,
+                    seconds / total if total > 0 else 0.0,
+                    judge(seconds, flops, nbytes, calls, self.roofs),
+                    leaf,
                 )
             )
         return out
@@ -195,6 +201,15 @@ class ProfileReport:
         """Rows whose figures are in no other row, largest saving first (what reaching the roof would save)."""
         rows = [r for r in self.rows(depth) if r.seconds > 0 and (r.leaf or r.record.self_s > 0)]
         return sorted(rows, key=lambda r: r.verdict.saving_s, reverse=True)
+
+    def roofline_svg(self, depth: int | None = None) -> str:
+        """The roofline picture as an SVG document (see :mod:`archinspect.bench.roofline`)."""
+        from archinspect.bench.roofline import roofline_svg
+
+        return roofline_svg(self, depth)
+
+    def _repr_svg_(self) -> str:  # a notebook shows the roofline inline
+        return self.roofline_svg()
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
         depth = self.depth if depth is None else depth

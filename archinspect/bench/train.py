@@ -22,9 +22,13 @@ memory prediction does not model recomputation and says so).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,8 +91,11 @@ class TrainStepReport:
     def to_dict(self) -> dict[str, Any]:
         def ms(s: SampleStats) -> dict[str, Any]:
             return {
-                "median_ms": s.median * 1e3, "p10_ms": s.p10 * 1e3, "p90_ms": s.p90 * 1e3,
-                "rel_iqr": s.rel_iqr, "n": s.n,
+                "median_ms": s.median * 1e3,
+                "p10_ms": s.p10 * 1e3,
+                "p90_ms": s.p90 * 1e3,
+                "rel_iqr": s.rel_iqr,
+                "n": s.n,
             }
 
         return {
@@ -206,13 +213,28 @@ def _sample(step: _Step, clock: MarkClock, plan: BenchPlan) -> tuple[list[list[f
     return samples, reason
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (the profiler's C++ start/stop lines and allocator warnings) for a block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _cpu_peak(step: _Step) -> int:
     from archinspect.analyses.memory_check import peak_of_run
 
     def run() -> None:
         step.run(make_clock(torch.device("cpu")))
 
-    return peak_of_run(run, step.model, step.opt, step.args)
+    with _quiet_stderr():
+        return peak_of_run(run, step.model, step.opt, step.args)
 
 
 @typed_errors
@@ -276,9 +298,14 @@ def time_train_step(
         model_name=name or type(model).__name__,
         inputs=[str(s) for s in specs],
         settings={
-            "device": str(dev), "dtype": _name(plan.dtype), "amp": plan.amp_dtype is not None,
-            "amp_dtype": _name(plan.amp_dtype) if plan.amp_dtype else None, "channels_last": plan.channels_last,
-            "checkpoint": checkpoint, "optimizer": optimizer, "threads": plan.threads,
+            "device": str(dev),
+            "dtype": _name(plan.dtype),
+            "amp": plan.amp_dtype is not None,
+            "amp_dtype": _name(plan.amp_dtype) if plan.amp_dtype else None,
+            "channels_last": plan.channels_last,
+            "checkpoint": checkpoint,
+            "optimizer": optimizer,
+            "threads": plan.threads,
             "batch": specs[0].shape[0] if specs[0].shape else 1,
         },
         environment=env,
@@ -303,8 +330,12 @@ def _predict(
 
     try:
         predicted = memory(
-            model, [s.with_dtype("float32") if plan.amp_dtype else s for s in specs], mode="train",
-            optimizer=optimizer, dtype=None if plan.amp_dtype else _name(plan.dtype), amp=plan.amp_dtype is not None,
+            model,
+            [s.with_dtype("float32") if plan.amp_dtype else s for s in specs],
+            mode="train",
+            optimizer=optimizer,
+            dtype=None if plan.amp_dtype else _name(plan.dtype),
+            amp=plan.amp_dtype is not None,
             device=str(plan.device) if plan.device.type == "cuda" else "cpu",
         )
     except Exception as exc:  # no prediction is a note, not a failed measurement

@@ -13,7 +13,8 @@ fixed cost ``c`` seconds per call:
   poorly tiled shape) leaves time on the table.
 
 ``saving = t - max(r, n·c)``, never negative: what reaching the roof (or the fixed floor) would save;
-rows are ranked by it.
+rows are ranked by it. A row whose time is zero (a container's own Python, once the measured cost of its
+children's instrumentation is removed) is ``no time``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 COMPUTE, MEMORY, OVERHEAD, BELOW = "compute-bound", "memory-bound", "overhead-bound", "below its roof"
-VERDICTS = (COMPUTE, MEMORY, OVERHEAD, BELOW)
+IDLE = "no time"  # a row whose own time is nothing once the instrumentation is removed (a container's own code)
+VERDICTS = (COMPUTE, MEMORY, OVERHEAD, BELOW, IDLE)
 ROOF_FRACTION = 0.5  # at least half the roof's speed counts as bound by that roof
 OVERHEAD_FACTOR = 3.0  # within 3× of the fixed cost of its calls: the calls, not the work, set the time
 
@@ -82,7 +84,9 @@ def judge(seconds: float, flops: float, nbytes: float, calls: int, roofs: Roofs)
     roof = max(compute, memory)
     t = max(seconds, 0.0)
     fraction = roof / t if t > 0 else 0.0
-    if roof < fixed and t <= OVERHEAD_FACTOR * fixed:
+    if t <= 0:
+        verdict = IDLE
+    elif roof < fixed and t <= OVERHEAD_FACTOR * fixed:
         verdict = OVERHEAD
     elif fraction >= ROOF_FRACTION:
         verdict = COMPUTE if compute >= memory else MEMORY

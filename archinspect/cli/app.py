@@ -86,7 +86,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "diff")
+COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "profile", "diff")
 
 
 def _version(value: bool) -> None:

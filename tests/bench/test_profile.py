@@ -1,0 +1,207 @@
+"""``profile``: the verdict arithmetic, the observers (exact bytes, exact times on a fake clock), folding, the
+whole run's structure and invariants, the train step, the roofline SVG and the CLI. Timing comparisons with
+other tools (10 % bounds) live in benchmarks/, not here: these tests must not depend on a quiet machine."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from itertools import count
+
+import pytest
+import torch
+from torch import nn
+
+from archinspect.bench import profile as profile_mod
+from archinspect.bench.clock import HostClock
+from archinspect.bench.observers import ModuleTimer, TrafficCounter, observed_forward, op_traffic
+from archinspect.bench.profile import own_seconds, profile
+from archinspect.bench.result import PeakResult
+from archinspect.bench.roofs import Ceilings
+from archinspect.bench.verdict import BELOW, COMPUTE, IDLE, MEMORY, OVERHEAD, Roofs, judge
+
+ROOFS = Roofs(flops_per_s=1e11, bytes_per_s=1e10, call_s=1e-5)  # ridge at 10 FLOP/B, 10 µs per call
+FIXED = Ceilings("cpu", "float32", PeakResult("float32", 1000, 0.02, 0.01, 10), 10**9, 0.1, 0.01, 1e-5)
+
+
+# --- verdicts on controlled numbers --------------------------------------------------------------------
+
+
+def test_a_large_matmul_like_layer_near_the_compute_roof_is_compute_bound():
+    v = judge(0.012, flops=1e9, nbytes=1e6, calls=1, roofs=ROOFS)  # roof 10 ms (compute), took 12 ms
+    assert v.verdict == COMPUTE and v.bound_by == "compute"
+    assert v.compute_s == pytest.approx(0.01) and v.memory_s == pytest.approx(1e-4)
+    assert v.roof_fraction == pytest.approx(0.01 / 0.012) and v.saving_s == pytest.approx(0.002)
+    assert v.intensity == pytest.approx(1000.0) and v.achieved_flops_per_s == pytest.approx(1e9 / 0.012)
+
+
+def test_an_elementwise_op_on_a_large_tensor_near_the_copy_bandwidth_is_memory_bound():
+    v = judge(0.03, flops=2.5e7, nbytes=2e8, calls=1, roofs=ROOFS)  # memory roof 20 ms
+    assert v.verdict == MEMORY and v.bound_by == "memory" and v.saving_s == pytest.approx(0.01)
+
+
+def test_a_tiny_layer_is_overhead_bound_and_a_weak_kernel_is_below_its_roof():
+    tiny = judge(2e-5, flops=10, nbytes=80, calls=1, roofs=ROOFS)
+    assert tiny.verdict == OVERHEAD and tiny.saving_s == pytest.approx(1e-5)  # down to the fixed 10 µs
+    weak = judge(0.05, flops=1e9, nbytes=1e6, calls=1, roofs=ROOFS)  # roof 10 ms, took 50 ms
+    assert weak.verdict == BELOW and weak.saving_s == pytest.approx(0.04)
+    many = judge(2.5e-4, flops=100, nbytes=800, calls=100, roofs=ROOFS)  # 100 calls: 1 ms of fixed cost
+    assert many.verdict == OVERHEAD and many.saving_s == 0.0
+    assert judge(0.0, 0, 0, 1, ROOFS).verdict == IDLE
+
+
+# --- the observers -------------------------------------------------------------------------------------
+
+
+class Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x)) + 1  # the add is the block's own operator
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = Block()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(self.block(x)).flatten(1))
+
+
+def test_traffic_is_every_operator_s_inputs_weights_and_outputs():
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        traffic = TrafficCounter()
+        recs = observed_forward(Net(), [x], [traffic], count=True)
+    by = {r.name: r for r in recs}
+    assert [r.name for r in recs] == ["", "block", "block.conv", "block.act", "pool", "fc"]
+    act = 2 * 4 * 8 * 8 * 4  # bytes of the conv's output
+    assert by["block.conv"].bytes_read == x.numel() * 4 + (4 * 3 * 9 + 4) * 4
+    assert by["block.conv"].bytes_written == act and by["block.conv"].macs == 2 * 4 * 64 * 27
+    assert (by["block.act"].bytes_read, by["block.act"].bytes_written) == (act, act)
+    assert (by["block"].bytes_read, by["block"].bytes_written) == (act, act)  # its own add (the scalar is no tensor)
+    assert by["block"].other_ops == 2 * 4 * 64 and by["block"].children == [2, 3]
+    assert by[""].bytes == 0  # flatten is a view: no bytes
+    assert by["fc"].macs == 2 * 4 * 2 and traffic.outside.ops == 0
+
+
+def test_views_move_nothing_and_in_place_reads_and_writes():
+    t = torch.randn(4, 4)
+    assert op_traffic(torch.ops.aten.view.default, (t, [16]), {}, t.view(16)) == (0, 0)
+    assert op_traffic(torch.ops.aten.relu_.default, (t,), {}, t) == (64, 64)
+    assert op_traffic(torch.ops.aten.add.Tensor, (t, t), {}, t + t) == (64, 64)  # the same tensor read once
+
+
+def test_timer_marks_every_call_and_own_time_removes_children_and_their_instrumentation():
+    ticks = count(0, 1000)  # each mark 1 µs after the previous one
+    timer = ModuleTimer(HostClock(now=lambda: next(ticks)))
+    with torch.no_grad():
+        recs = observed_forward(Net(), [torch.randn(1, 3, 4, 4)], [timer])
+    # marks in call order: enter "", enter block, enter conv, leave conv, enter act, leave act, leave block, ...
+    assert timer.seconds == pytest.approx({0: 11e-6, 1: 5e-6, 2: 1e-6, 3: 1e-6, 4: 1e-6, 5: 1e-6})
+    own, raw = own_seconds(recs, timer.seconds, hook_s=0.5e-6)
+    assert raw == pytest.approx([11e-6 - 7e-6, 3e-6, 1e-6, 1e-6, 1e-6, 1e-6])
+    assert own == pytest.approx([4e-6 - 1.5e-6, 3e-6 - 1e-6, 1e-6, 1e-6, 1e-6, 1e-6])
+    assert sum(raw) == pytest.approx(timer.seconds[0])  # own times telescope to the root's
+
+
+# --- the whole run --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """Fixed ceilings (no 10 s of measuring) and short timing policies."""
+    monkeypatch.setattr(profile_mod, "measure_ceilings", lambda dev, dt, peak=None: FIXED)
+    return dict(device="cpu", threads=1, warmup=1, warmup_time=0.0, iters=3, min_time=0.0, max_time=0.2)
+
+
+def test_profile_reconciles_its_own_figures_and_leaves_the_model_alone(quick):
+    model = Net().train()
+    weight = model.block.conv.weight.detach().clone()
+    r = profile(model, [(2, 3, 16, 16)], repeats=3, warmup_passes=1, depth=1, **quick)
+    assert model.training and torch.equal(model.block.conv.weight, weight)
+    assert not model._forward_hooks and not model.block.conv._forward_pre_hooks
+    assert [m.name for m in r.records] == ["", "block", "block.conv", "block.act", "pool", "fc"]
+    assert r.records[2].macs == 2 * 4 * 256 * 27  # the counter's figure
+    rec = r.reconciliation
+    assert rec.calls == 6 and rec.plain.n >= 1 and rec.instrumented.n == 3
+    assert rec.module_sum_s == pytest.approx(sum(m.self_s for m in r.records))
+    assert all(0 <= m.self_s <= m.raw_self_s + 1e-12 or m.children for m in r.records)
+    rows = r.rows(1)
+    assert [row.record.name for row in rows] == ["", "block", "pool", "fc"]
+    assert rows[1].calls == 3 and rows[1].flops == sum(m.flops for m in r.subtree(1))
+    assert sum(row.seconds for row in rows) == pytest.approx(r.total_s)  # folding keeps every second once
+    assert sum(row.share for row in rows) == pytest.approx(1.0)
+    saves = [row.verdict.saving_s for row in r.ranked(1)]
+    assert saves == sorted(saves, reverse=True)
+    d = json.loads(json.dumps(r.to_dict()))
+    assert d["schema"] == "archinspect.profile/1" and d["settings"]["batch"] == 2
+    assert {"gap_ms", "hook_overhead_us_per_call", "predicted_overhead_ms"} <= set(d["reconciliation"])
+    assert d["ceilings"]["ridge_flops_per_byte"] == pytest.approx(FIXED.ridge)
+
+
+def test_roofline_svg_draws_one_dot_per_shown_leaf_and_both_roofs(quick):
+    r = profile(Net(), [(2, 3, 16, 16)], repeats=2, warmup_passes=0, depth=2, **quick)
+    svg = r._repr_svg_()
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    drawn = [c for c in root.iter(ns + "circle") if c.find(ns + "title") is not None]
+    from archinspect.bench.roofline import points
+
+    assert len(drawn) == len(points(r)) > 0
+    assert "matmul peak" in svg and "copy" in svg and len(list(root.iter(ns + "polyline"))) == 1
+
+
+def test_bad_options_are_usage_errors(quick):
+    from archinspect.errors import UsageError
+
+    with pytest.raises(UsageError, match="repeats=0"):
+        profile(Net(), [(1, 3, 8, 8)], repeats=0, **quick)
+    with pytest.raises(UsageError, match="--batch 0 must be 1 or more"):
+        profile(Net(), [(1, 3, 8, 8)], batch=0, **quick)
+
+
+def test_train_step_phases_sum_to_the_step_and_the_peak_is_measured_and_predicted():
+    from archinspect.bench.train import PHASES, time_train_step
+
+    model = Net()
+    r = time_train_step(model, [(4, 3, 16, 16)], device="cpu", threads=1, warmup=1, warmup_time=0.0, iters=3,
+                        min_time=0.0, max_time=0.3, optimizer="momentum")  # fmt: skip
+    assert list(r.phases) == list(PHASES) and r.step.n == r.phases["forward"].n >= 1
+    assert r.loss == "cross_entropy" and r.batch == 4
+    assert r.step.median <= sum(r.phases[p].max for p in PHASES) + 1e-12
+    assert r.measured_peak_bytes and r.predicted_peak_bytes
+    assert 0.5 < r.peak_ratio < 2.0  # a tiny model: the exact 10 % check is in benchmarks/train_step_vs_timer.py
+    assert model.block.conv.weight.grad is None  # the copy trained, not the model
+    d = r.to_dict()
+    assert d["samples_per_s"]["p10"] <= d["samples_per_s"]["median"] <= d["samples_per_s"]["p90"]
+
+
+def test_cli_profile_json_and_usage_errors(cli, quick, user_file, tmp_path):
+    path = user_file(
+        """
+        import torch.nn as nn
+        class Tiny(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 4, 3)
+            def forward(self, x):
+                return self.conv(x)
+        """
+    )
+    svg = tmp_path / "r.svg"
+    res = cli("profile", f"{path}:Tiny", "--input", "1,3,8,8", "--device", "cpu", "--threads", "1", "--repeats",
+              "2", "--max-time", "0.1", "--format", "json", "--roofline", str(svg))  # fmt: skip
+    assert res.exit_code == 0, res.stderr
+    d = json.loads(res.stdout)
+    assert [row["name"] for row in d["rows"]] == ["", "conv"] and svg.read_text().startswith("<svg")
+    bad = cli("profile", f"{path}:Tiny", "--input", "1,3,8,8", "--roofline", "r.png")
+    assert bad.exit_code == 2 and bad.stderr == "error: --roofline 'r.png': the picture is written as .svg\n"
+    bad = cli("profile", f"{path}:Tiny", "--input", "1,3,8,8", "--checkpoint")
+    assert bad.exit_code == 2 and bad.stderr == "error: --checkpoint and --optimizer apply to --mode train\n"
