@@ -5,14 +5,15 @@ One run, on a prepared copy of the model (the caller's is never moved, cast or h
 1. the ceilings of the device in the run's dtype (:mod:`.roofs`: matmul peak, copy bandwidth, fixed cost);
 2. one counting pass: the project's operator counter gives each module call its FLOPs, and
    :class:`~.observers.TrafficCounter` the bytes its operators read and write;
-3. the plain forward, uninstrumented, timed by ``bench``'s loop (warm-up, samples until stable);
+3. the plain forward warmed up as ``bench`` warms it up;
 4. the instrumentation's own cost per module call, measured on a calibration module that calls a tiny
    layer :data:`CALIBRATION_CALLS` times, with and without the timer;
-5. ``warmup`` + ``repeats`` timing passes with only the :class:`~.observers.ModuleTimer` (no operator
-   counter: its dispatch cost would be timed); per call, own time = inclusive − children's inclusive −
-   children's calls × the cost per call; the median over the repeats.
+5. ``warmup_passes`` + ``repeats`` rounds of one plain forward timed whole and one forward with only the
+   :class:`~.observers.ModuleTimer` (no operator counter: its dispatch cost would be timed), alternating so
+   that load drifting over the run reaches both alike. Per call, own time = inclusive − children's
+   inclusive − children's calls × the cost per call; the median over the repeats.
 
-The result reconciles the sum of the own times with step 3's median (the gap shown) and states the
+The result reconciles the sum of the own times with the plain forward's median (the gap shown) and states the
 instrumentation cost measured in two ways (step 4 × calls; instrumented − plain medians).
 """
 
@@ -36,7 +37,7 @@ from archinspect.bench.result import PeakResult
 from archinspect.bench.roofs import TinyLayer, measure_ceilings
 from archinspect.bench.runner import BenchOptions, BenchPlan, _name, _threads
 from archinspect.bench.stats import summarize
-from archinspect.bench.timing import measure
+from archinspect.bench.timing import warm_up
 from archinspect.core.inputs import as_specs
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 
@@ -59,25 +60,36 @@ class CallChain(nn.Module):
         return x
 
 
-def timed_passes(
+def interleaved_passes(
     model: nn.Module,
     args: Sequence[Any],
     clock: MarkClock,
+    device: torch.device,
     n: int,
     context: Callable[[], Any] = contextlib.nullcontext,
-) -> tuple[list[CallRecord], list[dict[int, float]]]:
-    """``n`` forwards with a :class:`ModuleTimer`: the call records of the last one and each pass's inclusive
-    seconds by call index. Every pass must make the same calls (a model whose calls vary is refused)."""
+) -> tuple[list[float], list[CallRecord], list[dict[int, float]]]:
+    """``n`` rounds of one plain forward (timed whole, as ``bench`` times it) then one forward with a
+    :class:`ModuleTimer`, alternating so that load drifting over time reaches both alike. Returns the plain
+    seconds, the call records of the last instrumented pass and each instrumented pass's inclusive seconds by
+    call index. Every pass must make the same calls (a model whose calls vary is refused)."""
+    plain = make_timer(device)
+    samples: list[float] = []
     records: list[CallRecord] = []
     times: list[dict[int, float]] = []
     for _ in range(n):
+        plain.start()
+        with context():
+            model(*args)
+        plain.stop()
+        samples.extend(plain.collect())
         timer = ModuleTimer(clock)
         recs = observed_forward(model, args, [timer], context=context)
         if records and [r.name for r in recs] != [r.name for r in records]:
             raise ModelRunError("the model made different module calls from one forward to the next; cannot profile")
         records = recs
         times.append(timer.seconds)
-    return records, times
+    samples.extend(plain.finish())
+    return samples, records, times
 
 
 def own_seconds(records: Sequence[CallRecord], inclusive: dict[int, float], hook_s: float) -> tuple[list, list]:
@@ -88,23 +100,14 @@ def own_seconds(records: Sequence[CallRecord], inclusive: dict[int, float], hook
 
 def measure_hook_cost(device: torch.device, dtype: torch.dtype, clock: MarkClock, repeats: int = 15) -> float:
     """Seconds the timer's instrumentation adds per module call: a :class:`CallChain`'s instrumented time
-    minus its plain time, over its :data:`CALIBRATION_CALLS` calls (medians, in inference mode)."""
+    minus its plain time (medians of interleaved runs, after 3 of each to warm up), over its
+    :data:`CALIBRATION_CALLS` calls."""
     chain = CallChain(CALIBRATION_CALLS)
     with torch.inference_mode():
         x = torch.ones(1, device=device, dtype=dtype)
-        plain = measure(lambda: chain(x), make_timer(device), _CAL_WARM, _CAL_STOP)
-        _, times = timed_passes(chain, [x], clock, repeats + 3)
+        plain, _, times = interleaved_passes(chain, [x], clock, device, repeats + 3)
     instrumented = statistics.median(t[0] for t in times[3:])
-    return max(0.0, (instrumented - summarize(plain.samples).median) / CALIBRATION_CALLS)
-
-
-def _policies() -> tuple[Any, Any]:
-    from archinspect.bench.policy import StopPolicy, WarmupPolicy
-
-    return WarmupPolicy(3, 0.1, 1.0), StopPolicy(10, 200, 0.2, 1.0, 0.05)
-
-
-_CAL_WARM, _CAL_STOP = _policies()
+    return max(0.0, (instrumented - statistics.median(plain[3:])) / CALIBRATION_CALLS)
 
 
 @typed_errors
@@ -132,7 +135,7 @@ def profile(
         repeats: timed instrumented passes (the median per module is reported); ``warmup_passes`` before them.
         peak: a matmul peak already measured in this run (otherwise measured).
         options: :class:`~archinspect.bench.runner.BenchOptions` fields: ``dtype``, ``amp``, ``channels_last``,
-            ``threads``, and the plain forward's ``warmup``/``iters``/``min_time``/``max_time``.
+            ``threads``, and the plain forward's warm-up (``warmup`` calls, ``warmup_time`` seconds).
 
     Returns:
         A :class:`~archinspect.bench.profile_report.ProfileReport`.
@@ -174,10 +177,10 @@ def profile(
                 with autocast():
                     return m(*args)
 
-            plain = measure(forward, make_timer(dev), plan.warm, plan.stop)
+            warm_up(forward, make_timer(dev), plan.warm)
             hook_s = measure_hook_cost(dev, plan.compute_dtype, clock)
-            records, times = timed_passes(m, args, clock, warmup_passes + repeats, autocast)
-    times = times[warmup_passes:]
+            plain, records, times = interleaved_passes(m, args, clock, dev, warmup_passes + repeats, autocast)
+    times, plain = times[warmup_passes:], plain[warmup_passes:]
     if [r.name for r in records] != [r.name for r in counted]:
         raise ModelRunError("the counting pass and the timed passes made different module calls; cannot profile")
     per_pass = [own_seconds(records, t, hook_s) for t in times]
@@ -200,7 +203,7 @@ def profile(
         for r, c in zip(records, counted, strict=True)
     ]
     recon = Reconciliation(
-        plain=summarize(plain.samples),
+        plain=summarize(plain),
         instrumented=summarize([t[0] for t in times]),
         module_sum_s=sum(r.self_s for r in table),
         hook_s=hook_s,

@@ -69,7 +69,7 @@ def profile(
     ] = None,
     max_time: Annotated[
         float,
-        typer.Option("--max-time", min=0.1, metavar="SECONDS", help="Cap on sampling the plain forward or the step."),
+        typer.Option("--max-time", min=0.1, metavar="SECONDS", help="With --mode train: cap on sampling the step."),
     ] = 5.0,
     roofline: Annotated[
         Path | None, typer.Option("--roofline", metavar="FILE.svg", help="Write the roofline picture (SVG).")

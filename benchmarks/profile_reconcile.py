@@ -1,0 +1,101 @@
+"""Do ``profile``'s per-module times add up to ``bench``'s whole-forward median? One thread, batch 1.
+
+For each model: ``archinspect.benchmark`` (the uninstrumented forward, bench's loop) and then
+``archinspect profile`` on the same model object. The columns: bench's median; the sum of every module's own
+time (the measured instrumentation cost per call removed); the gap between them; the instrumentation cost per
+module call measured on the calibration module, and what it predicts for the model's calls beside what the
+instrumented forward measurably took over the plain one. ``within 10 %`` is the target; a larger gap is
+"explained" when the overhead the instrumentation measurably added accounts for it.
+
+The models: resnet18, resnet50, densenet121 (zoo) and a local MobileNetV2 (benchmarks/_mobilenet_v2.py, the
+torchvision layout; torchvision itself needs another torch than this environment's).
+
+    nice -n -5 python benchmarks/profile_reconcile.py [--models resnet18,resnet50,densenet121,mobilenet_v2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+import archinspect
+from archinspect.bench.profile import profile
+from archinspect.core.inputs import InputSpec
+from archinspect.models.loading import load_model
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _mobilenet_v2 import MobileNetV2  # noqa: E402
+
+TOLERANCE = 0.10
+
+
+def load(name: str) -> tuple[torch.nn.Module, InputSpec]:
+    if name == "mobilenet_v2":
+        return MobileNetV2().eval(), InputSpec((1, 3, 224, 224))
+    loaded = load_model(name, device="cpu")
+    return loaded.model.eval(), loaded.default_inputs[0]
+
+
+def row(name: str, repeats: int) -> dict[str, object]:
+    model, spec = load(name)
+    bench = archinspect.benchmark(model, [spec], device="cpu", threads=1, peak=False, max_time=8.0)
+    bench_ms = bench.rows[0].stats.median * 1e3
+    r = profile(model, [spec], device="cpu", threads=1, repeats=repeats, name=name, max_time=8.0)
+    rec = r.reconciliation
+    sum_ms = rec.module_sum_s * 1e3
+    gap = (sum_ms - bench_ms) / bench_ms
+    extra_ms = rec.overhead_s * 1e3
+    if abs(gap) <= TOLERANCE:
+        status = "within 10 %"
+    elif abs(sum_ms - bench_ms) <= abs(extra_ms) + TOLERANCE * bench_ms:
+        status = "explained by measured overhead"
+    else:
+        status = "NOT explained"
+    return {
+        "model": name,
+        "calls": rec.calls,
+        "bench_ms": bench_ms,
+        "bench_iqr": bench.rows[0].stats.rel_iqr,
+        "plain_ms": rec.plain.median * 1e3,
+        "sum_ms": sum_ms,
+        "gap": gap,
+        "hook_us": rec.hook_s * 1e6,
+        "predicted_ms": rec.predicted_overhead_s * 1e3,
+        "measured_ms": extra_ms,
+        "status": status,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="resnet18,resnet50,densenet121,mobilenet_v2")
+    ap.add_argument("--repeats", type=int, default=20)
+    args = ap.parse_args()
+    print(f"torch {torch.__version__} · 1 thread · batch 1 · load average before: {os.getloadavg()[0]:.2f}")
+    head = (
+        f"{'model':<13}{'calls':>6}{'bench ms':>10}{'IQR':>6}{'sum ms':>10}{'gap':>8}"
+        f"{'µs/call':>9}{'pred. ms':>10}{'meas. ms':>10}  verdict"
+    )
+    print(head)
+    print("-" * len(head))
+    for name in args.models.split(","):
+        d = row(name, args.repeats)
+        print(
+            f"{d['model']:<13}{d['calls']:>6}{d['bench_ms']:>10.2f}{d['bench_iqr']:>6.0%}{d['sum_ms']:>10.2f}"
+            f"{d['gap']:>+8.1%}{d['hook_us']:>9.1f}{d['predicted_ms']:>10.2f}{d['measured_ms']:>+10.2f}  {d['status']}",
+            flush=True,
+        )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print(
+        "sum = every module's own time, instrumentation cost removed; gap = (sum - bench) / bench; µs/call = the "
+        "instrumentation's cost per module call (calibration module); pred. = µs/call × calls below the root; "
+        "meas. = instrumented forward - plain forward (medians)."
+    )
+
+
+if __name__ == "__main__":
+    main()
