@@ -6,7 +6,7 @@ its ``record_function``) averaged per call. archinspect side: ``archinspect.benc
 depth, each leaf module's median own time. The table: both top-five lists, whether they hold the same modules,
 and the ratio of the two tools' times for our top five. ResNet-50 repeats identical layers (layer3.1-5 have
 the same convolutions), so "same modules" allows a tie: a module in one list and not the other must be within
-10 % of the other list's fifth.
+10 % of the other list's fifth (:func:`archinspect.bench.selfcheck.same_top`, also used on CUDA by the self-check).
 
     nice -n -5 python benchmarks/profile_vs_torch_profiler.py [--model resnet50] [--top 5]
 """
@@ -22,6 +22,7 @@ from torch.profiler import ProfilerActivity, record_function
 from torch.profiler import profile as torch_profile
 
 from archinspect.bench.profile import profile
+from archinspect.bench.selfcheck import same_top
 from archinspect.models.loading import load_model
 
 PREFIX = "module::"
@@ -84,20 +85,14 @@ def main() -> None:
             f"{i:<5}{a:<28}{ours[a] * 1e3:>8.2f}   {b:<28}{theirs[b] * 1e3:>8.2f}   "
             f"{ours[a] / theirs[a]:.3f}"
         )
-    fifth_ours, fifth_theirs = ours[top_ours[-1]], theirs[top_theirs[-1]]
-    only_ours = [n for n in top_ours if n not in top_theirs]
-    only_theirs = [n for n in top_theirs if n not in top_ours]
-    tied = all(theirs[n] >= 0.9 * fifth_theirs for n in only_ours) and all(
-        ours[n] >= 0.9 * fifth_ours for n in only_theirs
-    )
-    same = len(set(top_ours) & set(top_theirs))
-    common = [n for n in ours if n in theirs]
-    ratio = statistics.median(ours[n] / theirs[n] for n in common if theirs[n] > 0)
+    same, others, tied = same_top(ours, theirs, args.top)
     print(
         f"same modules in both top {args.top}: {same}/{args.top}"
-        + (f" (the others tie within 10 %: {', '.join(only_ours + only_theirs)})" if only_ours and tied else "")
-        + ("" if tied else " · NOT the same")
+        + (f" (the others tie within 10 %: {', '.join(others)})" if others and tied else "")
+        + ("" if tied else f" · NOT the same: {', '.join(others)}")
     )
+    common = [n for n in ours if n in theirs]
+    ratio = statistics.median(ours[n] / theirs[n] for n in common if theirs[n] > 0)
     print(f"median ratio archinspect / torch.profiler over all {len(common)} leaf modules: {ratio:.3f}")
     print("* ratio: archinspect's time / torch.profiler's for the module in archinspect's column")
 

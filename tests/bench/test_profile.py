@@ -205,3 +205,20 @@ def test_cli_profile_json_and_usage_errors(cli, quick, user_file, tmp_path):
     assert bad.exit_code == 2 and bad.stderr == "error: --roofline 'r.png': the picture is written as .svg\n"
     bad = cli("profile", f"{path}:Tiny", "--input", "1,3,8,8", "--checkpoint")
     assert bad.exit_code == 2 and bad.stderr == "error: --checkpoint and --optimizer apply to --mode train\n"
+
+
+# --- the CUDA self-check's verdicts on fake figures ------------------------------------------------------
+
+
+def test_self_check_top_modules_allow_ties_between_identical_layers():
+    from archinspect.bench.selfcheck import FAIL, PASS, check_module_kernel_times, check_top_modules, same_top
+
+    ours = {"a": 10.0, "b": 9.0, "c": 8.0, "d": 7.0, "e1": 6.0, "e2": 5.9, "f": 1.0}
+    kernels = {"a": 10.5, "b": 9.2, "c": 8.1, "d": 6.9, "e1": 5.8, "e2": 6.0, "f": 1.0}
+    assert same_top(ours, kernels) == (4, ["e1", "e2"], True)  # e1/e2 swap places: a tie, not a disagreement
+    assert check_top_modules("m", ours, kernels).status == PASS
+    assert check_top_modules("m", ours, {**kernels, "f": 20.0}).status == FAIL  # f is the slowest for the profiler
+    checks = check_module_kernel_times("m", ours, {**kernels, "a": 5.0})
+    assert [c.status for c in checks] == [FAIL, PASS, PASS, PASS, PASS]  # a: events 2× the kernels
+    assert checks[0].detail == "10000.000 / 5000.000 ms: ratio 2.000 (bounds 0.80-1.25)"
+    assert check_module_kernel_times("m", {"x": 1.0}, {})[0].status == FAIL  # no kernel time: nothing seen
