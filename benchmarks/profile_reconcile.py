@@ -4,8 +4,11 @@ For each model: ``archinspect.benchmark`` (the uninstrumented forward, bench's l
 ``archinspect profile`` on the same model object. The columns: bench's median; the sum of every module's own
 time (the measured instrumentation cost per call removed); the gap between them; the instrumentation cost per
 module call measured on the calibration module, and what it predicts for the model's calls beside what the
-instrumented forward measurably took over the plain one. ``within 10 %`` is the target; a larger gap is
-"explained" when the overhead the instrumentation measurably added accounts for it.
+instrumented forward measurably took over the plain one. ``profile`` also times the plain forward itself,
+interleaved with its instrumented passes. On a busy machine two things separate the sum from bench: bench's run
+(seconds earlier) drifts from profile's own plain forward, and interruptions (preemption by other processes) land
+in a whole pass but in a module only now and then, so per-module medians skip them. The verdict is "explained"
+when a pass's modules sum to within 10 % of the plain forward and those two effects make up the rest.
 
 The models: resnet18, resnet50, densenet121 (zoo) and a local MobileNetV2 (benchmarks/_mobilenet_v2.py, the
 torchvision layout; torchvision itself needs another torch than this environment's).
@@ -47,12 +50,16 @@ def row(name: str, repeats: int) -> dict[str, object]:
     r = profile(model, [spec], device="cpu", threads=1, repeats=repeats, name=name, max_time=8.0)
     rec = r.reconciliation
     sum_ms = rec.module_sum_s * 1e3
+    plain_ms = rec.plain.median * 1e3
+    pass_ms = rec.pass_sums.median * 1e3
     gap = (sum_ms - bench_ms) / bench_ms
-    extra_ms = rec.overhead_s * 1e3
+    pass_gap = (pass_ms - plain_ms) / plain_ms
     if abs(gap) <= TOLERANCE:
-        status = "within 10 %"
-    elif abs(sum_ms - bench_ms) <= abs(extra_ms) + TOLERANCE * bench_ms:
-        status = "explained by measured overhead"
+        status = "within 10 % of bench"
+    elif abs(pass_gap) <= TOLERANCE:
+        status = (
+            f"explained: interruptions {-rec.interruption_s * 1e3:+.1f} ms, bench - plain {bench_ms - plain_ms:+.1f} ms"
+        )
     else:
         status = "NOT explained"
     return {
@@ -60,12 +67,15 @@ def row(name: str, repeats: int) -> dict[str, object]:
         "calls": rec.calls,
         "bench_ms": bench_ms,
         "bench_iqr": bench.rows[0].stats.rel_iqr,
-        "plain_ms": rec.plain.median * 1e3,
+        "plain_ms": plain_ms,
+        "plain_iqr": rec.plain.rel_iqr,
+        "pass_ms": pass_ms,
         "sum_ms": sum_ms,
         "gap": gap,
+        "pass_gap": pass_gap,
         "hook_us": rec.hook_s * 1e6,
         "predicted_ms": rec.predicted_overhead_s * 1e3,
-        "measured_ms": extra_ms,
+        "measured_ms": rec.overhead_s * 1e3,
         "status": status,
     }
 
@@ -77,23 +87,26 @@ def main() -> None:
     args = ap.parse_args()
     print(f"torch {torch.__version__} · 1 thread · batch 1 · load average before: {os.getloadavg()[0]:.2f}")
     head = (
-        f"{'model':<13}{'calls':>6}{'bench ms':>10}{'IQR':>6}{'sum ms':>10}{'gap':>8}"
-        f"{'µs/call':>9}{'pred. ms':>10}{'meas. ms':>10}  verdict"
+        f"{'model':<13}{'calls':>6}{'bench ms':>10}{'IQR':>5}{'sum ms':>9}{'vs bench':>9}{'plain ms':>10}{'IQR':>5}"
+        f"{'pass ms':>9}{'vs plain':>9}{'µs/call':>8}{'pred ms':>8}{'meas ms':>8}  verdict"
     )
     print(head)
     print("-" * len(head))
     for name in args.models.split(","):
         d = row(name, args.repeats)
         print(
-            f"{d['model']:<13}{d['calls']:>6}{d['bench_ms']:>10.2f}{d['bench_iqr']:>6.0%}{d['sum_ms']:>10.2f}"
-            f"{d['gap']:>+8.1%}{d['hook_us']:>9.1f}{d['predicted_ms']:>10.2f}{d['measured_ms']:>+10.2f}  {d['status']}",
+            f"{d['model']:<13}{d['calls']:>6}{d['bench_ms']:>10.2f}{d['bench_iqr']:>5.0%}{d['sum_ms']:>9.2f}"
+            f"{d['gap']:>+9.1%}{d['plain_ms']:>10.2f}{d['plain_iqr']:>5.0%}{d['pass_ms']:>9.2f}{d['pass_gap']:>+9.1%}"
+            f"{d['hook_us']:>8.1f}{d['predicted_ms']:>8.2f}{d['measured_ms']:>+8.2f}  {d['status']}",
             flush=True,
         )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(
-        "sum = every module's own time, instrumentation cost removed; gap = (sum - bench) / bench; µs/call = the "
-        "instrumentation's cost per module call (calibration module); pred. = µs/call × calls below the root; "
-        "meas. = instrumented forward - plain forward (medians)."
+        "bench = archinspect.benchmark's median (run just before); sum = the sum of every module's median own time "
+        "(instrumentation removed), vs bench = (sum - bench) / bench; plain = the uninstrumented forward timed by "
+        "profile between its instrumented passes; pass = the median over passes of the modules' own times summed, "
+        "vs plain = (pass - plain) / plain; µs/call = instrumentation cost per module call (calibration module); "
+        "pred = µs/call x calls below the root; meas = instrumented forward - plain forward (medians)."
     )
 
 

@@ -98,16 +98,16 @@ def own_seconds(records: Sequence[CallRecord], inclusive: dict[int, float], hook
     return [max(0.0, t - len(r.children) * hook_s) for t, r in zip(raw, records, strict=True)], raw
 
 
-def measure_hook_cost(device: torch.device, dtype: torch.dtype, clock: MarkClock, repeats: int = 15) -> float:
-    """Seconds the timer's instrumentation adds per module call: a :class:`CallChain`'s instrumented time
-    minus its plain time (medians of interleaved runs, after 3 of each to warm up), over its
-    :data:`CALIBRATION_CALLS` calls."""
+def measure_hook_cost(device: torch.device, dtype: torch.dtype, clock: MarkClock, repeats: int = 40) -> float:
+    """Seconds the timer's instrumentation adds per module call: the median over interleaved rounds (after 3
+    to warm up) of a :class:`CallChain`'s instrumented time minus its plain time in the same round, over its
+    :data:`CALIBRATION_CALLS` calls. Pairing the rounds keeps a load that changes during the run out of it."""
     chain = CallChain(CALIBRATION_CALLS)
     with torch.inference_mode():
         x = torch.ones(1, device=device, dtype=dtype)
         plain, _, times = interleaved_passes(chain, [x], clock, device, repeats + 3)
-    instrumented = statistics.median(t[0] for t in times[3:])
-    return max(0.0, (instrumented - statistics.median(plain[3:])) / CALIBRATION_CALLS)
+    diffs = [t[0] - p for t, p in zip(times[3:], plain[3:], strict=True)]
+    return max(0.0, statistics.median(diffs) / CALIBRATION_CALLS)
 
 
 @typed_errors
@@ -206,6 +206,7 @@ def profile(
         plain=summarize(plain),
         instrumented=summarize([t[0] for t in times]),
         module_sum_s=sum(r.self_s for r in table),
+        pass_sums=summarize([sum(p[0]) for p in per_pass]),
         hook_s=hook_s,
         calls=len(records),
     )

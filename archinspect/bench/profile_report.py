@@ -92,7 +92,8 @@ class Reconciliation:
 
     plain: SampleStats  # the uninstrumented forward, bench's timing loop
     instrumented: SampleStats  # the root module's time in the timed passes, hooks and marks included
-    module_sum_s: float  # the sum of every record's own time (instrumentation removed)
+    module_sum_s: float  # the sum of every record's median own time (instrumentation removed)
+    pass_sums: SampleStats  # per timed pass, the sum of its records' own times (instrumentation removed)
     hook_s: float  # measured instrumentation cost per module call
     calls: int  # module calls per forward
 
@@ -108,7 +109,20 @@ class Reconciliation:
 
     @property
     def gap_s(self) -> float:
+        """The per-module medians' sum minus the plain forward's median."""
         return self.module_sum_s - self.plain.median
+
+    @property
+    def pass_gap_s(self) -> float:
+        """The median per-pass sum minus the plain forward's median: what the instrumentation's removal missed."""
+        return self.pass_sums.median - self.plain.median
+
+    @property
+    def interruption_s(self) -> float:
+        """Median per-pass sum minus the sum of per-module medians: interruptions (other processes, the
+        allocator, a stray page fault) land in some module in some passes; each module's median skips them,
+        a whole pass cannot."""
+        return self.pass_sums.median - self.module_sum_s
 
     @property
     def gap_fraction(self) -> float:
@@ -126,6 +140,10 @@ class Reconciliation:
             "instrumented_median_ms": self.instrumented.median * 1e3,
             "instrumented_rel_iqr": self.instrumented.rel_iqr,
             "module_sum_ms": self.module_sum_s * 1e3,
+            "pass_sum_median_ms": self.pass_sums.median * 1e3,
+            "pass_sum_rel_iqr": self.pass_sums.rel_iqr,
+            "pass_gap_ms": self.pass_gap_s * 1e3,
+            "interruption_ms": self.interruption_s * 1e3,
             "gap_ms": self.gap_s * 1e3,
             "gap_fraction": self.gap_fraction,
             "reconciled": self.reconciled,

@@ -28,8 +28,19 @@ def _decades(lo: float, hi: float) -> tuple[int, int]:
 def _si(value: float) -> str:
     for unit, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if value >= scale:
-            return f"{value / scale:g}{unit}"
-    return f"{value:g}"
+            return f"{value / scale:.3g}{unit}"
+    return f"{value:.3g}"
+
+
+def _free_row(placed: list[tuple[float, float, float]], x: float, y: float, width: float) -> float:
+    """A baseline near ``y`` where a label ``width`` wide at ``x`` overlaps no label already placed (12 px rows)."""
+    for shift in (0, 12, -12, 24, -24, 36, -36, 48):
+        ty = y + shift
+        if all(abs(ty - py) >= 12 or x + width <= px or px + pw <= x for px, py, pw in placed):
+            placed.append((x, ty, width))
+            return ty
+    placed.append((x, y, width))
+    return y
 
 
 def points(report: ProfileReport, depth: int | None = None) -> list[ProfileRow]:
@@ -84,12 +95,13 @@ def roofline_svg(report: ProfileReport, depth: int | None = None) -> str:
         f'{px(c.ridge):.1f},{py(c.flops_per_s):.1f} {LEFT + pw},{py(c.flops_per_s):.1f}"/>'
     )
     out.append(
-        f'<text x="{LEFT + pw - 4}" y="{py(c.flops_per_s) - 6:.1f}" text-anchor="end">matmul peak '
+        f'<text x="{LEFT + pw - 4}" y="{py(c.flops_per_s) + 14:.1f}" text-anchor="end">matmul peak '
         f"{_si(c.flops_per_s)}FLOP/s</text>"
     )
     out.append(f'<text x="{px(left_x) + 6:.1f}" y="{py(mem_y) - 6:.1f}">copy {_si(c.bytes_per_s)}B/s</text>')
     total = sum(r.seconds for r in rows) or 1.0
     slowest = {id(r) for r in sorted(rows, key=lambda r: r.seconds, reverse=True)[:5]}
+    placed: list[tuple[float, float, float]] = []
     for r in sorted(rows, key=lambda r: r.seconds, reverse=True):
         v = r.verdict
         x, y = px(v.intensity or 1.0), py(v.achieved_flops_per_s)
@@ -103,7 +115,8 @@ def roofline_svg(report: ProfileReport, depth: int | None = None) -> str:
             f'stroke="{COLOURS[v.verdict]}"><title>{escape(tip)}</title></circle>'
         )
         if id(r) in slowest:
-            out.append(f'<text x="{x + radius + 2:.1f}" y="{y + 4:.1f}">{escape(r.record.label)}</text>')
+            lx, ly = x + radius + 2, _free_row(placed, x + radius + 2, y + 4, len(r.record.label) * 6.5)
+            out.append(f'<text x="{lx:.1f}" y="{ly:.1f}">{escape(r.record.label)}</text>')
     for i, (name, colour) in enumerate(COLOURS.items()):
         y = TOP + 10 + i * 18
         out.append(f'<circle cx="{WIDTH - RIGHT + 20}" cy="{y}" r="5" fill="{colour}" fill-opacity="0.6"/>')

@@ -110,8 +110,12 @@ class ProfileView:
             f"{_rate(c.bytes_per_s, 'B/s')} ({fmt_bytes(c.copy_bytes)} moved per copy, IQR/median "
             f"{c.copy_rel_iqr:.0%}) · ridge {c.ridge:.1f} FLOP/B · fixed cost {c.call_s * 1e6:.1f} µs per module call",
             f"Reconciliation: per-module sum {_ms(rec.module_sum_s)} ms vs the uninstrumented forward's median "
-            f"{_ms(rec.plain.median)} ms (n={rec.plain.n}, IQR/median {rec.plain.rel_iqr:.0%}): gap "
-            f"{rec.gap_s * 1e3:+.3f} ms ({rec.gap_fraction:+.1%}), {gap_word} ±{RECONCILE_TOLERANCE:.0%}",
+            f"{_ms(rec.plain.median)} ms (n={rec.plain.n}, IQR/median {rec.plain.rel_iqr:.0%}, timed between the "
+            f"instrumented passes): gap {rec.gap_s * 1e3:+.3f} ms ({rec.gap_fraction:+.1%}), {gap_word} "
+            f"±{RECONCILE_TOLERANCE:.0%}; of it, {-rec.interruption_s * 1e3:+.3f} ms are interruptions that whole "
+            f"passes include and per-module medians skip (a pass's modules sum to a median of "
+            f"{_ms(rec.pass_sums.median)} ms, IQR/median {rec.pass_sums.rel_iqr:.0%}), "
+            f"{rec.pass_gap_s * 1e3:+.3f} ms what the instrumentation left",
             f"Instrumentation: {rec.hook_s * 1e6:.1f} µs per module call measured on a calibration module × "
             f"{rec.calls - 1} calls = {rec.predicted_overhead_s * 1e3:.3f} ms removed from the times; the "
             f"instrumented forward took {rec.overhead_s * 1e3:+.3f} ms more than the plain one "

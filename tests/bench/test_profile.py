@@ -132,6 +132,7 @@ def test_profile_reconciles_its_own_figures_and_leaves_the_model_alone(quick):
     rec = r.reconciliation
     assert rec.calls == 6 and rec.plain.n >= 1 and rec.instrumented.n == 3
     assert rec.module_sum_s == pytest.approx(sum(m.self_s for m in r.records))
+    assert rec.pass_sums.n == 3 and rec.interruption_s == pytest.approx(rec.pass_sums.median - rec.module_sum_s)
     assert all(0 <= m.self_s <= m.raw_self_s + 1e-12 or m.children for m in r.records)
     rows = r.rows(1)
     assert [row.record.name for row in rows] == ["", "block", "pool", "fc"]
