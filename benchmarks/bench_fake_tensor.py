@@ -18,6 +18,8 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 from archinspect.core.counter import OpCounter
 from archinspect.core.engine import run_pass
+from archinspect.core.options import PassOptions
+from archinspect.core.target import Target
 from archinspect.models.loading import load_model
 
 
@@ -48,8 +50,8 @@ def measure(name: str) -> tuple[float, float, float, float]:
         with mode, torch.no_grad(), OpCounter(lambda cost: None):
             fake_model(torch.empty(spec.shape))
 
-    per_module = lambda: run_pass(model, [spec], device="meta")  # noqa: E731
-    totals = lambda: run_pass(model, [spec], device="meta", per_module=False)  # noqa: E731
+    per_module = lambda: run_pass(Target.of(model, [spec]), PassOptions.check(device="meta"))  # noqa: E731
+    totals = lambda: run_pass(Target.of(model, [spec]), PassOptions.check(device="meta", per_module=False))  # noqa: E731
     for fn in (per_module, fake_forward):
         fn()  # warm: first-call imports and caches
     return best(per_module), best(totals), best(fake_forward), best(fake_build_and_forward)

@@ -38,6 +38,8 @@ def main() -> int:
     import torch
 
     from archinspect.core.engine import run_pass
+    from archinspect.core.options import PassOptions
+    from archinspect.core.target import Target
     from archinspect.models.loading import create_model
     from archinspect.models.zoo import get_entry, list_models
 
@@ -47,7 +49,7 @@ def main() -> int:
         t0 = time.perf_counter()
         model = create_model(name, device="meta")
         t1 = time.perf_counter()
-        run_pass(model, [entry.default_input], device="meta", depth=0, per_module=False)
+        run_pass(Target.of(model, [entry.default_input]), PassOptions.check(device="meta", depth=0, per_module=False))
         rows.append((name, t1 - t0, time.perf_counter() - t1))
     build = sum(r[1] for r in rows)
     count = sum(r[2] for r in rows)

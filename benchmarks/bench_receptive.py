@@ -19,6 +19,8 @@ import argparse
 import time
 
 from archinspect.core.engine import run_pass
+from archinspect.core.options import PassOptions
+from archinspect.core.target import Target
 from archinspect.models.loading import load_model
 
 
@@ -36,14 +38,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--models", default="resnet50;densenet121;inception-v3;vgg16;vgg16@1,3,1024,1024")
     opts = parser.parse_args()
+    tracking = PassOptions.check(receptive=True)
     print(f"{'model':<28} {'input':<18} {'plain ms':>9} {'with RF ms':>11} {'ratio':>7}")
     for item in opts.models.split(";"):
         name, _, shape_text = item.partition("@")
         loaded = load_model(name, device="meta")
         shape = tuple(int(v) for v in shape_text.split(",")) if shape_text else loaded.default_inputs[0].shape
-        run_pass(loaded.model, [shape], receptive=True)  # warm-up: imports, first-call costs
-        plain = _best(lambda m=loaded.model, s=shape: run_pass(m, [s]), opts.repeat)
-        tracked = _best(lambda m=loaded.model, s=shape: run_pass(m, [s], receptive=True), opts.repeat)
+        run_pass(Target.of(loaded.model, [shape]), tracking)  # warm-up: imports, first-call costs
+        plain = _best(lambda m=loaded.model, s=shape: run_pass(Target.of(m, [s])), opts.repeat)
+        tracked = _best(lambda m=loaded.model, s=shape: run_pass(Target.of(m, [s]), tracking), opts.repeat)
         dims = "x".join(map(str, shape))
         print(f"{name:<28} {dims:<18} {plain * 1e3:>9.1f} {tracked * 1e3:>11.1f} {tracked / plain:>6.2f}×")
 

@@ -190,10 +190,12 @@ def test_meta_fallback_to_cpu_is_announced_and_explicit_meta_refuses() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"mode": "test"}, "--mode 'test' is not a mode; accepted: eval, train"),
-        ({"depth": -1}, "--depth -1 must be 0 or more"),
-        ({"dtype": "int8"}, "--dtype 'int8': accepted: float32, float16, bfloat16, float64"),
-        ({"device": "tpu"}, "--device 'tpu' is not a device; accepted: auto, meta, cpu, cuda, cuda:N"),
+        ({"mode": "test"}, "mode='test' is not a mode; accepted: eval, train"),
+        ({"depth": -1}, "depth=-1 must be a whole number, 0 or more"),
+        ({"dtype": "int8"}, "dtype='int8' is not a floating dtype; accepted: float32, float16, bfloat16, float64"),
+        ({"device": "tpu"}, "device='tpu' is not a device; accepted: auto, meta, cpu, cuda, cuda:N"),
+        ({"colour": "red"}, "colour= is not an option; accepted: device, dtype, mode, depth, fallback, force, "
+         "per_module, receptive, count, op_costs"),
     ],
 )
 def test_bad_arguments_are_usage_errors(kwargs: dict, message: str) -> None:
@@ -307,17 +309,19 @@ def test_meta_model_is_unchanged_and_train_mode_on_meta() -> None:
 
 def test_interceptor_forwards_are_restored() -> None:
     from archinspect.core.engine import run_pass
-    from archinspect.core.recorder import NOT_HANDLED
+    from archinspect.core.observe import NOT_HANDLED, ModuleCall, PassObserver
+    from archinspect.core.target import Target
 
     model = _bn_net()
     before = _snapshot(model)
     seen: list[str] = []
 
-    def intercept(name: str, module: nn.Module, args: tuple, kwargs: dict) -> Any:
-        seen.append(name)
-        return NOT_HANDLED
+    class Intercept(PassObserver):
+        def replace(self, call: ModuleCall) -> Any:
+            seen.append(call.name)
+            return NOT_HANDLED
 
-    run_pass(model, (1, 3, 8, 8), intercept=intercept)
+    run_pass(Target.of(model, (1, 3, 8, 8)), observers=[Intercept()])
     assert seen == ["", "conv", "bn", "drop", "fc"]
     _assert_same(before, model)
     assert all("forward" not in vars(m) for m in model.modules())

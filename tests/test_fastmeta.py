@@ -7,6 +7,8 @@ import torch
 from zoo_sample import zoo_params
 
 from archinspect.core.fastmeta import MetaBuild, fast_meta
+from archinspect.core.options import PassOptions
+from archinspect.core.target import Target
 
 aten = torch.ops.aten
 
@@ -167,13 +169,14 @@ def test_meta_passes_over_the_zoo_import_neither_sympy_nor_dynamo() -> None:
 
     code = (
         "import sys\n"
-        "from archinspect.core.engine import run_pass\n"
+        "from archinspect.core.engine import PassOptions, Target, run_pass\n"
         "from archinspect.models.loading import load_model\n"
+        "totals = PassOptions.check(device='meta', per_module=False)\n"
         "from archinspect.models.zoo import list_models\n"
         "for name in list_models():\n"
         "    if name in ('resnet1202', 'densenet-bc-250', 'densenet-bc-190'): continue  # same blocks, slower\n"
         "    loaded = load_model(name, device='meta')\n"
-        "    run_pass(loaded.model, loaded.default_inputs, device='meta', per_module=False)\n"
+        "    run_pass(Target.of(loaded.model, loaded.default_inputs), totals)\n"
         "print(sorted(m for m in ('sympy', 'torch._dynamo') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
@@ -312,6 +315,6 @@ def test_production_path_over_the_zoo_agrees_with_torch_kernels(name: str) -> No
 
     with verify_fast_meta():
         loaded = load_model(name, device="meta")
-        run_pass(loaded.model, loaded.default_inputs, device="meta", mode="eval", per_module=False)
+        run_pass(Target.of(loaded.model, loaded.default_inputs), PassOptions.check(device="meta", per_module=False))
         batch2 = [s.with_batch(2) for s in loaded.default_inputs]  # train-mode BatchNorm1d needs two samples
-        run_pass(loaded.model, batch2, device="meta", mode="train", per_module=False)
+        run_pass(Target.of(loaded.model, batch2), PassOptions.check(device="meta", mode="train", per_module=False))

@@ -23,6 +23,8 @@ from archinspect import create_model, inspect
 from archinspect.core import guard
 from archinspect.core.engine import estimate_pass
 from archinspect.core.inputs import InputSpec, parse_input, parse_kwargs, parse_value
+from archinspect.core.options import PassOptions
+from archinspect.core.target import Target
 from archinspect.errors import ModelRunError, UsageError
 from archinspect.models.zoo import get_entry
 
@@ -188,12 +190,12 @@ def free_memory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[in
 
 def test_the_estimate_counts_weights_inputs_and_live_activations() -> None:
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1))
-    est = estimate_pass(model, (2, 3, 16, 16))
+    est = estimate_pass(Target.of(model, (2, 3, 16, 16)))
     assert est.weights == (8 * 3 * 9 + 8 + 8 * 8 * 9 + 8) * 4 == 3232
     assert est.inputs == 2 * 3 * 16 * 16 * 4 == 6144
     # the largest leaf's input + output (the last conv: 8 channels in and out), no container held inside
     assert est.activations == 2 * (2 * 8 * 16 * 16 * 4) == 32768
-    assert estimate_pass(model, (2, 3, 16, 16), dtype="bfloat16").weights == 1616
+    assert estimate_pass(Target.of(model, (2, 3, 16, 16)), PassOptions.check(dtype="bfloat16")).weights == 1616
 
 
 def test_a_pass_that_would_not_fit_is_refused_with_one_line(
@@ -408,11 +410,13 @@ def test_fit_solve_on_a_1d_input_keeps_the_mismatch(cli: Callable[..., Any], use
 
 
 def test_the_api_raises_only_typed_errors() -> None:
-    with pytest.raises(UsageError, match=r"inspect\(\): TypeError"):
+    with pytest.raises(UsageError, match=r"^depth='deep' must be a whole number, 0 or more$"):
         inspect(nn.Linear(2, 2), (1, 2), depth="deep")
+    with pytest.raises(UsageError, match=r"inspect\(\): TypeError"):
+        inspect(nn.Linear(2, 2), (1, 2), kwargs=5)
     with pytest.raises(UsageError):
         inspect("resnet50", (1, 3, 32, 32))
-    with pytest.raises(UsageError, match="--device 'tpu' is not a device"):
+    with pytest.raises(UsageError, match="device='tpu' is not a device"):
         archinspect.fit(nn.Linear(2, 2), (1, 2), device="tpu")
     with pytest.raises(ModelRunError, match=r"^fc \(Linear\) expects 3 input features"):
         inspect(nn.Sequential(nn.Flatten()).add_module("fc", nn.Linear(3, 2)) or _flat_fc(), (1, 2))
@@ -427,7 +431,10 @@ def _flat_fc() -> nn.Module:
 def test_fit_defaults_to_auto_with_the_clis_fallback() -> None:
     import inspect as pyinspect
 
-    assert pyinspect.signature(archinspect.fit).parameters["device"].default == "auto"
+    from archinspect.core.options import PassOptions
+
+    assert "device" not in pyinspect.signature(archinspect.fit).parameters  # one place: PassOptions
+    assert pyinspect.signature(PassOptions.check).parameters["device"].default == "auto"
     result = archinspect.fit(_Accumulates(needs_cpu=True), (2, 4))
     assert result.device == "cpu"
     assert result.notes == [
@@ -517,5 +524,5 @@ def test_bench_refuses_from_the_cli_too(cli: Callable[..., Any], free_memory: An
 
 def test_a_wrapped_type_error_is_still_a_type_error() -> None:
     with pytest.raises(TypeError, match=r"inspect\(\): TypeError") as err:
-        inspect(nn.Linear(2, 2), (1, 2), depth="deep")
+        inspect(nn.Linear(2, 2), (1, 2), kwargs=5)
     assert isinstance(err.value, UsageError) and isinstance(err.value.__cause__, TypeError)

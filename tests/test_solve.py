@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from archinspect.analyses.solve import smallest_runnable_size, valid_input_sizes
+from archinspect.core.target import Target
 from archinspect.errors import UsageError
 from archinspect.models.loading import load_model
 
@@ -101,9 +102,9 @@ def test_d2l_alexnet_square_sizes_that_give_6400() -> None:
 
 def test_smallest_runnable_size_for_the_engine_error_message() -> None:
     model = load_model("d2l-alexnet", device="meta").model
-    assert smallest_runnable_size(model, [(1, 1, 32, 32)]) == (1, 1, 65, 65)
-    assert smallest_runnable_size(model, [(1, 1, 224, 224)]) == (1, 1, 65, 65)
-    assert smallest_runnable_size(model, [(1, 4096)]) is None
+    assert smallest_runnable_size(Target.of(model, [(1, 1, 32, 32)])) == (1, 1, 65, 65)
+    assert smallest_runnable_size(Target.of(model, [(1, 1, 224, 224)])) == (1, 1, 65, 65)
+    assert smallest_runnable_size(Target.of(model, [(1, 4096)])) is None
 
 
 def test_resnet50_any_size_from_1_runs_and_fits() -> None:

@@ -28,7 +28,9 @@ from torch import nn
 
 from archinspect.analyses.flops import FlopReport
 from archinspect.core.engine import run_pass
+from archinspect.core.options import PassOptions
 from archinspect.core.substitute import training_mode
+from archinspect.core.target import Target
 from archinspect.text import fmt_count, signed_parts
 
 TOOLS = ("flop_counter", "fvcore", "torchinfo", "thop", "ptflops")
@@ -134,14 +136,8 @@ def _flop_counter(subject: _Subject, report: FlopReport, inputs: list[Any], keyw
     from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
     with FlopCounterMode(display=False) as counter:
-        run_pass(
-            subject.user,
-            report.inputs,
-            device=report.device,
-            mode=report.mode,
-            meta_fallback=False,
-            kwargs=report.keyword_inputs,
-        )
+        target = Target.of(subject.user, report.inputs, kwargs=report.keyword_inputs)
+        run_pass(target, PassOptions.check(device=report.device, mode=report.mode, fallback=False))
     torch_ops = {getattr(packet, "__name__", str(packet)) for packet in flop_registry}
     unknown = [o for o in report.ops if o.macs and o.op not in torch_ops]
     missing = sum(o.macs for o in unknown)

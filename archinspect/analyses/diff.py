@@ -15,9 +15,11 @@ from typing import Any
 
 from torch import nn
 
-from archinspect.analyses.shapes import inspect
+from archinspect.analyses.shapes import inspect_target
 from archinspect.core.fields import ReceptiveField
+from archinspect.core.options import PassOptions
 from archinspect.core.report import LayerRecord, Report, Shape
+from archinspect.core.target import Target
 from archinspect.errors import typed_errors
 
 
@@ -140,25 +142,35 @@ def compare_reports(report_a: Report, report_b: Report, depth: int = 1) -> Model
 
 @typed_errors
 def diff(
-    model_a: nn.Module,
-    model_b: nn.Module,
-    inputs: Any,
+    model_a: nn.Module | Target,
+    model_b: nn.Module | Target,
+    inputs: Any = None,
     *,
     inputs_b: Any = None,
-    depth: int = 1,
-    device: str = "auto",
-    mode: str = "eval",
+    kwargs: dict[str, Any] | None = None,
     label_a: str | None = None,
     label_b: str | None = None,
+    options: PassOptions | None = None,
+    **pass_options: Any,
 ) -> ModelDiff:
     """Run both models once on dummy inputs and compare them stage by stage and in total.
 
-    ``inputs``: shapes, :class:`~archinspect.core.inputs.InputSpec` or tensors for A (and for B unless
-    ``inputs_b`` is given). ``depth``: which records are stages (1 = what each model's ``forward`` calls).
+    Args:
+        model_a, model_b: ``nn.Module`` s or :class:`~archinspect.core.target.Target` s.
+        inputs: A's inputs as for :func:`archinspect.inspect` (and B's unless ``inputs_b`` is given).
+        kwargs: keyword inputs, given to both models.
+        options: a :class:`~archinspect.core.options.PassOptions`, or the pass options as keywords; ``depth``
+            (default 1 = what each model's ``forward`` calls) says which records are stages.
+
     Ratios are A over B. Figures for the whole batch; MACs are multiply-accumulates.
     """
-    report_a = inspect(model_a, inputs, device=device, mode=mode, depth=depth, model_name=label_a)
-    report_b = inspect(
-        model_b, inputs if inputs_b is None else inputs_b, device=device, mode=mode, depth=depth, model_name=label_b
-    )
-    return compare_reports(report_a, report_b, depth)
+    target_a = Target.of(model_a, inputs, kwargs=kwargs, label=label_a)
+    target_b = Target.of(model_b, inputs if inputs_b is None else inputs_b, kwargs=kwargs, label=label_b)
+    return diff_targets(target_a, target_b, PassOptions.of(options, pass_options, depth=1, receptive=True))
+
+
+def diff_targets(target_a: Target, target_b: Target, options: PassOptions) -> ModelDiff:
+    """:func:`diff` for targets and options already checked."""
+    report_a = inspect_target(target_a, options)
+    report_b = inspect_target(target_b, options)
+    return compare_reports(report_a, report_b, options.depth)

@@ -22,7 +22,9 @@ from archinspect.analyses.solve import SolveResult, valid_input_sizes
 from archinspect.analyses.tolerant import Mismatch, Shape, TolerantPass, before_flatten
 from archinspect.core.engine import run_pass
 from archinspect.core.inputs import InputSpec
+from archinspect.core.options import PassOptions
 from archinspect.core.report import Report
+from archinspect.core.target import Target
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import dims_text
 
@@ -129,45 +131,56 @@ def _no_status(text: str) -> AbstractContextManager[Any]:
 
 @typed_errors
 def fit(
-    model: nn.Module,
-    inputs: Any,
+    model: nn.Module | Target,
+    inputs: Any = None,
     *,
-    device: str = "auto",
-    mode: str = "eval",
+    kwargs: dict[str, Any] | None = None,
     model_name: str | None = None,
     sites: Mapping[str, str] | None = None,
     solve: bool | None = None,
     max_size: int | None = None,
     status: Callable[[str], AbstractContextManager[Any]] | None = None,
-    force: bool = False,
-    kwargs: dict[str, Any] | None = None,
+    options: PassOptions | None = None,
+    **pass_options: Any,
 ) -> FitReport:
     """Run ``model`` once on dummy ``inputs``, stepping over every size mismatch, and report them all.
 
-    ``sites``: layer name -> "file:line" where it was constructed (see
-    :func:`archinspect.models.sites.construction_sites`). ``status``: a context manager factory shown
-    around the input-size search (a spinner in the CLI). ``kwargs``: keyword inputs by name (shapes,
-    InputSpecs or tensors), passed as given to the pass and to every probe of the size search.
-    ``solve``: also search the input sizes that fit the model as written (``None``: only when a Linear
-    mismatches and the input has spatial dimensions). Raises :class:`ModelRunError` naming the failing
-    layer when the model fails for a reason fit cannot step over (a reshape to a hard-coded size, ...).
+    Args:
+        model, inputs, kwargs, model_name: as for :func:`archinspect.inspect` (keyword inputs reach the pass
+            and every probe of the size search).
+        sites: layer name -> "file:line" where it was constructed (see
+            :func:`archinspect.models.sites.construction_sites`).
+        solve: also search the input sizes that fit the model as written (``None``: only when a Linear
+            mismatches and the input has spatial dimensions). ``max_size``: the largest size tried.
+        status: a context manager factory shown around the input-size search (a spinner in the CLI).
+        options: a :class:`~archinspect.core.options.PassOptions`, or the pass options as keywords.
+
+    Raises :class:`ModelRunError` naming the failing layer when the model fails for a reason fit cannot step
+    over (a reshape to a hard-coded size, ...).
     """
+    target = Target.of(model, inputs, kwargs=kwargs, label=model_name)
+    options = PassOptions.of(options, pass_options)
+    return fit_target(target, options, sites=sites, solve=solve, max_size=max_size, status=status)
+
+
+def fit_target(
+    target: Target,
+    options: PassOptions,
+    *,
+    sites: Mapping[str, str] | None = None,
+    solve: bool | None = None,
+    max_size: int | None = None,
+    status: Callable[[str], AbstractContextManager[Any]] | None = None,
+) -> FitReport:
+    """:func:`fit` for a target and options already checked."""
     tolerant = TolerantPass()
+    mode = options.mode
     try:
-        report = run_pass(
-            model,
-            inputs,
-            device=device,
-            mode=mode,
-            model_name=model_name,
-            intercept=tolerant,
-            force=force,
-            kwargs=kwargs,
-        )
+        report = run_pass(target, options, [tolerant])
     except ModelRunError as err:
         found = "; ".join(m.message for m in tolerant.mismatches.values())
         before = found and f" (before that, fit found: {found})"
-        explained = explain_failure(err, model, inputs, mode, before, kwargs=kwargs)
+        explained = explain_failure(err, target, mode, before)
         if explained is err:
             raise
         raise explained from err
@@ -192,9 +205,7 @@ def fit(
     if solve or (solve is None and result.wants_solve):
         try:
             with (status or _no_status)("searching the input sizes that fit…"):
-                result.solve = valid_input_sizes(
-                    model, result.inputs, mode=mode, max_size=max_size, kwargs=kwargs
-                )
+                result.solve = valid_input_sizes(target, mode=mode, max_size=max_size)
         except (ModelRunError, UsageError) as err:  # e.g. a 1-D input has no size to search: keep what was found
             result.notes.append(f"input sizes not searched: {err}")
     return result

@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from archinspect.analyses.shapes import inspect
-from archinspect.core.engine import DEFAULT_DEPTH
+from archinspect.analyses.shapes import inspect_target
+from archinspect.core.options import DEFAULT_DEPTH, PassOptions
 from archinspect.core.report import LayerRecord, Number, OpTally, Report, Totals
+from archinspect.core.target import Target
 from archinspect.errors import typed_errors
 
 
@@ -92,22 +93,23 @@ def count_flops(
     model: Any,
     inputs: Any = None,
     *,
-    device: str = "auto",
-    depth: int = DEFAULT_DEPTH,
-    mode: str = "eval",
-    dtype: str | None = None,
-    model_name: str | None = None,
     kwargs: dict[str, Any] | None = None,
+    model_name: str | None = None,
     cpu_model: Any = None,
-    force: bool = False,
+    options: PassOptions | None = None,
+    **pass_options: Any,
 ) -> FlopReport:
     """Count FLOPs and MACs of one forward pass of ``model`` on dummy ``inputs``.
 
-    ``model``: an ``nn.Module`` or a MODEL reference (``"resnet50"``, ``"file.py:Net"``), built on the
-    meta device. ``inputs``: shapes, :class:`InputSpec` or tensors, one per positional input; optional
-    for zoo models (their default input); ``kwargs``: keyword inputs by name. ``device``: ``auto`` (meta,
-    CPU when an operator has no meta kernel), ``meta``, ``cpu``, ``cuda[:N]``. Figures are for the whole batch; see
-    :meth:`FlopReport.per_sample_view`. ``force``: skip the memory check before a CPU/CUDA pass.
+    Args:
+        model: an ``nn.Module``, a :class:`~archinspect.core.target.Target`, or a MODEL reference
+            (``"resnet50"``, ``"file.py:Net"``), built on the meta device.
+        inputs: as for :func:`archinspect.inspect`; optional for zoo models (their default input).
+        kwargs: keyword inputs by name.
+        options: a :class:`~archinspect.core.options.PassOptions`, or the pass options as keywords
+            (``device``, ``depth``, ``mode``, ``dtype``, ``force``, ``op_costs``, …; see :func:`archinspect.inspect`).
+
+    Figures are for the whole batch; see :meth:`FlopReport.per_sample_view`.
     """
     if isinstance(model, str):
         from archinspect.models.loading import load_model
@@ -116,20 +118,14 @@ def count_flops(
         model, model_name = loaded.model, model_name or loaded.label
         inputs = inputs if inputs is not None else loaded.default_inputs
         cpu_model = cpu_model or loaded.cpu_model()
-    if inputs is None:
+    target = Target.of(model, inputs, kwargs=kwargs, label=model_name, cpu_model=cpu_model)
+    if not target.args and not target.kwargs:
         from archinspect.errors import UsageError
 
         raise UsageError("count_flops needs inputs (e.g. [(1, 3, 224, 224)]) for a model outside the zoo")
-    report = inspect(
-        model,
-        inputs,
-        device=device,
-        depth=depth,
-        mode=mode,
-        dtype=dtype,
-        model_name=model_name,
-        kwargs=kwargs,
-        cpu_model=cpu_model,
-        force=force,
-    )
-    return FlopReport.from_report(report, depth)
+    return count_target(target, PassOptions.of(options, pass_options, receptive=True))
+
+
+def count_target(target: Target, options: PassOptions) -> FlopReport:
+    """:func:`count_flops` for a target and options already checked."""
+    return FlopReport.from_report(inspect_target(target, options), options.depth)

@@ -12,8 +12,10 @@ from typing import Any
 
 from torch import nn
 
-from archinspect.analyses.shapes import inspect
+from archinspect.analyses.shapes import inspect_target
+from archinspect.core.options import PassOptions
 from archinspect.core.report import Report, Shape
+from archinspect.core.target import Target
 from archinspect.errors import typed_errors
 
 
@@ -60,19 +62,21 @@ def field_rows(report: Report, depth: int | None = None) -> list[FieldRow]:
 
 @typed_errors
 def receptive_field(
-    model: nn.Module,
-    inputs: Any,
+    model: nn.Module | Target,
+    inputs: Any = None,
     *,
-    depth: int | None = None,
-    device: str = "auto",
-    mode: str = "eval",
+    kwargs: dict[str, Any] | None = None,
+    options: PassOptions | None = None,
+    **pass_options: Any,
 ) -> list[FieldRow]:
     """Run ``model`` once on dummy ``inputs`` and return the receptive field of every layer's output.
 
-    ``inputs``: shapes, :class:`~archinspect.core.inputs.InputSpec` or tensors; the first input's dims
-    2.. are the spatial axes (N, C, H, W). ``depth``: only rows down to that module depth (every module
-    call when None). The first row is the whole model's output. Raises
+    ``inputs`` and ``kwargs`` as for :func:`archinspect.inspect`; the first input's dims 2.. are the spatial
+    axes (N, C, H, W). Pass options as keywords or ``options``; ``depth``: only rows down to that module depth
+    (every module call when not given). The first row is the whole model's output. Raises
     :class:`~archinspect.errors.ModelRunError` when the model cannot run on the input.
     """
-    report = inspect(model, inputs, device=device, mode=mode, depth=depth if depth is not None else 2)
+    depth = pass_options.get("depth", options.depth if options is not None else None)
+    target = Target.of(model, inputs, kwargs=kwargs)
+    report = inspect_target(target, PassOptions.of(options, pass_options, receptive=True).but(receptive=True))
     return field_rows(report, depth)

@@ -8,82 +8,75 @@ When the input is too small for a window, :func:`explain_failure` searches the s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from torch import nn
 
 from archinspect.analyses.solve import DEFAULT_MAX_SIZE, smallest_runnable_size
-from archinspect.core.engine import DEFAULT_DEPTH, run_pass
-from archinspect.core.inputs import as_specs
+from archinspect.core.engine import run_pass
+from archinspect.core.observe import PassObserver
+from archinspect.core.options import PassOptions
 from archinspect.core.report import Report
+from archinspect.core.target import Target
 from archinspect.errors import ModelRunError, typed_errors
 from archinspect.text import dims_text
 
 
 @typed_errors
 def inspect(
-    model: nn.Module,
-    inputs: Any,
+    model: nn.Module | Target,
+    inputs: Any = None,
     *,
-    device: str = "auto",
-    depth: int = DEFAULT_DEPTH,
-    mode: str = "eval",
-    dtype: str | None = None,
-    model_name: str | None = None,
-    per_module: bool = True,
     kwargs: dict[str, Any] | None = None,
+    model_name: str | None = None,
     cpu_model: Callable[[], nn.Module] | None = None,
-    receptive: bool = True,
-    force: bool = False,
+    options: PassOptions | None = None,
+    observers: Sequence[PassObserver] = (),
+    **pass_options: Any,
 ) -> Report:
     """Run ``model`` once on dummy ``inputs`` and return a :class:`Report` of every module call.
 
-    ``inputs``: shapes, :class:`InputSpec` or tensors (one per positional input). ``device``: ``auto``
-    (meta, falling back to CPU when an operator has no meta kernel), ``meta``, ``cpu``, ``cuda[:N]``.
-    ``dtype``: cast floating parameters and inputs (``float16``, ``bfloat16``, ...). ``mode``: ``eval``
-    or ``train`` (BatchNorm statistics are never written back to the model). ``per_module=False``: totals
-    only, the model as one row. ``receptive``: give every record its output's receptive field (``rf``).
-    Real tensors are used as given (the pass runs on their device); a dict of inputs, or ``kwargs``, passes
-    keyword inputs by name (shapes, InputSpecs or tensors), like torchinfo's ``input_data``. ``cpu_model``:
-    builds the model on CPU for the meta pass's fallback. A failure raises :class:`ModelRunError` naming the
-    layer, what it received and why, with the smallest input that runs when the input is too small.
+    Args:
+        model: an ``nn.Module`` (or a :class:`~archinspect.core.target.Target`, which carries its inputs).
+        inputs: positional inputs, batch first: a shape ``(1, 3, 32, 32)``, an InputSpec, a real tensor, or a
+            list of them (one per positional input; dicts, lists and plain values are passed as they are).
+            A dict given as ``inputs`` is keyword inputs, like torchinfo's ``input_data``.
+        kwargs: keyword inputs by name, of the same kinds (``{"mask": InputSpec((1, 128), "bool")}``).
+        model_name: the name reports show (default: the class name).
+        cpu_model: builds the model on CPU, for the meta pass's fallback when the model was built on meta.
+        options: a :class:`~archinspect.core.options.PassOptions`; or give the pass options as keywords:
+            ``device`` (``auto``: meta, falling back to CPU when an operator has no meta kernel; ``meta``,
+            ``cpu``, ``cuda[:N]``), ``dtype``, ``mode`` (``eval``/``train``), ``depth`` (default 2),
+            ``fallback``, ``force`` (skip the memory guard), ``per_module`` (False: totals only, the model as
+            one row), ``receptive`` (default True here: every record's ``rf``), ``count``, ``op_costs``
+            (cost formulas for this call only).
+        observers: extra :class:`~archinspect.core.observe.PassObserver` s watching the pass.
 
-    Before a CPU/CUDA pass the memory it needs is estimated and compared with what the device has free:
-    a pass that would not fit raises :class:`~archinspect.core.guard.ResourceError` unless ``force``.
-    The model is never modified; calls on one model from several threads are serialised (one pass at
-    a time per model), calls on different models run in parallel.
+    A failure raises :class:`ModelRunError` naming the layer, what it received and why, with the smallest
+    input that runs when the input is too small. The model is never modified; calls on one model from
+    several threads are serialised.
+
+    Example:
+        >>> report = archinspect.inspect(net, (1, 1, 28, 28))
+        >>> report.totals.params
     """
+    target = Target.of(model, inputs, kwargs=kwargs, label=model_name, cpu_model=cpu_model)
+    return inspect_target(target, PassOptions.of(options, pass_options, receptive=True), observers)
+
+
+def inspect_target(target: Target, options: PassOptions, observers: Sequence[PassObserver] = ()) -> Report:
+    """:func:`inspect` for a target and options already checked (what the CLI and other analyses call)."""
     try:
-        return run_pass(
-            model,
-            inputs,
-            device=device,
-            depth=depth,
-            mode=mode,
-            dtype=dtype,
-            model_name=model_name,
-            per_module=per_module,
-            kwargs=kwargs,
-            cpu_model=cpu_model,
-            receptive=receptive,
-            force=force,
-        )
+        return run_pass(target, options, observers)
     except ModelRunError as err:
-        explained = explain_failure(err, model, inputs, mode, kwargs=kwargs)
+        explained = explain_failure(err, target, options.mode)
         if explained is err:
             raise
         raise explained from err
 
 
-def explain_failure(
-    err: ModelRunError,
-    model: nn.Module,
-    inputs: Any,
-    mode: str,
-    extra: str = "",
-    kwargs: dict[str, Any] | None = None,
-) -> ModelRunError:
+def explain_failure(err: ModelRunError, target: Target, mode: str, extra: str = "") -> ModelRunError:
     """``err`` with what a size search adds (the smallest input that runs) and ``extra`` appended.
 
     Returns ``err`` itself when there is nothing to add. The search never hides the failure: if it cannot
@@ -92,16 +85,16 @@ def explain_failure(
     failure = err.failure
     text = str(err)
     if getattr(failure, "too_small", False):
-        text += _smallest_size_text(model, inputs, mode, kwargs)
+        text += _smallest_size_text(target, mode)
     text += extra
     return err if text == str(err) else ModelRunError(text, failure=failure)
 
 
-def _smallest_size_text(model: nn.Module, inputs: Any, mode: str, kwargs: dict[str, Any] | None) -> str:
+def _smallest_size_text(target: Target, mode: str) -> str:
     """'; smallest input that runs is 65×65' (or that nothing up to the search limit runs); '' on failure."""
     try:
-        specs = as_specs(inputs)
-        shape = smallest_runnable_size(model, specs, mode=mode, kwargs=kwargs)
+        specs = target.specs
+        shape = smallest_runnable_size(target, mode=mode)
     except Exception:  # a search that cannot run must not hide the original failure
         return ""
     if shape is None:

@@ -22,7 +22,9 @@ from torch import nn
 
 from archinspect.analyses.tolerant import Shape, TolerantPass, before_flatten
 from archinspect.core.engine import run_pass
-from archinspect.core.inputs import InputSpec, as_specs
+from archinspect.core.inputs import InputSpec
+from archinspect.core.options import PassOptions
+from archinspect.core.target import Target
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import dims_text
 
@@ -147,11 +149,10 @@ def _with_size(shape: Shape, axis: str, size: int) -> Shape:
 class _Prober:
     """Runs (and caches) probes of one model along one axis."""
 
-    def __init__(
-        self, model: nn.Module, specs: list[InputSpec], axis: str, mode: str, kwargs: dict[str, Any] | None = None
-    ) -> None:
-        self.model, self.specs, self.axis, self.mode = model, specs, axis, mode
-        self.kwargs = kwargs  # keyword inputs, passed as given at every size
+    def __init__(self, target: Target, axis: str, mode: str) -> None:
+        self.target, self.axis, self.mode = target, axis, mode  # keyword inputs are passed as given at every size
+        self.first = first_spec(target)
+        self.options = PassOptions.check(device="meta", mode=mode, depth=0, fallback=False)
         self.cache: dict[int, Probe] = {}
 
     def __call__(self, size: int) -> Probe:
@@ -161,21 +162,11 @@ class _Prober:
         return probe
 
     def _run(self, size: int) -> Probe:
-        first = self.specs[0]
-        specs = [InputSpec(_with_size(first.shape, self.axis, size), first.dtype), *self.specs[1:]]
+        first = self.first
+        sized = InputSpec(_with_size(first.shape, self.axis, size), first.dtype)
         tolerant = TolerantPass(fast=self.mode == "eval")  # train-mode BatchNorm checks the batch: run it
         try:
-            report = run_pass(
-                self.model,
-                specs,
-                device="meta",
-                mode=self.mode,
-                depth=0,
-                intercept=tolerant,
-                meta_fallback=False,
-                kwargs=self.kwargs,
-                receptive=False,
-            )
+            report = run_pass(self.target.with_args([sized, *self.target.args[1:]]), self.options, [tolerant])
         except ModelRunError as err:
             if "no meta kernel" in str(err):
                 raise ModelRunError(f"the size search runs on the meta device and {err}") from None
@@ -262,16 +253,8 @@ def _linear_range(prober: _Prober, name: str, in_features: int, start: int, limi
     return out
 
 
-def _solve_axis(
-    model: nn.Module,
-    specs: list[InputSpec],
-    axis: str,
-    given: int,
-    mode: str,
-    limit: int,
-    kwargs: dict[str, Any] | None = None,
-) -> tuple[AxisSolve, _Prober]:
-    prober = _Prober(model, specs, axis, mode, kwargs)
+def _solve_axis(target: Target, axis: str, given: int, mode: str, limit: int) -> tuple[AxisSolve, _Prober]:
+    prober = _Prober(target, axis, mode)
     start = smallest_runnable(prober, given, limit)
     result = AxisSolve(axis, given, start, None, None, [], None, limit)
     if start is None:
@@ -283,7 +266,7 @@ def _solve_axis(
             lambda s: not prober(s).runs, max(start, given if prober(given).runs else start), limit
         )
         result.largest_runnable = None if first_fail is None else first_fail - 1
-    declared = _declared_in_features(model, prober(start))
+    declared = _declared_in_features(target.model, prober(start))
     result.linears = [_linear_range(prober, name, d, start, limit) for name, d in declared.items()]
     low, high = start, result.largest_runnable
     for r in result.linears:
@@ -306,8 +289,8 @@ def _declared_in_features(model: nn.Module, probe: Probe) -> dict[str, int]:
 
 @typed_errors
 def valid_input_sizes(
-    model: nn.Module,
-    inputs: Any,
+    model: nn.Module | Target,
+    inputs: Any = None,
     *,
     mode: str = "eval",
     max_size: int | None = None,
@@ -320,8 +303,9 @@ def valid_input_sizes(
     monotonically (true of convolutions and pooling); a model that breaks that (e.g. branches that only
     line up at even sizes) may get ranges that are too wide.
     """
-    specs = as_specs(inputs)
-    shape = specs[0].shape
+    target = Target.of(model, inputs, kwargs=kwargs)
+    first = first_spec(target)
+    shape = first.shape
     if not 3 <= len(shape) <= 5:
         raise UsageError(
             f"input {dims_text(shape)} has no 1, 2 or 3 spatial dimensions to search "
@@ -338,7 +322,7 @@ def valid_input_sizes(
         plans = list(zip(_AXIS_NAMES[len(spatial)], spatial, strict=True))
     axes, probes, notes = [], 0, []
     for axis, given in plans:
-        solved, prober = _solve_axis(model, specs, axis, given, mode, limit, kwargs)
+        solved, prober = _solve_axis(target, axis, given, mode, limit)
         axes.append(solved)
         probes += len(prober.cache)
         for p in prober.cache.values():
@@ -346,28 +330,28 @@ def valid_input_sizes(
                 note = f"no input size repairs {text}; the sizes assume it fixed"
                 if note not in notes:
                     notes.append(note)
-    return SolveResult(specs[0], axes, probes, time.perf_counter() - t0, notes)
+    return SolveResult(first, axes, probes, time.perf_counter() - t0, notes)
 
 
-def smallest_runnable_size(
-    model: nn.Module,
-    inputs: Any,
-    *,
-    mode: str = "eval",
-    max_size: int | None = None,
-    kwargs: dict[str, Any] | None = None,
-) -> Shape | None:
+def first_spec(target: Target) -> InputSpec:
+    """The first positional input as a spec: the input whose spatial sizes a search varies."""
+    first = target.args[0] if target.args else None
+    if first is None or isinstance(first, (dict, list, tuple)) or not target.specs:
+        raise UsageError("the size search varies the first positional input, and it is not a tensor")
+    return target.specs[0]
+
+
+def smallest_runnable_size(target: Target, *, mode: str = "eval", max_size: int | None = None) -> Shape | None:
     """The smallest square (cubic) input, same batch and channels, on which the model runs at all.
 
     Linear sizes aside (a mismatched Linear is stepped over). For the engine's "input too small" message:
     returns e.g. ``(1, 1, 65, 65)`` for the d2l AlexNet; None when nothing up to ``max_size`` runs.
     """
-    specs = as_specs(inputs)
-    shape = specs[0].shape
+    shape = first_spec(target).shape
     if not 3 <= len(shape) <= 5:
         return None
     axis = "L" if len(shape) == 3 else ("square" if len(shape) == 4 else "cube")
-    prober = _Prober(model, specs, axis, mode, kwargs)
+    prober = _Prober(target, axis, mode)
     given = max(shape[2:])
     size = smallest_runnable(prober, given, max(max_size or DEFAULT_MAX_SIZE, given))
     return None if size is None else _with_size(shape, axis, size)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 - the usual name
 
-from archinspect.core.recorder import NOT_HANDLED
+from archinspect.core.observe import NOT_HANDLED, ModuleCall, PassObserver
 from archinspect.core.report import LayerRecord
 from archinspect.core.tensors import first_tensor
 from archinspect.text import dims_text, shape_text
@@ -121,8 +121,8 @@ def _conv_suggestion(mod: nn.Module, dims: int, in_channels: int, groups: int) -
     return f"nn.Conv{dims}d({', '.join(parts)})"
 
 
-class TolerantPass:
-    """An engine interceptor that checks declared sizes, records mismatches and steps over them.
+class TolerantPass(PassObserver):
+    """An observer of the pass that checks declared sizes, records mismatches and steps over them (``replace``).
 
     ``fast``: also answer shape-preserving layers (norms, activations, dropout) with their input, for
     the solver's shape-only probes on the meta device.
@@ -132,6 +132,9 @@ class TolerantPass:
         self.fast = fast
         self.mismatches: dict[tuple[str, str], Mismatch] = {}
         self.linear_calls: list[tuple[str, nn.Linear, Shape]] = []
+
+    def replace(self, call: ModuleCall) -> Any:
+        return self(call.name, call.module, call.args, call.kwargs)
 
     def __call__(self, name: str, mod: nn.Module, args: tuple, kwargs: dict) -> Any:
         x = first_tensor((args, kwargs))

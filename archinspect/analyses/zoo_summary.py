@@ -48,7 +48,11 @@ def zoo_summaries(
 ) -> list[ZooSummary]:
     """One row per matching zoo entry; with ``figures`` the model is built on meta and counted (no memory)."""
     from archinspect.core.engine import run_pass
+    from archinspect.core.options import PassOptions
+    from archinspect.core.target import Target
     from archinspect.models.loading import create_model
+
+    totals_only = PassOptions.check(device="meta", depth=0, per_module=False)
 
     rows = []
     for name in list_models(pattern, family):
@@ -58,7 +62,7 @@ def zoo_summaries(
         params, macs = entry.params, int(entry.reference_gmacs * 1e9) if entry.macs is None else entry.macs
         if figures:
             model = create_model(name, device="meta")  # initialisers skipped: nothing to write on meta
-            report = run_pass(model, [entry.default_input], device="meta", depth=0, per_module=False)
+            report = run_pass(Target.of(model, [entry.default_input]), totals_only)
             params, macs = report.totals.params, report.totals.macs // report.batch_size
         rows.append(
             ZooSummary(

@@ -26,7 +26,9 @@ from archinspect.bench.timing import sample, warm_up
 from archinspect.core.engine import estimate_pass, run_pass
 from archinspect.core.guard import check_memory
 from archinspect.core.inputs import InputSpec, as_specs
+from archinspect.core.options import PassOptions
 from archinspect.core.substitute import model_lock
+from archinspect.core.target import Target
 from archinspect.errors import UsageError, typed_errors
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -59,7 +61,8 @@ def count_batch_flops(model: nn.Module, specs: Sequence[InputSpec]) -> tuple[int
     """(FLOPs, None) of one forward call on ``specs`` (2 × MACs, the shared counter on the meta device),
     or (None, why) when the counter cannot run the model: the timing still stands without it."""
     try:
-        return run_pass(model, list(specs), device="auto", depth=0, per_module=False).totals.flops, None
+        options = PassOptions.check(depth=0, per_module=False)
+        return run_pass(Target.of(model, list(specs)), options).totals.flops, None
     except Exception as exc:
         return None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
@@ -293,7 +296,8 @@ def _check_bench_memory(
 ) -> None:
     """Refuse a sweep whose largest batch would not fit in the device's free memory (a copy's weights too)."""
     biggest = plan.batch_specs(specs, max(batches))
-    estimate = estimate_pass(model, biggest, dtype=None if plan.amp_dtype else _name(plan.dtype))
+    options = PassOptions.check(dtype=None if plan.amp_dtype else plan.dtype)
+    estimate = estimate_pass(Target.of(model, biggest), options)
     copies = estimate.weights if copy_model else 0
     what = f"timing batch {max(batches)}"
     check_memory(estimate.total + copies, plan.device, what, estimate.parts())

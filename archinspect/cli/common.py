@@ -237,7 +237,7 @@ def load_target(
     resolved = resolve_device(device, auto=auto)
     loaded = load_model(model_ref, kwargs, device=resolved, force=force)
     loaded.keyword_inputs = keywords
-    if not specs and not loaded.default_inputs:
+    if not specs and not loaded.default_inputs and not keywords:
         found = suggested_input(loaded.model)
         example = f"--input {','.join(map(str, found[0]))} ({found[1]})" if found else "e.g. --input 1,3,32,32"
         raise UsageError(f"{loaded.label} has no default input; give one, batch first: {example}")

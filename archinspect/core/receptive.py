@@ -34,9 +34,11 @@ from torch.utils.weak import WeakTensorKeyDictionary
 from archinspect.core.costs import OTHER_OP_COST
 from archinspect.core.field_rules import CONSTANT, RULES, rule_pointwise
 from archinspect.core.fields import FieldMap, ReceptiveField, input_field, summarize, union
+from archinspect.core.observe import ModuleCall, PassObserver, PassRun
+from archinspect.core.report import Report
 from archinspect.core.tensors import tensors
 
-__all__ = ["FieldTracker", "FieldMap", "ReceptiveField", "summarize"]
+__all__ = ["FieldMap", "FieldTracker", "ReceptiveField", "ReceptiveObserver", "summarize"]
 
 # A field keeps two integers per unit of every spatial axis of every tensor: past this many units along an
 # axis (an input of 1,1,10**9,10**9 on meta) tracking would exhaust memory, so fields are not tracked.
@@ -128,3 +130,29 @@ class FieldTracker:
             self.fields.pop(t, None)
         else:
             self.fields[t] = fm
+
+
+class ReceptiveObserver(PassObserver):
+    """The pass's receptive-field observer: every record gets the field of its output (``LayerRecord.rf``),
+    followed through every operator like the FLOPs; a note names operators without an exact rule."""
+
+    def __init__(self) -> None:
+        self.tracker = FieldTracker()
+
+    def start(self, run: PassRun) -> None:
+        first = next(tensors(run.args), None)
+        if first is not None:
+            self.tracker.mark_input(first)
+
+    def op(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        self.tracker(func, args, kwargs, out)
+
+    def leave(self, call: ModuleCall, output: Any) -> None:
+        call.record.rf = self.tracker.of(output)
+
+    def finish(self, report: Report) -> None:
+        if self.tracker.unruled:
+            report.notes.append(
+                "receptive fields are upper bounds after operators without an exact rule: "
+                + ", ".join(self.tracker.unruled)
+            )

@@ -12,13 +12,12 @@ import torch
 from torch import nn
 
 from archinspect.core.counter import OpCost, OpCounter
-from archinspect.core.receptive import FieldTracker
+from archinspect.core.observe import NOT_HANDLED
 from archinspect.core.report import LayerRecord, OpTally
 from archinspect.core.tensors import nbytes, shapes
 
-# An interceptor may answer a module call instead of the module (``archinspect.fit`` does, to step over
-# a mismatched layer): given (qualified name, module, args, kwargs) it returns an output or NOT_HANDLED.
-NOT_HANDLED = object()
+# An interceptor may answer a module call instead of the module (an observer's ``replace``: ``archinspect.fit``
+# steps over a mismatched layer): given (qualified name, module, args, kwargs) it returns an output or NOT_HANDLED.
 Interceptor = Callable[[str, nn.Module, tuple, dict], Any]
 
 
@@ -44,11 +43,9 @@ class Recorder:
     def __init__(
         self,
         model: nn.Module,
-        fields: FieldTracker | None = None,
         proxies: dict[nn.Module, nn.Module] | None = None,
         check_dtypes: bool = False,
     ) -> None:
-        self.fields = fields
         self.names = {mod: name for name, mod in model.named_modules()}
         self.check_dtypes = check_dtypes  # on meta, where kernels do not check them
         self.own = _own_params(model)
@@ -90,7 +87,7 @@ class Recorder:
         finally:
             self.muted = muted
 
-    def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+    def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> LayerRecord:
         n = self.calls.get(module, 0) + 1
         self.calls[module] = n
         parent = self.stack[-1] if self.stack else None
@@ -99,6 +96,7 @@ class Recorder:
         self.stack.append(rec.index)
         if self.check_dtypes:
             _check_input_dtype(module, args)
+        return rec
 
     def _add(self, module: nn.Module, name: str, parent: int | None, depth: int, **fields: Any) -> LayerRecord:
         """A new record under ``parent``; a module's own parameters go to its first record only."""
@@ -122,8 +120,6 @@ class Recorder:
         rec = self.records[self.stack.pop()]
         rec.output_shapes = shapes(output)
         rec.output_bytes = nbytes(output)
-        if self.fields is not None:
-            rec.rf = self.fields.of(output)
 
     def on_op(self, cost: OpCost) -> None:
         if not self.muted:

@@ -51,11 +51,42 @@ class LoadedModel:
         return lambda: rebuild("cpu")
 
     def inputs(self, given: list[InputSpec] | None) -> list[InputSpec]:
-        """``given``, else the model's default input; a :class:`UsageError` when there is neither."""
-        specs = given or self.default_inputs
-        if not specs:
+        """``given``, else the model's default input unless the keyword inputs take its place; a
+        :class:`UsageError` when there is nothing to feed.
+
+        A default input binds to the forward's first positional parameters: when a keyword input names one
+        of them (``--input x=1,3,224,224`` for ``forward(self, x)``), the keyword replaces the default instead
+        of being added on top of it. A model whose forward takes keyword inputs only runs on those alone.
+        """
+        if given:
+            return given
+        defaults = self.default_inputs or []
+        bound = set(_positional_names(self.model)[: len(defaults)])
+        if defaults and set(self.keyword_inputs) & bound:
+            return []
+        if not defaults and not self.keyword_inputs:
             raise UsageError(f"{self.label} has no default input; give one with --input (e.g. --input 1,3,32,32)")
-        return specs
+        return list(defaults)
+
+    def target(self, specs: list[InputSpec] | None = None) -> Any:
+        """The :class:`~archinspect.core.target.Target` a command runs: the model, ``specs`` (default: as
+        :meth:`inputs` decides), the keyword inputs, the label and the CPU rebuild."""
+        from archinspect.core.target import Target
+
+        chosen = self.inputs(None) if specs is None else specs
+        return Target.of(self.model, chosen, kwargs=self.keyword_inputs, label=self.label, cpu_model=self.cpu_model())
+
+
+def _positional_names(model: Any) -> list[str]:
+    """Names of the parameters ``model.forward`` takes positionally, in order ([] when it cannot be read)."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError, AttributeError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in params if p.kind in kinds]
 
 
 @contextlib.contextmanager
