@@ -30,7 +30,7 @@ from torch import nn
 from archinspect.bench import cuda
 from archinspect.bench.clock import MarkClock, make_clock
 from archinspect.bench.env import collect_environment
-from archinspect.bench.observers import CallRecord, ModuleTimer, TrafficCounter, observed_forward
+from archinspect.bench.observers import ModuleTimer, TrafficCounter
 from archinspect.bench.peak import make_timer
 from archinspect.bench.profile_report import ModuleTime, ProfileReport, Reconciliation
 from archinspect.bench.result import PeakResult
@@ -38,7 +38,11 @@ from archinspect.bench.roofs import TinyLayer, measure_ceilings
 from archinspect.bench.runner import BenchOptions, BenchPlan, _name, _threads
 from archinspect.bench.stats import summarize
 from archinspect.bench.timing import warm_up
+from archinspect.core.engine import run_pass
 from archinspect.core.inputs import as_specs
+from archinspect.core.options import PassOptions
+from archinspect.core.report import LayerRecord, Report
+from archinspect.core.target import Target
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 
 CALIBRATION_CALLS = 100
@@ -60,52 +64,80 @@ class CallChain(nn.Module):
         return x
 
 
+def _step(grad_mode: Callable[[], Any], autocast: Callable[[], Any]) -> Callable[[Callable[[], Any]], Any]:
+    """How a pass runs the model: under ``grad_mode()`` and ``autocast()``."""
+
+    def step(call_model: Callable[[], Any]) -> Any:
+        with grad_mode(), autocast():
+            return call_model()
+
+    return step
+
+
+def counted_pass(target: Target, device: torch.device, autocast: Callable[[], Any]) -> tuple[Report, TrafficCounter]:
+    """The one counting pass: FLOPs per record from the counter, bytes per record from a :class:`TrafficCounter`.
+    Under ``no_grad`` (inference mode would hide the decomposed operators from the counter)."""
+    traffic = TrafficCounter()
+    options = PassOptions.check(device=str(device), force=True)
+    return run_pass(target, options, [traffic], step=_step(torch.no_grad, autocast)), traffic
+
+
+def timed_pass(
+    target: Target, device: torch.device, clock: MarkClock, autocast: Callable[[], Any]
+) -> tuple[list[LayerRecord], dict[int, float]]:
+    """One pass with module hooks only (no operator counter) and a :class:`ModuleTimer`, in inference mode:
+    the records and each record's inclusive seconds."""
+    timer = ModuleTimer(clock)
+    options = PassOptions.check(device=str(device), force=True, count=False)
+    report = run_pass(target, options, [timer], step=_step(torch.inference_mode, autocast))
+    return report.records, timer.seconds
+
+
 def interleaved_passes(
-    model: nn.Module,
-    args: Sequence[Any],
+    target: Target,
     clock: MarkClock,
     device: torch.device,
     n: int,
-    context: Callable[[], Any] = contextlib.nullcontext,
-) -> tuple[list[float], list[CallRecord], list[dict[int, float]]]:
-    """``n`` rounds of one plain forward (timed whole, as ``bench`` times it) then one forward with a
-    :class:`ModuleTimer`, alternating so that load drifting over time reaches both alike. Returns the plain
-    seconds, the call records of the last instrumented pass and each instrumented pass's inclusive seconds by
-    call index. Every pass must make the same calls (a model whose calls vary is refused)."""
+    autocast: Callable[[], Any] = contextlib.nullcontext,
+) -> tuple[list[float], list[LayerRecord], list[dict[int, float]]]:
+    """``n`` rounds of one plain forward (timed whole, as ``bench`` times it, in inference mode) then one
+    :func:`timed_pass`, alternating so that load drifting over time reaches both alike. Returns the plain
+    seconds, the records of the last timed pass and each timed pass's inclusive seconds by record index.
+    Every pass must make the same calls (a model whose calls vary is refused)."""
     plain = make_timer(device)
+    model, args = target.model, list(target.args)
     samples: list[float] = []
-    records: list[CallRecord] = []
+    records: list[LayerRecord] = []
     times: list[dict[int, float]] = []
     for _ in range(n):
-        plain.start()
-        with context():
+        with torch.inference_mode(), autocast():
+            plain.start()
             model(*args)
-        plain.stop()
+            plain.stop()
         samples.extend(plain.collect())
-        timer = ModuleTimer(clock)
-        recs = observed_forward(model, args, [timer], context=context)
+        recs, seconds = timed_pass(target, device, clock, autocast)
         if records and [r.name for r in recs] != [r.name for r in records]:
             raise ModelRunError("the model made different module calls from one forward to the next; cannot profile")
         records = recs
-        times.append(timer.seconds)
+        times.append(seconds)
     samples.extend(plain.finish())
     return samples, records, times
 
 
-def own_seconds(records: Sequence[CallRecord], inclusive: dict[int, float], hook_s: float) -> tuple[list, list]:
-    """(own seconds with the children's instrumentation removed, own seconds as measured) per record."""
-    raw = [inclusive[r.index] - sum(inclusive[c] for c in r.children) for r in records]
-    return [max(0.0, t - len(r.children) * hook_s) for t, r in zip(raw, records, strict=True)], raw
+def own_seconds(records: Sequence[LayerRecord], inclusive: dict[int, float], hook_s: float) -> tuple[list, list]:
+    """(own seconds with the children's instrumentation removed, own seconds as measured) per record; a record
+    that did not run (parameters never called) has none."""
+    raw = [inclusive.get(r.index, 0.0) - sum(inclusive.get(c, 0.0) for c in r.children) for r in records]
+    ran = [sum(1 for c in r.children if c in inclusive) for r in records]
+    return [max(0.0, t - k * hook_s) for t, k in zip(raw, ran, strict=True)], raw
 
 
 def measure_hook_cost(device: torch.device, dtype: torch.dtype, clock: MarkClock, repeats: int = 40) -> float:
     """Seconds the timer's instrumentation adds per module call: the median over interleaved rounds (after 3
     to warm up) of a :class:`CallChain`'s instrumented time minus its plain time in the same round, over its
     :data:`CALIBRATION_CALLS` calls. Pairing the rounds keeps a load that changes during the run out of it."""
-    chain = CallChain(CALIBRATION_CALLS)
-    with torch.inference_mode():
-        x = torch.ones(1, device=device, dtype=dtype)
-        plain, _, times = interleaved_passes(chain, [x], clock, device, repeats + 3)
+    x = torch.ones(1, device=device, dtype=dtype)
+    plain, _, times = interleaved_passes(Target.of(CallChain(CALIBRATION_CALLS), [x]), clock, device, repeats + 3)
     diffs = [t[0] - p for t, p in zip(times[3:], plain[3:], strict=True)]
     return max(0.0, statistics.median(diffs) / CALIBRATION_CALLS)
 
@@ -167,21 +199,19 @@ def profile(
         m, _ = plan.prepare(model, copy_model=True)
         args = plan.make_args(specs)
         autocast = plan.autocast()
-        with torch.no_grad():  # the counter needs no_grad: inference mode hides the decomposed operators
-            traffic = TrafficCounter()
-            counted = observed_forward(m, args, [traffic], count=True, context=autocast)
+        target = Target.of(m, args, label=name or type(model).__name__)
+        counted, traffic = counted_pass(target, dev, autocast)
         clock = make_clock(dev)
-        with torch.inference_mode():
 
-            def forward() -> Any:
-                with autocast():
-                    return m(*args)
+        def forward() -> Any:
+            with torch.inference_mode(), autocast():
+                return m(*args)
 
-            warm_up(forward, make_timer(dev), plan.warm)
-            hook_s = measure_hook_cost(dev, plan.compute_dtype, clock)
-            plain, records, times = interleaved_passes(m, args, clock, dev, warmup_passes + repeats, autocast)
+        warm_up(forward, make_timer(dev), plan.warm)
+        hook_s = measure_hook_cost(dev, plan.compute_dtype, clock)
+        plain, records, times = interleaved_passes(target, clock, dev, warmup_passes + repeats, autocast)
     times, plain = times[warmup_passes:], plain[warmup_passes:]
-    if [r.name for r in records] != [r.name for r in counted]:
+    if [r.name for r in records] != [r.name for r in counted.records]:
         raise ModelRunError("the counting pass and the timed passes made different module calls; cannot profile")
     per_pass = [own_seconds(records, t, hook_s) for t in times]
     table = [
@@ -197,10 +227,11 @@ def profile(
             raw_self_s=statistics.median(p[1][r.index] for p in per_pass),
             macs=c.macs,
             other_ops=c.other_ops,
-            bytes_read=c.bytes_read,
-            bytes_written=c.bytes_written,
+            bytes_read=traffic.of(c.index).read,
+            bytes_written=traffic.of(c.index).written,
+            ran=r.ran,
         )
-        for r, c in zip(records, counted, strict=True)
+        for r, c in zip(records, counted.records, strict=True)
     ]
     recon = Reconciliation(
         plain=summarize(plain),
@@ -208,9 +239,9 @@ def profile(
         module_sum_s=sum(r.self_s for r in table),
         pass_sums=summarize([sum(p[0]) for p in per_pass]),
         hook_s=hook_s,
-        calls=len(records),
+        calls=sum(1 for r in records if r.ran),
     )
-    notes = []
+    notes = list(counted.notes)
     if traffic.outside.ops:
         notes.append(f"{traffic.outside.ops} operator(s) ran outside every module: not in any row")
     settings = {

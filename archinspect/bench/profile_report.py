@@ -40,6 +40,7 @@ class ModuleTime:
     other_ops: int
     bytes_read: int
     bytes_written: int
+    ran: bool = True  # False: a module holding parameters that the forward never called (no row)
 
     @property
     def flops(self) -> int:
@@ -191,7 +192,7 @@ class ProfileReport:
         total = self.total_s
         out = []
         for rec in self.records:
-            if rec.depth > depth:
+            if rec.depth > depth or not rec.ran:
                 continue
             below = self.subtree(rec.index) if rec.depth == depth else [rec]
             seconds = sum(r.self_s for r in below)

@@ -4,6 +4,7 @@ other tools (10 % bounds) live in benchmarks/, not here: these tests must not de
 
 from __future__ import annotations
 
+import contextlib
 import json
 import xml.etree.ElementTree as ET
 from itertools import count
@@ -14,11 +15,14 @@ from torch import nn
 
 from archinspect.bench import profile as profile_mod
 from archinspect.bench.clock import HostClock
-from archinspect.bench.observers import ModuleTimer, TrafficCounter, observed_forward, op_traffic
-from archinspect.bench.profile import own_seconds, profile
+from archinspect.bench.observers import op_traffic
+from archinspect.bench.profile import counted_pass, own_seconds, profile, timed_pass
 from archinspect.bench.result import PeakResult
 from archinspect.bench.roofs import Ceilings
 from archinspect.bench.verdict import BELOW, COMPUTE, IDLE, MEMORY, OVERHEAD, Roofs, judge
+from archinspect.core.target import Target
+
+CPU = torch.device("cpu")
 
 ROOFS = Roofs(flops_per_s=1e11, bytes_per_s=1e10, call_s=1e-5)  # ridge at 10 FLOP/B, 10 µs per call
 FIXED = Ceilings("cpu", "float32", PeakResult("float32", 1000, 0.02, 0.01, 10), 10**9, 0.1, 0.01, 1e-5)
@@ -76,18 +80,19 @@ class Net(nn.Module):
 
 def test_traffic_is_every_operator_s_inputs_weights_and_outputs():
     x = torch.randn(2, 3, 8, 8)
-    with torch.no_grad():
-        traffic = TrafficCounter()
-        recs = observed_forward(Net(), [x], [traffic], count=True)
+    report, traffic = counted_pass(Target.of(Net(), [x]), CPU, contextlib.nullcontext)
+    recs = report.records
     by = {r.name: r for r in recs}
+    for r in recs:  # the traffic as record fields, to read the assertions below
+        r.bytes_read, r.bytes_written = traffic.of(r.index).read, traffic.of(r.index).written
     assert [r.name for r in recs] == ["", "block", "block.conv", "block.act", "pool", "fc"]
     act = 2 * 4 * 8 * 8 * 4  # bytes of the conv's output
     assert by["block.conv"].bytes_read == x.numel() * 4 + (4 * 3 * 9 + 4) * 4
     assert by["block.conv"].bytes_written == act and by["block.conv"].macs == 2 * 4 * 64 * 27
     assert (by["block.act"].bytes_read, by["block.act"].bytes_written) == (act, act)
     assert (by["block"].bytes_read, by["block"].bytes_written) == (act, act)  # its own add (the scalar is no tensor)
-    assert by["block"].other_ops == 2 * 4 * 64 and by["block"].children == [2, 3]
-    assert by[""].bytes == 0  # flatten is a view: no bytes
+    assert by["block"].other_ops == 4 * 64 * 2 and by["block"].children == [2, 3]
+    assert by[""].bytes_read == by[""].bytes_written == 0  # flatten is a view: no bytes
     assert by["fc"].macs == 2 * 4 * 2 and traffic.outside.ops == 0
 
 
@@ -100,15 +105,14 @@ def test_views_move_nothing_and_in_place_reads_and_writes():
 
 def test_timer_marks_every_call_and_own_time_removes_children_and_their_instrumentation():
     ticks = count(0, 1000)  # each mark 1 µs after the previous one
-    timer = ModuleTimer(HostClock(now=lambda: next(ticks)))
-    with torch.no_grad():
-        recs = observed_forward(Net(), [torch.randn(1, 3, 4, 4)], [timer])
+    clock = HostClock(now=lambda: next(ticks))
+    recs, seconds = timed_pass(Target.of(Net(), [torch.randn(1, 3, 4, 4)]), CPU, clock, contextlib.nullcontext)
     # marks in call order: enter "", enter block, enter conv, leave conv, enter act, leave act, leave block, ...
-    assert timer.seconds == pytest.approx({0: 11e-6, 1: 5e-6, 2: 1e-6, 3: 1e-6, 4: 1e-6, 5: 1e-6})
-    own, raw = own_seconds(recs, timer.seconds, hook_s=0.5e-6)
+    assert seconds == pytest.approx({0: 11e-6, 1: 5e-6, 2: 1e-6, 3: 1e-6, 4: 1e-6, 5: 1e-6})
+    own, raw = own_seconds(recs, seconds, hook_s=0.5e-6)
     assert raw == pytest.approx([11e-6 - 7e-6, 3e-6, 1e-6, 1e-6, 1e-6, 1e-6])
     assert own == pytest.approx([4e-6 - 1.5e-6, 3e-6 - 1e-6, 1e-6, 1e-6, 1e-6, 1e-6])
-    assert sum(raw) == pytest.approx(timer.seconds[0])  # own times telescope to the root's
+    assert sum(raw) == pytest.approx(seconds[0])  # own times telescope to the root's
 
 
 # --- the whole run --------------------------------------------------------------------------------------
