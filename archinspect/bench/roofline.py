@@ -5,15 +5,16 @@ are lines: the memory roof ``bytes/s × intensity`` rising to the ridge, the com
 after it. Each module row that did arithmetic and moved bytes is a dot, its area proportional to its share
 of the time, its colour its verdict; hovering shows its figures (``<title>``). The five slowest are labelled.
 No plotting library: the SVG is written here (in ``bench`` beside the report, so that the report can show
-itself in a notebook: ``ProfileReport._repr_svg_``).
+itself in a notebook: ``ProfileReport._repr_svg_``; the report is read by its attributes, not imported, so the
+two modules do not import each other).
 """
 
 from __future__ import annotations
 
 import math
 from html import escape
+from typing import Any
 
-from archinspect.bench.profile_report import ProfileReport, ProfileRow
 from archinspect.bench.verdict import BELOW, COMPUTE, MEMORY, OVERHEAD
 
 COLOURS = {COMPUTE: "#1f77b4", MEMORY: "#2ca02c", OVERHEAD: "#d62728", BELOW: "#ff7f0e"}
@@ -43,12 +44,12 @@ def _free_row(placed: list[tuple[float, float, float]], x: float, y: float, widt
     return y
 
 
-def points(report: ProfileReport, depth: int | None = None) -> list[ProfileRow]:
+def points(report: Any, depth: int | None = None) -> list[Any]:
     """The rows drawn: shown leaves (no double counting) with FLOPs, bytes and time."""
     return [r for r in report.rows(depth) if r.leaf and r.flops > 0 and r.bytes > 0 and r.seconds > 0]
 
 
-def roofline_svg(report: ProfileReport, depth: int | None = None) -> str:
+def roofline_svg(report: Any, depth: int | None = None) -> str:
     """The SVG document (a string) of the report's roofline at ``depth``."""
     c = report.ceilings
     rows = points(report, depth)
