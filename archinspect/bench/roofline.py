@@ -95,11 +95,11 @@ def roofline_svg(report: Any, depth: int | None = None) -> str:
         f'<polyline fill="none" stroke="#444" stroke-width="2" points="{px(left_x):.1f},{py(mem_y):.1f} '
         f'{px(c.ridge):.1f},{py(c.flops_per_s):.1f} {LEFT + pw},{py(c.flops_per_s):.1f}"/>'
     )
-    out.append(
-        f'<text x="{LEFT + pw - 4}" y="{py(c.flops_per_s) + 14:.1f}" text-anchor="end">matmul peak '
-        f"{_si(c.flops_per_s)}FLOP/s</text>"
-    )
-    out.append(f'<text x="{px(left_x) + 6:.1f}" y="{py(mem_y) - 6:.1f}">copy {_si(c.bytes_per_s)}B/s</text>')
+    legend_x = WIDTH - RIGHT + 14
+    out.append(f'<text x="{legend_x}" y="{TOP + 110}">roofs measured in this run:</text>')
+    out.append(f'<text x="{legend_x}" y="{TOP + 126}">matmul {_si(c.flops_per_s)}FLOP/s</text>')
+    out.append(f'<text x="{legend_x}" y="{TOP + 142}">copy {_si(c.bytes_per_s)}B/s</text>')
+    out.append(f'<text x="{legend_x}" y="{TOP + 158}">ridge {c.ridge:.3g} FLOP/B</text>')
     total = sum(r.seconds for r in rows) or 1.0
     slowest = {id(r) for r in sorted(rows, key=lambda r: r.seconds, reverse=True)[:5]}
     placed: list[tuple[float, float, float]] = []
