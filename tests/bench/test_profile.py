@@ -227,3 +227,16 @@ def test_self_check_top_modules_allow_ties_between_identical_layers():
     assert [c.status for c in checks] == [FAIL, PASS, PASS, PASS, PASS]  # a: events 2× the kernels
     assert checks[0].detail == "10000.000 / 5000.000 ms: ratio 2.000 (bounds 0.80-1.25)"
     assert check_module_kernel_times("m", {"x": 1.0}, {})[0].status == FAIL  # no kernel time: nothing seen
+
+
+def test_on_cuda_the_correction_is_dropped_when_the_gpu_hid_the_hooks():
+    from archinspect.bench.profile import _own_times
+
+    recs, _ = timed_pass(Target.of(Net(), [torch.randn(1, 3, 4, 4)]), CPU, HostClock(), contextlib.nullcontext)
+    times = [{0: 10.0, 1: 6.0, 2: 2.0, 3: 2.0, 4: 1.0, 5: 1.0}] * 3  # seconds; own times sum to 10
+    corrected, notes = _own_times(recs, times, 0.5, [10.0] * 3, torch.device("cuda"))
+    assert notes and "hid the instrumentation" in notes[0] and sum(corrected[0][0]) == pytest.approx(10.0)
+    on_cpu, notes = _own_times(recs, times, 0.5, [10.0] * 3, CPU)  # synchronous: the hooks always cost time
+    assert not notes and sum(on_cpu[0][0]) == pytest.approx(10.0 - 5 * 0.5)
+    busy_host, notes = _own_times(recs, times, 0.5, [7.5] * 3, torch.device("cuda"))  # the GPU waited for the host
+    assert not notes and sum(busy_host[0][0]) == pytest.approx(7.5)
