@@ -13,7 +13,12 @@ when a pass's modules sum to within 10 % of the plain forward and those two effe
 The models: resnet18, resnet50, densenet121 (zoo) and a local MobileNetV2 (benchmarks/_mobilenet_v2.py, the
 torchvision layout; torchvision itself needs another torch than this environment's).
 
+With ``--clock thread`` profile times the thread's CPU time (``time.thread_time_ns``), which other processes
+taking the core do not inflate: its per-module sum is then held to its own plain forward in CPU time, a check
+of the accounting that a busy machine cannot spoil (bench's column stays wall time, for reference).
+
     nice -n -5 python benchmarks/profile_reconcile.py [--models resnet18,resnet50,densenet121,mobilenet_v2]
+                                                      [--clock wall|thread]
 """
 
 from __future__ import annotations
@@ -43,18 +48,20 @@ def load(name: str) -> tuple[torch.nn.Module, InputSpec]:
     return loaded.model.eval(), loaded.default_inputs[0]
 
 
-def row(name: str, repeats: int) -> dict[str, object]:
+def row(name: str, repeats: int, clock: str) -> dict[str, object]:
     model, spec = load(name)
     bench = archinspect.benchmark(model, [spec], device="cpu", threads=1, peak=False, max_time=8.0)
     bench_ms = bench.rows[0].stats.median * 1e3
-    r = profile(model, [spec], device="cpu", threads=1, repeats=repeats, name=name, max_time=8.0)
+    r = profile(model, [spec], device="cpu", threads=1, repeats=repeats, name=name, max_time=8.0, cpu_clock=clock)
     rec = r.reconciliation
     sum_ms = rec.module_sum_s * 1e3
     plain_ms = rec.plain.median * 1e3
     pass_ms = rec.pass_sums.median * 1e3
     gap = (sum_ms - bench_ms) / bench_ms
     pass_gap = (pass_ms - plain_ms) / plain_ms
-    if abs(gap) <= TOLERANCE:
+    if clock == "thread":  # CPU time against bench's wall time is no comparison: the plain forward's, in CPU time
+        status = "sum within 10 % of plain" if abs((sum_ms - plain_ms) / plain_ms) <= TOLERANCE else "NOT within 10 %"
+    elif abs(gap) <= TOLERANCE:
         status = "within 10 % of bench"
     elif abs(pass_gap) <= TOLERANCE:
         status = (
@@ -84,8 +91,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="resnet18,resnet50,densenet121,mobilenet_v2")
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--clock", default="wall", choices=("wall", "thread"), help="profile's CPU clock")
     args = ap.parse_args()
-    print(f"torch {torch.__version__} · 1 thread · batch 1 · load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"torch {torch.__version__} · 1 thread · batch 1 · profile's clock: {args.clock} · "
+        f"load average before: {os.getloadavg()[0]:.2f}"
+    )
     head = (
         f"{'model':<13}{'calls':>6}{'bench ms':>10}{'IQR':>5}{'sum ms':>9}{'vs bench':>9}{'plain ms':>10}{'IQR':>5}"
         f"{'pass ms':>9}{'vs plain':>9}{'µs/call':>8}{'pred ms':>8}{'meas ms':>8}  verdict"
@@ -93,7 +104,7 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for name in args.models.split(","):
-        d = row(name, args.repeats)
+        d = row(name, args.repeats, args.clock)
         print(
             f"{d['model']:<13}{d['calls']:>6}{d['bench_ms']:>10.2f}{d['bench_iqr']:>5.0%}{d['sum_ms']:>9.2f}"
             f"{d['gap']:>+9.1%}{d['plain_ms']:>10.2f}{d['plain_iqr']:>5.0%}{d['pass_ms']:>9.2f}{d['pass_gap']:>+9.1%}"

@@ -69,8 +69,16 @@ class EventClock:
         return float(start.elapsed_time(end)) / 1e3
 
 
-def make_clock(device: torch.device) -> MarkClock:
-    return EventClock(device) if device.type == "cuda" else HostClock()
+CLOCKS = ("wall", "thread")
+
+
+def make_clock(device: torch.device, kind: str = "wall") -> MarkClock:
+    """Events on CUDA; on CPU ``perf_counter_ns`` (``wall``) or ``thread_time_ns`` (``thread``: the CPU time of
+    the calling thread, which a busy machine's preemption does not inflate; one intra-op thread only, since
+    the work of torch's other threads is not in it)."""
+    if device.type == "cuda":
+        return EventClock(device)
+    return HostClock(time.thread_time_ns) if kind == "thread" else HostClock()
 
 
 def sync(device: torch.device) -> None:

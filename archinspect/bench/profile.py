@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ import torch
 from torch import nn
 
 from archinspect.bench import cuda
-from archinspect.bench.clock import MarkClock, make_clock
+from archinspect.bench.clock import CLOCKS, MarkClock, make_clock
 from archinspect.bench.env import collect_environment
 from archinspect.bench.observers import ModuleTimer, TrafficCounter
 from archinspect.bench.peak import make_timer
@@ -37,7 +38,7 @@ from archinspect.bench.result import PeakResult
 from archinspect.bench.roofs import TinyLayer, measure_ceilings
 from archinspect.bench.runner import BenchOptions, BenchPlan, _name, _threads
 from archinspect.bench.stats import summarize
-from archinspect.bench.timing import warm_up
+from archinspect.bench.timing import PerfCounterTimer, Timer, warm_up
 from archinspect.core.engine import run_pass
 from archinspect.core.inputs import as_specs
 from archinspect.core.options import PassOptions
@@ -99,12 +100,14 @@ def interleaved_passes(
     device: torch.device,
     n: int,
     autocast: Callable[[], Any] = contextlib.nullcontext,
+    plain_timer: Timer | None = None,
 ) -> tuple[list[float], list[LayerRecord], list[dict[int, float]]]:
     """``n`` rounds of one plain forward (timed whole, as ``bench`` times it, in inference mode) then one
     :func:`timed_pass`, alternating so that load drifting over time reaches both alike. Returns the plain
     seconds, the records of the last timed pass and each timed pass's inclusive seconds by record index.
-    Every pass must make the same calls (a model whose calls vary is refused)."""
-    plain = make_timer(device)
+    Every pass must make the same calls (a model whose calls vary is refused). ``plain_timer``: the whole
+    forward's timer (default: ``bench``'s for the device)."""
+    plain = plain_timer or make_timer(device)
     model, args = target.model, list(target.args)
     samples: list[float] = []
     records: list[LayerRecord] = []
@@ -132,12 +135,15 @@ def own_seconds(records: Sequence[LayerRecord], inclusive: dict[int, float], hoo
     return [max(0.0, t - k * hook_s) for t, k in zip(raw, ran, strict=True)], raw
 
 
-def measure_hook_cost(device: torch.device, dtype: torch.dtype, clock: MarkClock, repeats: int = 40) -> float:
+def measure_hook_cost(
+    device: torch.device, dtype: torch.dtype, clock: MarkClock, repeats: int = 40, plain_timer: Timer | None = None
+) -> float:
     """Seconds the timer's instrumentation adds per module call: the median over interleaved rounds (after 3
     to warm up) of a :class:`CallChain`'s instrumented time minus its plain time in the same round, over its
     :data:`CALIBRATION_CALLS` calls. Pairing the rounds keeps a load that changes during the run out of it."""
     x = torch.ones(1, device=device, dtype=dtype)
-    plain, _, times = interleaved_passes(Target.of(CallChain(CALIBRATION_CALLS), [x]), clock, device, repeats + 3)
+    chain = Target.of(CallChain(CALIBRATION_CALLS), [x])
+    plain, _, times = interleaved_passes(chain, clock, device, repeats + 3, plain_timer=plain_timer)
     diffs = [t[0] - p for t, p in zip(times[3:], plain[3:], strict=True)]
     return max(0.0, statistics.median(diffs) / CALIBRATION_CALLS)
 
@@ -174,6 +180,7 @@ def profile(
     warmup_passes: int = DEFAULT_WARMUP,
     name: str | None = None,
     peak: PeakResult | None = None,
+    cpu_clock: str = "wall",
     **options: Any,
 ) -> ProfileReport:
     """Time every module call of ``model``'s forward and judge each against the device's measured roofs.
@@ -186,6 +193,8 @@ def profile(
         depth: the depth the report's rows fold to (the JSON keeps every record).
         repeats: timed instrumented passes (the median per module is reported); ``warmup_passes`` before them.
         peak: a matmul peak already measured in this run (otherwise measured).
+        cpu_clock: on CPU, ``wall`` (``perf_counter_ns``) or ``thread`` (the thread's CPU time: immune to other
+            processes taking the core; needs ``threads=1``). CUDA always times with events.
         options: :class:`~archinspect.bench.runner.BenchOptions` fields: ``dtype``, ``amp``, ``channels_last``,
             ``threads``, and the plain forward's warm-up (``warmup`` calls, ``warmup_time`` seconds).
 
@@ -204,6 +213,10 @@ def profile(
         plan = BenchPlan.make(device, BenchOptions(**options))
     except TypeError as exc:
         raise UsageError(f"profile(): {exc}") from None
+    if cpu_clock not in CLOCKS:
+        raise UsageError(f"--clock {cpu_clock!r} is not a clock; accepted: {', '.join(CLOCKS)}")
+    if cpu_clock == "thread" and plan.device.type == "cpu" and plan.threads != 1:
+        raise UsageError("--clock thread times one thread's CPU time: use it with --threads 1")
     specs = as_specs(inputs)
     if not specs:
         raise UsageError("no input given; pass at least one shape, e.g. (1, 3, 224, 224)")
@@ -221,15 +234,18 @@ def profile(
         autocast = plan.autocast()
         target = Target.of(m, args, label=name or type(model).__name__)
         counted, traffic = counted_pass(target, dev, autocast)
-        clock = make_clock(dev)
+        clock = make_clock(dev, cpu_clock)
 
         def forward() -> Any:
             with torch.inference_mode(), autocast():
                 return m(*args)
 
-        warm_up(forward, make_timer(dev), plan.warm)
-        hook_s = measure_hook_cost(dev, plan.compute_dtype, clock)
-        plain, records, times = interleaved_passes(target, clock, dev, warmup_passes + repeats, autocast)
+        def whole() -> Timer:
+            return PerfCounterTimer(time.thread_time) if cpu_clock == "thread" else make_timer(dev)
+
+        warm_up(forward, whole(), plan.warm)
+        hook_s = measure_hook_cost(dev, plan.compute_dtype, clock, plain_timer=whole())
+        plain, records, times = interleaved_passes(target, clock, dev, warmup_passes + repeats, autocast, whole())
     times, plain = times[warmup_passes:], plain[warmup_passes:]
     if [r.name for r in records] != [r.name for r in counted.records]:
         raise ModelRunError("the counting pass and the timed passes made different module calls; cannot profile")
@@ -274,7 +290,9 @@ def profile(
         "batch": specs[0].shape[0] if specs[0].shape else 1,
         "repeats": repeats,
         "warmup_passes": warmup_passes,
-        "timer": "cuda events on the stream, one synchronise per pass" if dev.type == "cuda" else "perf_counter_ns",
+        "timer": "cuda events on the stream, one synchronise per pass"
+        if dev.type == "cuda"
+        else ("thread_time_ns (CPU time of the thread)" if cpu_clock == "thread" else "perf_counter_ns"),
     }
     return ProfileReport(
         model_name=name or type(model).__name__,

@@ -71,6 +71,15 @@ def profile(
         float,
         typer.Option("--max-time", min=0.1, metavar="SECONDS", help="With --mode train: cap on sampling the step."),
     ] = 5.0,
+    clock: Annotated[
+        str,
+        typer.Option(
+            "--clock",
+            metavar="<wall|thread>",
+            help="On CPU: wall time (perf_counter) or the thread's CPU time, which other processes taking the "
+            "core do not inflate (with --threads 1).",
+        ),
+    ] = "wall",
     roofline: Annotated[
         Path | None, typer.Option("--roofline", metavar="FILE.svg", help="Write the roofline picture (SVG).")
     ] = None,
@@ -119,8 +128,9 @@ def profile(
         from archinspect.render.profile import ProfileView
 
         report = run_profile(
-            loaded.model, specs, device=dev, batch=batch, depth=depth, repeats=repeats, name=loaded.label, **options
-        )
+            loaded.model, specs, device=dev, batch=batch, depth=depth, repeats=repeats, name=loaded.label,
+            cpu_clock=clock, **options,
+        )  # fmt: skip
         view = ProfileView(report)
         emit(view, format, output, save, wide=wide, columns=columns)
         if roofline is not None:

@@ -163,6 +163,17 @@ def test_roofline_svg_draws_one_dot_per_shown_leaf_and_both_roofs(quick):
     assert "matmul " in svg and "copy " in svg and len(list(root.iter(ns + "polyline"))) == 1
 
 
+def test_thread_clock_times_cpu_time_and_needs_one_thread(quick):
+    from archinspect.errors import UsageError
+
+    r = profile(Net(), [(2, 3, 16, 16)], repeats=2, warmup_passes=0, cpu_clock="thread", **quick)
+    assert r.settings["timer"] == "thread_time_ns (CPU time of the thread)" and r.reconciliation.plain.n == 2
+    with pytest.raises(UsageError, match="use it with --threads 1"):
+        profile(Net(), [(1, 3, 8, 8)], cpu_clock="thread", **{**quick, "threads": 2})
+    with pytest.raises(UsageError, match="--clock 'cpu' is not a clock; accepted: wall, thread"):
+        profile(Net(), [(1, 3, 8, 8)], cpu_clock="cpu", **quick)
+
+
 def test_bad_options_are_usage_errors(quick):
     from archinspect.errors import UsageError
 
