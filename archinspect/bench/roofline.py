@@ -97,8 +97,8 @@ def roofline_svg(report: Any, depth: int | None = None) -> str:
     )
     legend_x = WIDTH - RIGHT + 14
     out.append(f'<text x="{legend_x}" y="{TOP + 110}">roofs measured in this run:</text>')
-    out.append(f'<text x="{legend_x}" y="{TOP + 126}">matmul {_si(c.flops_per_s)}FLOP/s</text>')
-    out.append(f'<text x="{legend_x}" y="{TOP + 142}">copy {_si(c.bytes_per_s)}B/s</text>')
+    out.append(f'<text x="{legend_x}" y="{TOP + 126}">matmul {_si(c.flops_per_s)} FLOP/s</text>')
+    out.append(f'<text x="{legend_x}" y="{TOP + 142}">copy {_si(c.bytes_per_s)} B/s</text>')
     out.append(f'<text x="{legend_x}" y="{TOP + 158}">ridge {c.ridge:.3g} FLOP/B</text>')
     total = sum(r.seconds for r in rows) or 1.0
     slowest = {id(r) for r in sorted(rows, key=lambda r: r.seconds, reverse=True)[:5]}

@@ -95,7 +95,7 @@ class ProfileView:
             columns=self._columns(tree=False),
             drop_order=("type", "bytes_per_s", "flops_per_s", "intensity", "share"),
         )
-        for row in self.report.ranked(self.depth)[:TOP_SAVINGS]:
+        for row in [r for r in self.report.ranked(self.depth) if r.verdict.saving_s > 0][:TOP_SAVINGS]:
             self._add(data, row, tree=False)
         return data
 
