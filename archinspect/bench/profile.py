@@ -36,11 +36,10 @@ from archinspect.bench.peak import make_timer
 from archinspect.bench.profile_report import ModuleTime, ProfileReport, Reconciliation
 from archinspect.bench.result import PeakResult
 from archinspect.bench.roofs import TinyLayer, measure_ceilings
-from archinspect.bench.runner import BenchOptions, BenchPlan, _name, _threads
+from archinspect.bench.runner import _name, _threads, plan_inputs
 from archinspect.bench.stats import summarize
 from archinspect.bench.timing import PerfCounterTimer, Timer, warm_up
 from archinspect.core.engine import run_pass
-from archinspect.core.inputs import as_specs
 from archinspect.core.options import PassOptions
 from archinspect.core.report import LayerRecord, Report
 from archinspect.core.target import Target
@@ -209,22 +208,11 @@ def profile(
         raise UsageError(f"repeats={repeats}, warmup_passes={warmup_passes}: need repeats >= 1 and warm-up >= 0")
     if depth < 0:
         raise UsageError(f"--depth {depth} must be 0 or more")
-    try:
-        plan = BenchPlan.make(device, BenchOptions(**options))
-    except TypeError as exc:
-        raise UsageError(f"profile(): {exc}") from None
+    plan, specs = plan_inputs("profile", device, options, inputs, batch)
     if cpu_clock not in CLOCKS:
         raise UsageError(f"--clock {cpu_clock!r} is not a clock; accepted: {', '.join(CLOCKS)}")
     if cpu_clock == "thread" and plan.device.type == "cpu" and plan.threads != 1:
         raise UsageError("--clock thread times one thread's CPU time: use it with --threads 1")
-    specs = as_specs(inputs)
-    if not specs:
-        raise UsageError("no input given; pass at least one shape, e.g. (1, 3, 224, 224)")
-    if batch is not None:
-        if batch < 1:
-            raise UsageError(f"--batch {batch} must be 1 or more")
-        specs = [s.with_batch(batch) for s in specs]
-    specs = plan.batch_specs(specs, specs[0].shape[0])
     dev = plan.device
     with _threads(plan.threads), cuda.current_device(dev), cuda.cudnn_autotune(dev):
         env = collect_environment(dev)

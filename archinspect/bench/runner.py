@@ -199,6 +199,25 @@ class BenchPlan:
         return m, compiled
 
 
+def plan_inputs(
+    caller: str, device: str | torch.device, options: dict[str, Any], inputs: Any, batch: int | None
+) -> tuple[BenchPlan, list[InputSpec]]:
+    """The checked plan of a one-model timing call (``profile``, the training step) and its inputs at ``batch``
+    (default: their own), cast as the plan says; a bad value is a :class:`UsageError` before anything runs."""
+    try:
+        plan = BenchPlan.make(device, BenchOptions(**options))
+    except TypeError as exc:
+        raise UsageError(f"{caller}(): {exc}") from None
+    specs = as_specs(inputs)
+    if not specs:
+        raise UsageError("no input given; pass at least one shape, e.g. (1, 3, 224, 224)")
+    if batch is not None:
+        if batch < 1:
+            raise UsageError(f"--batch {batch} must be 1 or more")
+        specs = [s.with_batch(batch) for s in specs]
+    return plan, plan.batch_specs(specs, specs[0].shape[0] if specs[0].shape else 1)
+
+
 @typed_errors
 def benchmark(
     model: nn.Module,

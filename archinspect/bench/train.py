@@ -40,12 +40,11 @@ from archinspect.bench.clock import MarkClock, make_clock
 from archinspect.bench.env import collect_environment
 from archinspect.bench.policy import STABLE
 from archinspect.bench.result import Environment
-from archinspect.bench.runner import BenchOptions, BenchPlan, _name, _threads
+from archinspect.bench.runner import BenchPlan, _name, _threads, plan_inputs
 from archinspect.bench.stats import SampleStats, summarize
-from archinspect.core.inputs import as_specs
 from archinspect.core.substitute import model_lock
 from archinspect.core.tensors import tensors
-from archinspect.errors import ModelRunError, UsageError, typed_errors
+from archinspect.errors import ModelRunError, typed_errors
 
 PHASES = ("zero_grad", "forward", "loss", "backward", "optimizer")
 SCHEMA = "archinspect.train_step/1"
@@ -263,18 +262,7 @@ def time_train_step(
         options: :class:`~archinspect.bench.runner.BenchOptions` fields (``dtype``, ``amp``, ``channels_last``,
             ``threads``, ``warmup``, ``iters``, ``min_time``, ``max_time``, ``target_rel_iqr``).
     """
-    try:
-        plan = BenchPlan.make(device, BenchOptions(**options))
-    except TypeError as exc:
-        raise UsageError(f"time_train_step(): {exc}") from None
-    specs = as_specs(inputs)
-    if not specs:
-        raise UsageError("no input given; pass at least one shape, e.g. (8, 3, 224, 224)")
-    if batch is not None:
-        if batch < 1:
-            raise UsageError(f"--batch {batch} must be 1 or more")
-        specs = [s.with_batch(batch) for s in specs]
-    specs = plan.batch_specs(specs, specs[0].shape[0])
+    plan, specs = plan_inputs("time_train_step", device, options, inputs, batch)
     dev = plan.device
     notes: list[str] = []
     with _threads(plan.threads), cuda.current_device(dev), torch.random.fork_rng(devices=[]):
