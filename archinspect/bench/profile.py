@@ -254,6 +254,7 @@ def profile(
             bytes_read=traffic.of(c.index).read,
             bytes_written=traffic.of(c.index).written,
             ran=r.ran,
+            ops=traffic.of(c.index).ops,
         )
         for r, c in zip(records, counted.records, strict=True)
     ]

@@ -41,6 +41,7 @@ class ModuleTime:
     bytes_read: int
     bytes_written: int
     ran: bool = True  # False: a module holding parameters that the forward never called (no row)
+    ops: int = 0  # ATen operators it ran itself (the counting pass), views included
 
     @property
     def flops(self) -> int:
@@ -202,6 +203,7 @@ class ProfileReport:
             if not leaf:  # a shown parent: its own work only (its children have rows of their own)
                 seconds, flops, nbytes = rec.self_s, rec.flops, rec.bytes
             calls = len(below)
+            units = sum(max(r.ops, 1) for r in below)  # each operator pays at least a tiny call's fixed cost
             out.append(
                 ProfileRow(
                     rec,
@@ -210,7 +212,7 @@ class ProfileReport:
                     nbytes,
                     calls,
                     seconds / total if total > 0 else 0.0,
-                    judge(seconds, flops, nbytes, calls, self.roofs),
+                    judge(seconds, flops, nbytes, units, self.roofs),
                     leaf,
                 )
             )

@@ -1,11 +1,12 @@
 """The roofline verdict of one measured module: pure arithmetic on its time, FLOPs, bytes and the ceilings.
 
 For a module that took ``t`` seconds, did ``F`` FLOPs (all arithmetic: 2 × MACs + other ops) and moved ``B``
-bytes in ``n`` module calls, on a device with compute roof ``P`` FLOP/s, memory roof ``W`` bytes/s and a
-fixed cost ``c`` seconds per call:
+bytes in ``n`` fixed-cost units (its operators, at least one per module call), on a device with compute roof
+``P`` FLOP/s, memory roof ``W`` bytes/s and a fixed cost ``c`` seconds per unit (a module call running one
+tiny operator):
 
 - roof time ``r = max(F / P, B / W)``: the fastest the work can go; which term wins says what would bind it.
-- fixed time ``n · c``: what the calls cost even with no work.
+- fixed time ``n · c``: what the calls and their operators cost even with no work.
 - **overhead-bound** when ``r < n·c`` and ``t <= OVERHEAD_FACTOR · n·c``: the fixed cost dominates (fuse
   layers, batch more, use CUDA graphs).
 - **compute-bound** / **memory-bound** when ``r / t >= ROOF_FRACTION``: within reach of the roof that binds it.
@@ -26,7 +27,7 @@ COMPUTE, MEMORY, OVERHEAD, BELOW = "compute-bound", "memory-bound", "overhead-bo
 IDLE = "no time"  # a row whose own time is nothing once the instrumentation is removed (a container's own code)
 VERDICTS = (COMPUTE, MEMORY, OVERHEAD, BELOW, IDLE)
 ROOF_FRACTION = 0.5  # at least half the roof's speed counts as bound by that roof
-OVERHEAD_FACTOR = 3.0  # within 3× of the fixed cost of its calls: the calls, not the work, set the time
+OVERHEAD_FACTOR = 3.0  # within 3× of its fixed cost: the calls, not the work, set the time
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Verdict:
     verdict: str
     compute_s: float  # FLOPs / compute roof
     memory_s: float  # bytes / memory roof
-    fixed_s: float  # calls × fixed cost per call
+    fixed_s: float  # fixed-cost units × fixed cost per unit
     achieved_flops_per_s: float
     achieved_bytes_per_s: float
     intensity: float | None  # FLOPs per byte; None when no bytes moved
@@ -77,7 +78,8 @@ class Verdict:
 
 
 def judge(seconds: float, flops: float, nbytes: float, calls: int, roofs: Roofs) -> Verdict:
-    """The verdict of a module that took ``seconds`` for ``flops`` FLOPs and ``nbytes`` bytes in ``calls`` calls."""
+    """The verdict of a module that took ``seconds`` for ``flops`` FLOPs and ``nbytes`` bytes; ``calls``: its
+    fixed-cost units (operators run, at least one per module call)."""
     compute = flops / roofs.flops_per_s
     memory = nbytes / roofs.bytes_per_s
     fixed = calls * roofs.call_s

@@ -120,7 +120,8 @@ class ProfileView:
             f"{rec.calls - 1} calls = {rec.predicted_overhead_s * 1e3:.3f} ms removed from the times; the "
             f"instrumented forward took {rec.overhead_s * 1e3:+.3f} ms more than the plain one "
             f"(medians of {rec.instrumented.n} and {rec.plain.n})",
-            f"Verdict: overhead-bound when the roof time is under the calls' fixed cost and the time within "
+            f"Verdict: overhead-bound when the roof time is under the fixed cost (one tiny call's per operator run) "
+            f"and the time within "
             f"{OVERHEAD_FACTOR:g}× of it; compute- or memory-bound at {ROOF_FRACTION:.0%} of that roof or more; "
             "else below its roof. Saving = time − max(roof time, fixed cost). FLOPs = 2 × MACs + other ops; "
             "bytes = every operator's tensor inputs (weights included) and outputs.",

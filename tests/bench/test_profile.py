@@ -141,6 +141,8 @@ def test_profile_reconciles_its_own_figures_and_leaves_the_model_alone(quick):
     rows = r.rows(1)
     assert [row.record.name for row in rows] == ["", "block", "pool", "fc"]
     assert rows[1].calls == 3 and rows[1].flops == sum(m.flops for m in r.subtree(1))
+    assert [m.ops for m in r.subtree(1)] == [1, 1, 1]  # block's add, conv's convolution, act's relu
+    assert rows[1].verdict.fixed_s == pytest.approx(3 * FIXED.call_s)  # one fixed cost per operator
     assert sum(row.seconds for row in rows) == pytest.approx(r.total_s)  # folding keeps every second once
     assert sum(row.share for row in rows) == pytest.approx(1.0)
     saves = [row.verdict.saving_s for row in r.ranked(1)]
