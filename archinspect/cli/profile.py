@@ -18,7 +18,6 @@ from archinspect.cli.common import (
     InputOpt,
     Mode,
     ModelArg,
-    ModeOpt,
     OutputFormat,
     OutputOpt,
     SaveOpt,
@@ -29,7 +28,7 @@ from archinspect.cli.common import (
     register_command,
     say,
 )
-from archinspect.cli.memory import AmpOpt, BatchOpt, Optimizer, OptimizerOpt
+from archinspect.cli.memory import AmpOpt, BatchOpt, Optimizer
 from archinspect.errors import UsageError
 
 EXAMPLES = (
@@ -55,8 +54,12 @@ def profile(
     amp: AmpOpt = False,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
     depth: DepthOpt = 2,
-    mode: ModeOpt = Mode.eval,
-    optimizer: OptimizerOpt = Optimizer.sgd,
+    mode: Annotated[
+        Mode, typer.Option("--mode", help="eval: the forward per module; train: the training step by phase.")
+    ] = Mode.eval,
+    optimizer: Annotated[
+        Optimizer, typer.Option("--optimizer", help="With --mode train: the torch.optim optimizer that steps.")
+    ] = Optimizer.sgd,
     checkpoint: Annotated[
         bool, typer.Option("--checkpoint", help="With --mode train: recompute each top-level module in backward.")
     ] = False,
