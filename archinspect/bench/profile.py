@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,7 +37,7 @@ from archinspect.bench.result import PeakResult
 from archinspect.bench.roofs import TinyLayer, measure_ceilings
 from archinspect.bench.runner import _name, _threads, plan_inputs
 from archinspect.bench.stats import summarize
-from archinspect.bench.timing import PerfCounterTimer, Timer, warm_up
+from archinspect.bench.timing import Timer, warm_up
 from archinspect.core.engine import run_pass
 from archinspect.core.options import PassOptions
 from archinspect.core.report import LayerRecord, Report
@@ -216,7 +215,7 @@ def profile(
     dev = plan.device
     with _threads(plan.threads), cuda.current_device(dev), cuda.cudnn_autotune(dev):
         env = collect_environment(dev)
-        ceilings = measure_ceilings(dev, plan.compute_dtype, peak)
+        ceilings = measure_ceilings(dev, plan.compute_dtype, peak, cpu_clock)
         m, _ = plan.prepare(model, copy_model=True)
         args = plan.make_args(specs)
         autocast = plan.autocast()
@@ -229,7 +228,7 @@ def profile(
                 return m(*args)
 
         def whole() -> Timer:
-            return PerfCounterTimer(time.thread_time) if cpu_clock == "thread" else make_timer(dev)
+            return make_timer(dev, cpu_clock)
 
         warm_up(forward, whole(), plan.warm)
         hook_s = measure_hook_cost(dev, plan.compute_dtype, clock, plain_timer=whole())

@@ -12,6 +12,7 @@ Each is a median over repeated calls with the stopping rule the peak uses.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,7 @@ def measure_copy_bandwidth(
     nbytes: int | None = None,
     warmup: WarmupPolicy = PEAK_WARMUP,
     stop: StopPolicy = PEAK_STOP,
+    clock: str = "wall",
 ) -> tuple[int, float, float]:
     """(bytes moved per copy, median seconds, IQR/median) of ``dst.copy_(src)`` over ``nbytes``-byte tensors."""
     size = nbytes or COPY_BYTES["cuda" if device.type == "cuda" else "cpu"]
@@ -85,7 +87,7 @@ def measure_copy_bandwidth(
     with torch.inference_mode():
         src = torch.ones(n, device=device, dtype=dtype)
         dst = torch.empty_like(src)
-        m = measure(lambda: dst.copy_(src), make_timer(device), warmup, stop)
+        m = measure(lambda: dst.copy_(src), make_timer(device, clock), warmup, stop)
     st = summarize(m.samples)
     return 2 * src.numel() * src.element_size(), st.median, st.rel_iqr
 
@@ -104,6 +106,7 @@ def per_call_seconds(
     calls: int = CALLS_PER_SAMPLE,
     warmup: WarmupPolicy = PEAK_WARMUP,
     stop: StopPolicy = CALL_STOP,
+    clock: str = "wall",
 ) -> float:
     """Median seconds of one ``call()``, timed as runs of ``calls`` calls followed by one device sync (on CUDA
     the host's launch rate is then what limits a run of tiny kernels, as it does inside a model)."""
@@ -113,21 +116,24 @@ def per_call_seconds(
             call()
         sync(device)
 
-    m = measure(run, PerfCounterTimer(), warmup, stop)
+    m = measure(run, PerfCounterTimer(time.thread_time if clock == "thread" else time.perf_counter), warmup, stop)
     return summarize(m.samples).median / calls
 
 
-def measure_call_overhead(device: torch.device, dtype: torch.dtype) -> float:
+def measure_call_overhead(device: torch.device, dtype: torch.dtype, clock: str = "wall") -> float:
     """Seconds of one :class:`TinyLayer` call (see :func:`per_call_seconds`)."""
     layer = TinyLayer()
     with torch.inference_mode():
         x = torch.ones(1, device=device, dtype=dtype)
-        return per_call_seconds(lambda: layer(x), device)
+        return per_call_seconds(lambda: layer(x), device, clock=clock)
 
 
-def measure_ceilings(device: torch.device, dtype: torch.dtype, peak: PeakResult | None = None) -> Ceilings:
-    """The three ceilings of ``device`` in ``dtype`` (``peak``: a matmul peak already measured in this run)."""
-    peak = peak or measure_matmul_peak(device, dtype)
-    moved, median, rel_iqr = measure_copy_bandwidth(device, dtype)
-    call = measure_call_overhead(device, dtype)
+def measure_ceilings(
+    device: torch.device, dtype: torch.dtype, peak: PeakResult | None = None, clock: str = "wall"
+) -> Ceilings:
+    """The three ceilings of ``device`` in ``dtype`` (``peak``: a matmul peak already measured in this run;
+    ``clock``: on CPU ``wall`` or ``thread``, as the model is timed)."""
+    peak = peak or measure_matmul_peak(device, dtype, clock=clock)
+    moved, median, rel_iqr = measure_copy_bandwidth(device, dtype, clock=clock)
+    call = measure_call_overhead(device, dtype, clock)
     return Ceilings(str(device), str(dtype).removeprefix("torch."), peak, moved, median, rel_iqr, call)

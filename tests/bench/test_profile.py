@@ -121,7 +121,7 @@ def test_timer_marks_every_call_and_own_time_removes_children_and_their_instrume
 @pytest.fixture
 def quick(monkeypatch):
     """Fixed ceilings (no 10 s of measuring) and short timing policies."""
-    monkeypatch.setattr(profile_mod, "measure_ceilings", lambda dev, dt, peak=None: FIXED)
+    monkeypatch.setattr(profile_mod, "measure_ceilings", lambda dev, dt, peak=None, clock="wall": FIXED)
     return dict(device="cpu", threads=1, warmup=1, warmup_time=0.0, iters=3, min_time=0.0, max_time=0.2)
 
 
