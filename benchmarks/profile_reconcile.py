@@ -15,7 +15,9 @@ torchvision layout; torchvision itself needs another torch than this environment
 
 With ``--clock thread`` profile times the thread's CPU time (``time.thread_time_ns``), which other processes
 taking the core do not inflate: its per-module sum is then held to its own plain forward in CPU time, a check
-of the accounting that a busy machine cannot spoil (bench's column stays wall time, for reference).
+of the accounting that a busy machine cannot spoil (bench's column stays wall time, for reference). A sum above
+the plain forward by more than 10 % is "explained" when the instrumentation measurably added at least that much
+(instrumented − plain medians) beyond what the calibration removed.
 
     nice -n -5 python benchmarks/profile_reconcile.py [--models resnet18,resnet50,densenet121,mobilenet_v2]
                                                       [--clock wall|thread]
@@ -59,8 +61,15 @@ def row(name: str, repeats: int, clock: str) -> dict[str, object]:
     pass_ms = rec.pass_sums.median * 1e3
     gap = (sum_ms - bench_ms) / bench_ms
     pass_gap = (pass_ms - plain_ms) / plain_ms
+    left_ms = rec.overhead_s * 1e3 - rec.predicted_overhead_s * 1e3  # measured overhead the calibration missed
     if clock == "thread":  # CPU time against bench's wall time is no comparison: the plain forward's, in CPU time
-        status = "sum within 10 % of plain" if abs((sum_ms - plain_ms) / plain_ms) <= TOLERANCE else "NOT within 10 %"
+        own_gap = sum_ms - plain_ms
+        if abs(own_gap) <= TOLERANCE * plain_ms:
+            status = "sum within 10 % of plain"
+        elif 0 <= own_gap <= max(left_ms, 0) + TOLERANCE * plain_ms:
+            status = f"explained: the instrumentation measurably added {left_ms:.1f} ms beyond what was removed"
+        else:
+            status = "NOT explained"
     elif abs(gap) <= TOLERANCE:
         status = "within 10 % of bench"
     elif abs(pass_gap) <= TOLERANCE:
