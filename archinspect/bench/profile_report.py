@@ -134,6 +134,22 @@ class Reconciliation:
     def reconciled(self) -> bool:
         return abs(self.gap_fraction) <= RECONCILE_TOLERANCE
 
+    @property
+    def left_s(self) -> float:
+        """What the instrumentation measurably added beyond what the calibration removed."""
+        return self.overhead_s - self.predicted_overhead_s
+
+    @property
+    def explained(self) -> bool:
+        """Within tolerance, or a sum above the plain forward by no more than the instrumentation measurably
+        left in it (plus the tolerance), or below it by no more than the interruptions per-module medians skip."""
+        slack = RECONCILE_TOLERANCE * self.plain.median
+        if self.reconciled:
+            return True
+        if self.gap_s > 0:
+            return self.gap_s <= max(self.left_s, 0.0) + slack
+        return -self.gap_s <= max(self.interruption_s, 0.0) + slack
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "plain_median_ms": self.plain.median * 1e3,
@@ -149,6 +165,8 @@ class Reconciliation:
             "gap_ms": self.gap_s * 1e3,
             "gap_fraction": self.gap_fraction,
             "reconciled": self.reconciled,
+            "explained": self.explained,
+            "left_ms": self.left_s * 1e3,
             "hook_overhead_us_per_call": self.hook_s * 1e6,
             "module_calls": self.calls,
             "measured_overhead_ms": self.overhead_s * 1e3,

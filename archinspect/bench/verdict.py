@@ -8,7 +8,8 @@ tiny operator):
 - roof time ``r = max(F / P, B / W)``: the fastest the work can go; which term wins says what would bind it.
 - fixed time ``n · c``: what the calls and their operators cost even with no work.
 - **overhead-bound** when ``r < n·c`` and ``t <= OVERHEAD_FACTOR · n·c``: the fixed cost dominates (fuse
-  layers, batch more, use CUDA graphs).
+  layers, batch more, use CUDA graphs); also a row that did no arithmetic and moved no bytes (``r = 0``) but
+  took time: a container's own Python, views and reshapes.
 - **compute-bound** / **memory-bound** when ``r / t >= ROOF_FRACTION``: within reach of the roof that binds it.
 - **below its roof** otherwise: a weak kernel (a depthwise convolution, a layout conversion, a
   poorly tiled shape) leaves time on the table.
@@ -88,7 +89,7 @@ def judge(seconds: float, flops: float, nbytes: float, calls: int, roofs: Roofs)
     fraction = roof / t if t > 0 else 0.0
     if t <= 0:
         verdict = IDLE
-    elif roof < fixed and t <= OVERHEAD_FACTOR * fixed:
+    elif (roof < fixed and t <= OVERHEAD_FACTOR * fixed) or roof == 0:  # no work at all: all of it is overhead
         verdict = OVERHEAD
     elif fraction >= ROOF_FRACTION:
         verdict = COMPUTE if compute >= memory else MEMORY

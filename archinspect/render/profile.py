@@ -103,6 +103,16 @@ class ProfileView:
         r = self.report
         c, rec = r.ceilings, r.reconciliation
         gap_word = "within" if rec.reconciled else "outside"
+        if rec.reconciled:
+            why = ""
+        elif rec.explained:
+            why = (
+                " — explained by what the instrumentation measurably left"
+                if rec.gap_s > 0
+                else (" — explained by the interruptions per-module medians skip")
+            )
+        else:
+            why = " — NOT explained by the measured overhead or interruptions"
         return [
             environment_line(r.environment),
             f"Roofs measured in this run ({c.dtype}): matmul peak {_rate(c.flops_per_s, 'FLOP/s')} "
@@ -112,7 +122,7 @@ class ProfileView:
             f"Reconciliation: per-module sum {_ms(rec.module_sum_s)} ms vs the uninstrumented forward's median "
             f"{_ms(rec.plain.median)} ms (n={rec.plain.n}, IQR/median {rec.plain.rel_iqr:.0%}, timed between the "
             f"instrumented passes): gap {rec.gap_s * 1e3:+.3f} ms ({rec.gap_fraction:+.1%}), {gap_word} "
-            f"±{RECONCILE_TOLERANCE:.0%}; of it, {-rec.interruption_s * 1e3:+.3f} ms are interruptions that whole "
+            f"±{RECONCILE_TOLERANCE:.0%}{why}; of it, {-rec.interruption_s * 1e3:+.3f} ms are interruptions that whole "
             f"passes include and per-module medians skip (a pass's modules sum to a median of "
             f"{_ms(rec.pass_sums.median)} ms, IQR/median {rec.pass_sums.rel_iqr:.0%}), "
             f"{rec.pass_gap_s * 1e3:+.3f} ms what the instrumentation left",

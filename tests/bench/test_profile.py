@@ -52,6 +52,22 @@ def test_a_tiny_layer_is_overhead_bound_and_a_weak_kernel_is_below_its_roof():
     many = judge(2.5e-4, flops=100, nbytes=800, calls=100, roofs=ROOFS)  # 100 calls: 1 ms of fixed cost
     assert many.verdict == OVERHEAD and many.saving_s == 0.0
     assert judge(0.0, 0, 0, 1, ROOFS).verdict == IDLE
+    assert judge(1e-3, 0, 0, 1, ROOFS).verdict == OVERHEAD  # no work at all but time: a container's own Python
+
+
+def test_a_gap_is_explained_by_what_the_instrumentation_left_or_by_interruptions():
+    from archinspect.bench.profile_report import Reconciliation
+    from archinspect.bench.stats import summarize
+
+    def rec(module_sum: float, pass_sum: float, instrumented: float) -> Reconciliation:
+        return Reconciliation(summarize([100.0]), summarize([instrumented]), module_sum, summarize([pass_sum]), 1.0, 11)
+
+    assert rec(105.0, 105.0, 110.0).reconciled  # +5 %
+    above = rec(130.0, 130.0, 140.0)  # +30 %: the hooks added 40, the calibration removed 10: 30 left
+    assert not above.reconciled and above.left_s == 30.0 and above.explained
+    assert not rec(150.0, 150.0, 140.0).explained  # +50 %, only 30 left by the hooks (+10 tolerance)
+    below = rec(60.0, 101.0, 120.0)  # -40 %: a pass sums to 101, per-module medians skip 41 of interruptions
+    assert below.interruption_s == 41.0 and below.explained and not rec(60.0, 70.0, 120.0).explained
 
 
 # --- the observers -------------------------------------------------------------------------------------
