@@ -269,3 +269,17 @@ def test_on_cuda_the_correction_is_dropped_when_the_gpu_hid_the_hooks():
     assert not notes and sum(on_cpu[0][0]) == pytest.approx(10.0 - 5 * 0.5)
     busy_host, notes = _own_times(recs, times, 0.5, [7.5] * 3, torch.device("cuda"))  # the GPU waited for the host
     assert not notes and sum(busy_host[0][0]) == pytest.approx(7.5)
+
+
+def test_train_step_with_checkpointing_amp_and_channels_last():
+    from archinspect.bench.train import time_train_step
+
+    fast = dict(device="cpu", threads=1, warmup=1, warmup_time=0.0, iters=2, min_time=0.0, max_time=0.2)
+    r = time_train_step(Net(), [(4, 3, 16, 16)], checkpoint=True, amp=True, channels_last=True, **fast)
+    assert r.settings["checkpoint"] and r.settings["amp_dtype"] == "bfloat16" and r.settings["channels_last"]
+    assert r.notes == ["activation checkpointing on 2 top-level module(s)"]  # block and fc hold parameters
+    assert "does not model checkpointing" in r.prediction_note and r.measured_peak_bytes > 0
+    from archinspect.render.profile import TrainStepView
+
+    text = "\n".join(TrainStepView(r).footer())
+    assert "Peak memory: measured" in text and "predicted" in text and "samples/s" in text
