@@ -20,6 +20,7 @@ instrumentation cost measured in two ways (step 4 × calls; instrumented − pla
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -135,15 +136,20 @@ def own_seconds(records: Sequence[LayerRecord], inclusive: dict[int, float], hoo
 
 def measure_hook_cost(
     device: torch.device, dtype: torch.dtype, clock: MarkClock, repeats: int = 40, plain_timer: Timer | None = None
-) -> float:
-    """Seconds the timer's instrumentation adds per module call: the median over interleaved rounds (after 3
-    to warm up) of a :class:`CallChain`'s instrumented time minus its plain time in the same round, over its
-    :data:`CALIBRATION_CALLS` calls. Pairing the rounds keeps a load that changes during the run out of it."""
+) -> tuple[float, float]:
+    """(seconds the timer's instrumentation adds per module call, seconds a tiny call's row shows).
+
+    The first: the median over interleaved rounds (after 3 to warm up) of a :class:`CallChain`'s instrumented
+    time minus its plain time in the same round, over its :data:`CALIBRATION_CALLS` calls (pairing the rounds
+    keeps a load that changes during the run out of it). The second: the median time the timer gives each
+    tiny layer's call inside those passes — the fixed cost as a profiled row measures it, marks and pass
+    machinery between them included."""
     x = torch.ones(1, device=device, dtype=dtype)
     chain = Target.of(CallChain(CALIBRATION_CALLS), [x])
     plain, _, times = interleaved_passes(chain, clock, device, repeats + 3, plain_timer=plain_timer)
     diffs = [t[0] - p for t, p in zip(times[3:], plain[3:], strict=True)]
-    return max(0.0, statistics.median(diffs) / CALIBRATION_CALLS)
+    tiny = statistics.median(v for t in times[3:] for i, v in t.items() if i > 0)
+    return max(0.0, statistics.median(diffs) / CALIBRATION_CALLS), tiny
 
 
 def _own_times(
@@ -231,7 +237,8 @@ def profile(
             return make_timer(dev, cpu_clock)
 
         warm_up(forward, whole(), plan.warm)
-        hook_s = measure_hook_cost(dev, plan.compute_dtype, clock, plain_timer=whole())
+        hook_s, tiny_s = measure_hook_cost(dev, plan.compute_dtype, clock, plain_timer=whole())
+        ceilings = dataclasses.replace(ceilings, call_in_pass_s=tiny_s)
         plain, records, times = interleaved_passes(target, clock, dev, warmup_passes + repeats, autocast, whole())
     times, plain = times[warmup_passes:], plain[warmup_passes:]
     if [r.name for r in records] != [r.name for r in counted.records]:

@@ -191,7 +191,7 @@ class ProfileReport:
     @property
     def roofs(self) -> Roofs:
         c = self.ceilings
-        return Roofs(c.flops_per_s, c.bytes_per_s, c.call_s)
+        return Roofs(c.flops_per_s, c.bytes_per_s, c.fixed_s)
 
     @property
     def total_s(self) -> float:

@@ -42,7 +42,13 @@ class Ceilings:
     copy_bytes: int  # bytes moved by one copy (read + write)
     copy_median_s: float
     copy_rel_iqr: float
-    call_s: float  # the fixed cost of one module call with one tiny operator
+    call_s: float  # the fixed cost of one module call with one tiny operator, called plainly
+    call_in_pass_s: float | None = None  # the same call as a profiled row measures it (set by ``profile``)
+
+    @property
+    def fixed_s(self) -> float:
+        """The fixed cost a verdict uses: a tiny call as the profiled rows are measured, where known."""
+        return max(self.call_s, self.call_in_pass_s or 0.0)
 
     @property
     def flops_per_s(self) -> float:
@@ -69,6 +75,8 @@ class Ceilings:
             "bytes_per_s": self.bytes_per_s,
             "ridge_flops_per_byte": self.ridge,
             "call_overhead_us": self.call_s * 1e6,
+            "call_in_pass_us": None if self.call_in_pass_s is None else self.call_in_pass_s * 1e6,
+            "fixed_cost_us": self.fixed_s * 1e6,
         }
 
 

@@ -118,8 +118,8 @@ class ProfileView:
             f"Roofs measured in this run ({c.dtype}): matmul peak {_rate(c.flops_per_s, 'FLOP/s')} "
             f"({c.peak.size}x{c.peak.size}, IQR/median {c.peak.rel_iqr:.0%}) · copy bandwidth "
             f"{_rate(c.bytes_per_s, 'B/s')} ({fmt_bytes(c.copy_bytes)} moved per copy, IQR/median "
-            f"{c.copy_rel_iqr:.0%}) · ridge {c.ridge:.1f} FLOP/B · fixed cost {c.call_s * 1e6:.1f} µs per tiny call "
-            "(one per operator run)",
+            f"{c.copy_rel_iqr:.0%}) · ridge {c.ridge:.1f} FLOP/B · fixed cost {c.fixed_s * 1e6:.1f} µs per tiny call "
+            f"(one per operator run; {c.call_s * 1e6:.1f} µs called plainly)",
             f"Reconciliation: per-module sum {_ms(rec.module_sum_s)} ms vs the uninstrumented forward's median "
             f"{_ms(rec.plain.median)} ms (n={rec.plain.n}, IQR/median {rec.plain.rel_iqr:.0%}, timed between the "
             f"instrumented passes): gap {rec.gap_s * 1e3:+.3f} ms ({rec.gap_fraction:+.1%}), {gap_word} "

@@ -151,6 +151,7 @@ def test_profile_reconciles_its_own_figures_and_leaves_the_model_alone(quick):
     assert r.records[2].macs == 2 * 4 * 256 * 27  # the counter's figure
     rec = r.reconciliation
     assert rec.calls == 6 and rec.plain.n >= 1 and rec.instrumented.n == 3
+    assert r.ceilings.call_in_pass_s > 0 and r.ceilings.fixed_s >= FIXED.call_s  # a tiny call timed in the pass
     assert rec.module_sum_s == pytest.approx(sum(m.self_s for m in r.records))
     assert rec.pass_sums.n == 3 and rec.interruption_s == pytest.approx(rec.pass_sums.median - rec.module_sum_s)
     assert all(0 <= m.self_s <= m.raw_self_s + 1e-12 or m.children for m in r.records)
@@ -158,7 +159,7 @@ def test_profile_reconciles_its_own_figures_and_leaves_the_model_alone(quick):
     assert [row.record.name for row in rows] == ["", "block", "pool", "fc"]
     assert rows[1].calls == 3 and rows[1].flops == sum(m.flops for m in r.subtree(1))
     assert [m.ops for m in r.subtree(1)] == [1, 1, 1]  # block's add, conv's convolution, act's relu
-    assert rows[1].verdict.fixed_s == pytest.approx(3 * FIXED.call_s)  # one fixed cost per operator
+    assert rows[1].verdict.fixed_s == pytest.approx(3 * r.ceilings.fixed_s)  # one fixed cost per operator
     assert sum(row.seconds for row in rows) == pytest.approx(r.total_s)  # folding keeps every second once
     assert sum(row.share for row in rows) == pytest.approx(1.0)
     saves = [row.verdict.saving_s for row in r.ranked(1)]
