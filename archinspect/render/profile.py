@@ -19,6 +19,10 @@ def _ms(s: float) -> str:
     return f"{s * 1e3:.3f}"
 
 
+def _3f(v: float) -> str:
+    return f"{v:.3f}"
+
+
 def _rate(v: float, unit: str) -> str:
     for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if v >= scale:
@@ -47,14 +51,14 @@ class ProfileView:
         return [
             Column("Layer", "layer") if tree else Column("Layer", "name"),
             Column("Type", "type"),
-            Column("Time ms", "time_ms", "right", fmt=_ms),
+            Column("Time ms", "time_ms", "right", fmt=_3f),
             Column("Share", "share", "right", fmt=lambda v: f"{v:6.1%} {bar(v, 8)}", shrink=False),
             Column("FLOP/s", "flops_per_s", "right", fmt=lambda v: _rate(v, "")),
             Column("Bytes/s", "bytes_per_s", "right", fmt=lambda v: _rate(v, "B")),
             Column("FLOP/B", "intensity", "right", fmt=_intensity),
             Column("% roof", "roof_fraction", "right", fmt=lambda v: f"{v:.0%}"),
             Column("Verdict", "verdict", shrink=False),
-            Column("Saving ms", "saving_ms", "right", fmt=_ms),
+            Column("Saving ms", "saving_ms", "right", fmt=_3f),
         ]
 
     def _add(self, data: TableData, row: ProfileRow, tree: bool) -> None:
@@ -65,7 +69,7 @@ class ProfileView:
             name=rec.label,
             type=rec.type,
             depth=rec.depth,
-            time_ms=row.seconds,
+            time_ms=row.seconds * 1e3,
             share=row.share,
             flops=row.flops,
             bytes=row.bytes,
@@ -74,7 +78,7 @@ class ProfileView:
             intensity=v.intensity,
             roof_fraction=v.roof_fraction,
             verdict=v.verdict,
-            saving_ms=v.saving_s,
+            saving_ms=v.saving_s * 1e3,
         )
 
     def table(self) -> TableData:
@@ -185,16 +189,20 @@ class TrainStepView:
             + (f" · {', '.join(flags)}" if flags else ""),
             columns=[
                 Column("Phase", "phase"),
-                Column("Median ms", "median", "right", fmt=_ms),
-                Column("p10 ms", "p10", "right", fmt=_ms),
-                Column("p90 ms", "p90", "right", fmt=_ms),
+                Column("Median ms", "median_ms", "right", fmt=_3f),
+                Column("p10 ms", "p10_ms", "right", fmt=_3f),
+                Column("p90 ms", "p90_ms", "right", fmt=_3f),
                 Column("Share", "share", "right", fmt=lambda v: f"{v:6.1%} {bar(v, 8)}", shrink=False),
             ],
         )
         for name in PHASES:
             st = r.phases[name]
-            data.add(phase=name, median=st.median, p10=st.p10, p90=st.p90, share=st.median / r.phase_sum_s)
-        data.add("bold", phase="step", median=r.step.median, p10=r.step.p10, p90=r.step.p90, share=1.0)
+            data.add(
+                phase=name, median_ms=st.median * 1e3, p10_ms=st.p10 * 1e3, p90_ms=st.p90 * 1e3,
+                share=st.median / r.phase_sum_s,
+            )  # fmt: skip
+        st = r.step
+        data.add("bold", phase="step", median_ms=st.median * 1e3, p10_ms=st.p10 * 1e3, p90_ms=st.p90 * 1e3, share=1.0)
         data.footer = self.footer()
         return data
 

@@ -284,3 +284,22 @@ def test_train_step_with_checkpointing_amp_and_channels_last():
 
     text = "\n".join(TrainStepView(r).footer())
     assert "Peak memory: measured" in text and "predicted" in text and "samples/s" in text
+
+
+def test_profile_view_in_every_format(quick):
+    import csv
+    import io
+
+    from archinspect.render.profile import ProfileView
+
+    view = ProfileView(profile(Net(), [(2, 3, 16, 16)], repeats=2, warmup_passes=0, depth=1, **quick))
+    rows = list(csv.DictReader(io.StringIO(view.csv())))
+    assert [r["name"] for r in rows] == ["Net", "block", "pool", "fc"] and rows[1]["depth"] == "1"
+    assert set(rows[0]) >= {"time_ms", "verdict", "saving_ms", "flops", "bytes"}
+    block = view.report.rows(1)[1]
+    assert float(rows[1]["time_ms"]) == pytest.approx(block.seconds * 1e3) and int(rows[1]["flops"]) == block.flops
+    md = view.markdown()
+    assert md.count("| Layer |") == 2 and "Where reaching the roof saves most" not in md.splitlines()[0]
+    footer = "\n".join(view.footer())
+    assert "Reconciliation: per-module sum" in footer and "Instrumentation:" in footer
+    assert view.json()["rows"][1]["name"] == "block"
