@@ -362,7 +362,7 @@ def step_memory(report: SelfCheckReport, models: Sequence[str]) -> None:
 # --- (8) profile: module times, kernels, the training step ---------------------------------------------
 
 
-def step_profile(report: SelfCheckReport) -> None:
+def step_profile(report: SelfCheckReport, device: str = "cuda", batch: int = PROFILE_BATCH) -> None:
     """``profile`` on CUDA (events on the stream, one synchronise per pass) against torch.profiler's kernel
     times per module, and ``profile --mode train`` against the memory prediction and a plain Timer loop. The
     model is loaded on CPU so that only the timed copy occupies the GPU (its peak is the step's alone)."""
@@ -375,32 +375,33 @@ def step_profile(report: SelfCheckReport) -> None:
     from archinspect.models.loading import load_model
 
     loaded = load_model(PROFILE_MODEL, device="cpu")
-    spec = loaded.default_inputs[0].with_batch(PROFILE_BATCH)
-    label = f"{PROFILE_MODEL} b{PROFILE_BATCH}"
-    r = profile(loaded.model, [spec], device="cuda", repeats=10, depth=99, name=PROFILE_MODEL)
+    spec = loaded.default_inputs[0].with_batch(batch)
+    label = f"{PROFILE_MODEL} b{batch}"
+    r = profile(loaded.model, [spec], device=device, repeats=10, depth=99, name=PROFILE_MODEL)
     rec = r.reconciliation
     check = judge_ratio("profile", f"{label} module sum / plain forward", 1 + rec.gap_fraction, TIMER_RATIO_BOUNDS,
                         "ratio")  # fmt: skip
     check.detail = f"{rec.module_sum_s * 1e3:.3f} / {rec.plain.median * 1e3:.3f} ms: {check.detail}"
     report.add(check)
     ours = {m.name: m.self_s for m in r.records if not m.children}
-    model = loaded.model.to("cuda").eval()
+    model = loaded.model.to(device).eval()
     before = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = True
     try:
-        kernels = torch_profiler_times(model, spec.make("cuda"))
+        kernels = torch_profiler_times(model, spec.make(device))
     finally:
         torch.backends.cudnn.benchmark = before
     report.add(check_top_modules(label, ours, kernels), *check_module_kernel_times(label, ours, kernels))
     del model
     loaded.model.to("cpu")
-    torch.cuda.empty_cache()
-    step = time_train_step(loaded.model, [spec], device="cuda", name=PROFILE_MODEL)
+    if device != "cpu":
+        torch.cuda.empty_cache()
+    step = time_train_step(loaded.model, [spec], device=device, name=PROFILE_MODEL)
     check = judge_ratio("profile", f"{label} train peak measured/predicted", step.peak_ratio, MEMORY_RATIO_BOUNDS,
                         "ratio")  # fmt: skip
     report.add(check)
-    timer_s = plain_loop_seconds(loaded.model, spec, 1.0, device="cuda")
-    ratio = step.samples_per_s / (PROFILE_BATCH / timer_s)
+    timer_s = plain_loop_seconds(loaded.model, spec, 1.0, device=device)
+    ratio = step.samples_per_s / (batch / timer_s)
     report.add(judge_ratio("profile", f"{label} train samples/s ours/Timer", ratio, TIMER_RATIO_BOUNDS, "ratio"))
     report.data["profile"] = {
         "forward": r.to_dict(1),
