@@ -20,6 +20,8 @@ _LAZY = {
     "list_models": "archinspect.models.zoo",
     "count_flops": "archinspect.analyses.flops",
     "register_op_cost": "archinspect.core.counter",
+    "CostCategory": "archinspect.core.counter",
+    "OpCost": "archinspect.core.counter",
     "InputSpec": "archinspect.core.inputs",
     "FlopReport": "archinspect.analyses.flops",
     "fit": "archinspect.analyses.fitting",

@@ -15,15 +15,35 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ArchInspectError(Exception):
-    """Base class; ``exit_code`` is what the CLI exits with."""
+    """Base class; ``exit_code`` is what the CLI exits with. ``param`` and ``mentions``: the API arguments
+    the message names as ``name=value`` (see :class:`UsageError`)."""
 
     exit_code = 1
+    param: str | None = None
+    mentions: tuple[str, ...] = ()
 
 
 class UsageError(ArchInspectError):
-    """The user asked for something that cannot be: a bad value, a missing file or model."""
+    """The user asked for something that cannot be: a bad value, a missing file or model.
+
+    The message speaks the Python API's language. When it is about one argument, pass its name as
+    ``param`` and start the message with ``name=value`` exactly as a caller would write it::
+
+        raise UsageError(f"mode={mode!r} is not a mode; accepted: eval, train", param="mode")
+
+    ``mentions``: other arguments the message names the same way (``name=value``), e.g. a remedy
+    (``cuda_graph=True needs a CUDA device; use device='cuda'``, ``param="cuda_graph", mentions=("device",)``).
+    The command line rewrites every ``name=`` of ``param`` and ``mentions`` into its own flag, in one place
+    (``archinspect.cli.common.cli_message``): ``--mode 'test' is not a mode; accepted: eval, train``. Other
+    ``key=value`` text in the message (a constructor argument such as ``depth=40``) is left as it is.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, param: str | None = None, *, mentions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.param = param
+        self.mentions = mentions
 
 
 class ModelRunError(ArchInspectError):

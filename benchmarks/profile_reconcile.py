@@ -54,7 +54,7 @@ def row(name: str, repeats: int, clock: str) -> dict[str, object]:
     model, spec = load(name)
     bench = archinspect.benchmark(model, [spec], device="cpu", threads=1, peak=False, max_time=8.0)
     bench_ms = bench.rows[0].stats.median * 1e3
-    r = profile(model, [spec], device="cpu", threads=1, repeats=repeats, name=name, max_time=8.0, cpu_clock=clock)
+    r = profile(model, [spec], device="cpu", threads=1, repeats=repeats, name=name, max_time=8.0, clock=clock)
     rec = r.reconciliation
     sum_ms = rec.module_sum_s * 1e3
     plain_ms = rec.plain.median * 1e3

@@ -44,7 +44,7 @@ def main() -> None:
     print("-" * len(head))
     failed = 0
     for label, layer, shape, expected in CASES:
-        r = profile(nn.Sequential(layer), [shape], device="cpu", threads=1, repeats=15, depth=1, cpu_clock="thread")
+        r = profile(nn.Sequential(layer), [shape], device="cpu", threads=1, repeats=15, depth=1, clock="thread")
         row = r.rows(1)[1]
         v = row.verdict
         ok = v.verdict == expected

@@ -127,7 +127,7 @@ def test_cuda_without_cuda(cli: Callable[..., Any]) -> None:
         pytest.skip("this machine has CUDA")
     why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
     assert _error(cli("shapes", "d2l-alexnet", "--device", "cuda"), 2) == (
-        f"--device 'cuda': CUDA is not available ({why}); use --device cpu or meta"
+        f"--device 'cuda': CUDA is not available ({why}); use --device 'cpu' or --device 'meta'"
     )
 
 

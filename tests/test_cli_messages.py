@@ -111,8 +111,8 @@ def test_shared_options_in_one_order_with_choices(cli: Callable[..., Any], comma
 @pytest.mark.parametrize("command", ["shapes", "flops", "fit"])
 def test_missing_batch_dimension_hint(cli: Callable[..., Any], command: str) -> None:
     assert _error(cli(command, "resnet18", "--input", "3,224,224"), 2) == (
-        "error: --input 3,224,224 has no batch dimension: the first layer conv1 (Conv2d, in_channels=3) takes "
-        "4-d input, batch first; did you mean --input 1,3,224,224?"
+        "error: --input '3,224,224' has no batch dimension: the first layer conv1 (Conv2d, in_channels=3) takes "
+        "4-d input, batch first; did you mean --input '1,3,224,224'?"
     )
 
 
@@ -120,8 +120,8 @@ def test_missing_batch_dimension_hint_in_bench(cli: Callable[..., Any]) -> None:
     result = cli("bench", "d2l-lenet-bn", "--device", "cpu", "--input", "1,28,28", "--no-peak")
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.splitlines()[-1] == (  # a busy-machine warning may come first
-        "error: --input 1,28,28 has no batch dimension: the first layer 0 (Conv2d, in_channels=1) takes "
-        "4-d input, batch first; did you mean --input 1,1,28,28?"
+        "error: --input '1,28,28' has no batch dimension: the first layer 0 (Conv2d, in_channels=1) takes "
+        "4-d input, batch first; did you mean --input '1,1,28,28'?"
     )
 
 

@@ -183,7 +183,7 @@ def test_meta_fallback_to_cpu_is_announced_and_explicit_meta_refuses() -> None:
     assert report.notes == [
         "an operator has no meta kernel (Tensor.item() cannot be called on meta tensors); ran on CPU instead"
     ]
-    with pytest.raises(ModelRunError, match=r"no meta kernel .* \(use --device cpu\)$"):
+    with pytest.raises(ModelRunError, match=r"no meta kernel .* \(use device='cpu'\)$"):
         inspect(Needs(), (2, 4), device="meta")
 
 

@@ -39,14 +39,18 @@ def test_accepted_forms(text: str, shape: tuple[int, ...], dtype: str) -> None:
     ],
 )
 def test_rejected_forms_name_the_value_and_what_is_accepted(text: str, message: str) -> None:
+    """The library names the argument (``inputs=...``); the command line says its flag instead."""
+    from archinspect.cli.common import cli_message
+
     with pytest.raises(UsageError) as info:
         parse_input(text)
-    assert str(info.value) == message
+    assert cli_message(info.value) == message
+    assert str(info.value) == message.replace("--input ", "inputs=", 1) and info.value.param == "inputs"
     assert info.value.exit_code == 2
 
 
 def test_unknown_dtype_prefix_lists_the_accepted_ones() -> None:
-    with pytest.raises(UsageError, match=r"^--input 'foo:1,2': unknown dtype prefix 'foo'; accepted: bf16, "):
+    with pytest.raises(UsageError, match=r"^inputs='foo:1,2': unknown dtype prefix 'foo'; accepted: bf16, "):
         parse_input("foo:1,2")
 
 
@@ -90,4 +94,8 @@ def test_kwargs_values_are_typed() -> None:
 def test_kwargs_reject_what_is_not_key_value(item: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_kwargs([item])
-    assert str(info.value) == f"--arg {item!r} is not key=value (e.g. depth=40, bottleneck=true)"
+    assert str(info.value) == f"args={item!r} is not key=value (e.g. depth=40, bottleneck=true)"
+    from archinspect.cli.common import cli_message
+
+    # the constructor argument's own depth=40 stays as written; only args= becomes --arg
+    assert cli_message(info.value) == f"--arg {item!r} is not key=value (e.g. depth=40, bottleneck=true)"

@@ -143,7 +143,7 @@ def test_package_module_symbol(
             "instance",
             {"width": 3},
             UsageError,
-            "net.py:instance is a module instance; --arg applies only to classes and factories",
+            "net.py:instance is a module instance; constructor arguments apply only to classes and factories",
         ),
         (
             "",

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from archinspect.analyses.flops import FlopReport
+from archinspect.core.categories import CostCategory
 from archinspect.core.engine import run_pass
 from archinspect.core.options import PassOptions
 from archinspect.core.substitute import training_mode
@@ -158,7 +159,7 @@ def _fvcore(subject: _Subject, report: FlopReport, inputs: list[Any], keywords: 
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
         value = int(analysis.total())
         skipped = {k.removeprefix("aten::"): n for k, n in analysis.unsupported_ops().items() if "attention" in k}
-    attention = sum(o.macs for o in report.ops if o.category == "attention")
+    attention = sum(o.macs for o in report.ops if o.category is CostCategory.ATTENTION)
     norm = report.other_ops_of("norm")
     pool = sum(o.other_ops for o in report.ops if o.op == "adaptive_avg_pool2d")
     upsample = sum(o.other_ops for o in report.ops if o.op in ("upsample_nearest2d", "upsample_bilinear2d"))

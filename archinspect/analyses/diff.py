@@ -92,7 +92,11 @@ class ModelDiff:
         """The JSON document of ``archinspect diff`` (keys documented in docs/diff.md)."""
 
         def side(r: Report) -> dict[str, Any]:
-            return {"model": r.model_name, "inputs": [{"shape": list(s.shape), "dtype": s.dtype} for s in r.inputs]}
+            return {
+                "model": r.model_name,
+                "inputs": [{"shape": list(s.shape), "dtype": s.dtype} for s in r.inputs],
+                "keyword_inputs": r.extra_keys()["keyword_inputs"],
+            }
 
         return {
             "a": side(self.report_a),

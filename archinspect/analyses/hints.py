@@ -27,7 +27,8 @@ def missing_batch_hint(model: Any, specs: list[InputSpec]) -> str | None:
 
     It applies when the model's first convolution (an N-d conv takes N+2 dims, batch first) would receive one
     dimension too few and the first dimension equals its ``in_channels``: ``--input 3,224,224`` for a model
-    whose first layer is ``Conv2d(3, ...)`` gives ``... did you mean --input 1,3,224,224?``.
+    whose first layer is ``Conv2d(3, ...)`` gives ``... did you mean inputs='1,3,224,224'?``. Raise it as
+    ``UsageError(hint, param="inputs")`` (the command line says ``--input``).
     """
     if not specs:
         return None
@@ -45,8 +46,8 @@ def missing_batch_hint(model: Any, specs: list[InputSpec]) -> str | None:
     prefix = "" if specs[0].dtype == "float32" else f"{specs[0].dtype}:"
     layer = f"{name} ({type(conv).__name__}, in_channels={conv.in_channels})"
     return (
-        f"--input {prefix}{given} has no batch dimension: the first layer {layer} takes {dims + 2}-d input, "
-        f"batch first; did you mean --input {prefix}{meant}?"
+        f"inputs={prefix + given!r} has no batch dimension: the first layer {layer} takes {dims + 2}-d input, "
+        f"batch first; did you mean inputs={prefix + meant!r}?"
     )
 
 

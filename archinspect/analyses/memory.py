@@ -1,6 +1,6 @@
 """Peak memory of inference and of one training step, per module, computed without allocating.
 
-The model runs once on fake tensors (``torch._subclasses.FakeTensorMode``: shapes, dtypes and devices
+The model runs once on fake tensors (torch's ``FakeTensorMode``: shapes, dtypes and devices
 without data) under a :class:`~archinspect.core.memtrack.StorageTracker` that counts every storage an
 operator creates and releases. Definitions (docs/memory.md says them in full):
 
@@ -13,15 +13,15 @@ operator creates and releases. Definitions (docs/memory.md says them in full):
   (momentum buffers, Adam's two moments); gradients do not exist before the backward (torch's default
   ``zero_grad(set_to_none=True)`` freed them) and are allocated as it accumulates them.
 
-The user's model is never modified: the run uses a copy whose parameters and buffers are fake tensors
-(the real ones are never copied).
+The step runs on the one pass every analysis uses (:func:`archinspect.core.engine.run_pass`): the
+:class:`MemoryObserver` watches it, and the pass's substitutes stand in for the model's tensors (meta, or
+fake tensors of the modelled device), so the user's model is never modified and its tensors never copied.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,11 +37,15 @@ from archinspect.analyses.train_step import (
     optimizer_tensors,
     prime_optimizer,
 )
+from archinspect.core.compat import fake_tensor_mode
 from archinspect.core.devices import resolve_device
-from archinspect.core.inputs import InputSpec, as_specs
+from archinspect.core.engine import run_pass
+from archinspect.core.inputs import InputSpec
 from archinspect.core.memtrack import CUDA_BLOCK, KINDS, StorageInfo, StorageTracker
-from archinspect.core.substitute import training_mode
-from archinspect.core.tensors import nbytes
+from archinspect.core.observe import PassObserver
+from archinspect.core.options import PassOptions
+from archinspect.core.target import Target
+from archinspect.core.tensors import nbytes, tensors
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import fmt_bytes
 
@@ -101,6 +105,7 @@ class MemoryReport:
     block_bytes: int = 1
     foreach: bool = False
     notes: list[str] = field(default_factory=list)
+    keyword_inputs: dict[str, InputSpec] = field(default_factory=dict)  # inputs passed by name
 
     @property
     def batch_size(self) -> int:
@@ -114,6 +119,7 @@ class MemoryReport:
         rows = self.records if depth is None else self.rows(depth)
         d = asdict(self)
         d["inputs"] = [str(s) for s in self.inputs]
+        d["keyword_inputs"] = {k: str(s) for k, s in self.keyword_inputs.items()}
         d["batch_size"] = self.batch_size
         d["records"] = [asdict(r) for r in rows]
         return d
@@ -143,186 +149,196 @@ class BatchFit:
 
 @dataclass(frozen=True)
 class _Setup:
-    mode: str
+    """What memory models, beside the pass's options: the optimizer, autocast, the allocator, foreach."""
+
     optimizer: str | None
-    dtype: torch.dtype
     amp: bool
     device: torch.device  # the device modelled (fake tensors carry it)
     label: str  # the device as resolved: meta, cpu, cuda:N
     block: int
     foreach: bool
 
+    @property
+    def modelled(self) -> str:
+        return self.device.type
 
-def _setup(mode: str, optimizer: str, dtype: str | None, amp: bool, device: str, foreach: bool | None) -> _Setup:
-    if mode not in ("eval", "train"):
-        raise UsageError(f"--mode {mode!r} is not a mode; accepted: eval, train")
-    opt = check_optimizer(optimizer) if mode == "train" else None
-    if dtype is not None and (not hasattr(torch, dtype) or not getattr(torch, dtype).is_floating_point):
-        raise UsageError(f"--dtype {dtype!r}: accepted: float32, float16, bfloat16, float64")
-    resolved = resolve_device(device, auto="meta")
+
+def _setup(options: PassOptions, optimizer: str, amp: bool, foreach: bool | None) -> _Setup:
+    opt = check_optimizer(optimizer) if options.mode == "train" else None
+    resolved = resolve_device(options.device, auto="meta")
     on_cuda = resolved.startswith("cuda")
     modelled = torch.device(resolved if on_cuda else "cpu")
-    cast = getattr(torch, dtype) if dtype else torch.float32
     block = CUDA_BLOCK if on_cuda else 1
-    return _Setup(mode, opt, cast, amp, modelled, resolved, block, on_cuda if foreach is None else foreach)
+    return _Setup(opt, amp, modelled, resolved, block, on_cuda if foreach is None else foreach)
 
 
 @typed_errors
 def memory(
-    model: nn.Module,
-    inputs: Any,
+    model: nn.Module | Target,
+    inputs: Any = None,
     *,
-    mode: str = "eval",
-    optimizer: str = "sgd",
-    dtype: str | None = None,
-    amp: bool = False,
-    device: str = "auto",
+    kwargs: dict[str, Any] | None = None,
     model_name: str | None = None,
+    cpu_model: Callable[[], nn.Module] | None = None,
+    optimizer: str = "sgd",
+    amp: bool = False,
     foreach: bool | None = None,
+    options: PassOptions | None = None,
+    **pass_options: Any,
 ) -> MemoryReport:
     """Peak memory of one forward (``mode="eval"``) or one training step (``"train"``), in bytes.
 
-    ``inputs``: shapes, :class:`InputSpec` or tensors, batch first. ``optimizer``: one of :data:`OPTIMIZERS`
-    (train only). ``dtype``: cast floating parameters and inputs. ``amp``: the forward under
-    ``torch.autocast`` (float16 on CUDA, bfloat16 on CPU). ``device``: ``auto``/``meta``/``cpu`` model a plain
-    allocator (exact tensor bytes); ``cuda[:N]`` models the CUDA caching allocator's 512-byte rounding and
-    torch's CUDA optimizer default (``foreach=True``). Nothing is allocated in any case: the run uses meta
-    tensors, or fake ones (``FakeTensorMode``) with ``amp`` or when meta cannot run the model.
-    ``foreach``: override the optimizer's ``foreach`` flag.
+    Args:
+        model, inputs, kwargs, model_name, cpu_model: as for :func:`archinspect.inspect` (batch first;
+            keyword inputs count like positional ones).
+        optimizer: one of :data:`OPTIMIZERS` (train only).
+        amp: the forward under ``torch.autocast`` (float16 on CUDA, bfloat16 on CPU).
+        foreach: override the optimizer's ``foreach`` flag.
+        options: a :class:`~archinspect.core.options.PassOptions`, or the pass options as keywords: ``mode``,
+            ``dtype`` (cast floating parameters and inputs), ``device`` — the device *modelled*: ``auto``/
+            ``meta``/``cpu`` model a plain allocator (exact tensor bytes), ``cuda[:N]`` the CUDA caching
+            allocator's 512-byte rounding and torch's CUDA optimizer default (``foreach=True``).
+
+    Nothing is allocated: the step runs on the same pass as every analysis (lazy modules, TorchScript parts,
+    wrappers handled alike) on meta tensors, or on fake ones (``FakeTensorMode``) with ``amp`` or attention;
+    a model meta cannot run (a data-dependent operator) falls back to CPU by the pass's one rule, guarded by
+    the memory check.
     """
-    setup = _setup(mode, optimizer, dtype, amp, device, foreach)
-    specs = [s.with_dtype(str(setup.dtype).removeprefix("torch.")) if dtype else s for s in as_specs(inputs)]
-    name = model_name or type(model).__name__
+    target = Target.of(model, inputs, kwargs=kwargs, label=model_name, cpu_model=cpu_model)
+    opts = PassOptions.of(options, pass_options)
+    return memory_target(target, opts, optimizer=optimizer, amp=amp, foreach=foreach)
+
+
+def memory_target(
+    target: Target, options: PassOptions, *, optimizer: str = "sgd", amp: bool = False, foreach: bool | None = None
+) -> MemoryReport:
+    """:func:`memory` for a target and options already checked."""
+    setup = _setup(options, optimizer, amp, foreach)
     notes: list[str] = []
     # Attention picks its kernel by device (flash / memory-efficient / math): on meta it would take the math
     # path, which materialises the attention matrix; fake tensors of the modelled device take the real one.
-    attention = any(isinstance(m, nn.MultiheadAttention) for m in model.modules())
+    attention = any(isinstance(m, nn.MultiheadAttention) for m in target.model.modules())
     if attention and not amp:
         notes.append(f"attention picks its kernel by device: computed on fake {setup.device.type} tensors")
+    tracker = MemoryObserver(setup, options.mode, use_fake=amp or attention)
+    # The pass itself runs where the tensors are modelled: meta (or fake tensors of the modelled device); the
+    # one fallback rule takes it to CPU when meta cannot run the model. Operators are not counted here.
+    run_options = options.but(device=setup.modelled if tracker.use_fake else "auto", count=False, receptive=False)
     try:
-        try:
-            run = _Run(model, specs, setup, use_fake=amp or attention)
-            run.execute()
-        except (UsageError, ModelRunError):
-            raise
-        except Exception as gap:  # an operator without a meta kernel, a tensor made on the CPU in forward...
-            if amp or attention:
-                raise
-            run = _Run(model, specs, setup, use_fake=True)
-            run.execute()
-            first = " ".join(str(gap).split())[:120]
-            notes.append(f"meta could not run the model ({first}); computed on fake tensors instead")
+        report = run_pass(target, run_options, [tracker], step=tracker.step, fake=tracker.fake)
     except (UsageError, ModelRunError):
         raise
     except Exception as exc:
         first = " ".join(str(exc).split())[:300] or type(exc).__name__
-        raise ModelRunError(f"{name} cannot run on input {', '.join(map(str, specs))}: {first}") from exc
-    report = run.report(name)
-    report.notes.extend(notes)
-    return report
+        inputs = ", ".join(map(str, target.specs))
+        raise ModelRunError(f"{target.label} cannot run on input {inputs}: {first}") from exc
+    result = tracker.report(target, options)
+    result.notes.extend([*notes, *report.notes])
+    return result
 
 
-class _Run:
-    """One tracked run: fake substitutes, module hooks, the phases, and what the tracker saw."""
+class MemoryObserver(PassObserver):
+    """The memory tracker as an observer of the pass: module records for the forward, every storage's
+    lifetime (a :class:`~archinspect.core.memtrack.StorageTracker`), and the step it runs (inference or one
+    training step with its optimizer)."""
 
-    def __init__(self, model: nn.Module, specs: list[InputSpec], setup: _Setup, use_fake: bool) -> None:
-        from torch._subclasses.fake_tensor import FakeTensorMode
-
-        self.model, self.specs, self.setup = model, specs, setup
-        # Meta tensors (C++ shape functions: fast) unless asked for fake ones, which keep the modelled device:
-        # autocast needs it, and so does a tensor a forward creates without ``device=``.
-        self.use_fake = use_fake
-        self.fake: Any = FakeTensorMode(allow_non_fake_inputs=True) if use_fake else contextlib.nullcontext()
-        self.where = setup.device if use_fake else torch.device("meta")
-        # Modelling a CPU run, the optimizer's (real) CPU step counters count too.
-        kinds = tuple({self.where.type, setup.device.type})
-        self.tracker = StorageTracker(kinds, setup.block, on_alloc=self._on_alloc)
+    def __init__(self, setup: _Setup, mode: str, use_fake: bool) -> None:
+        self.setup, self.mode, self.use_fake = setup, mode, use_fake
+        if use_fake:
+            self.fake: Any = fake_tensor_mode()(allow_non_fake_inputs=True)
+        else:
+            self.fake = None
         self.records: list[ModuleMemory] = []
         self.stack: list[int] = []
-        self.calls: dict[nn.Module, int] = {}
-        self.names: dict[nn.Module, str] = {}
         self.baseline = 0
+        self.tracker: StorageTracker | None = None
+        self.run: Any = None
+        self.opt: Any = None
+        self.kept: dict[Any, Any] = {}
 
-    # -- substitutes ----------------------------------------------------------------------------------
-    def _substitute(self) -> tuple[nn.Module, list[torch.Tensor], list[torch.Tensor]]:
-        """A copy of the model whose parameters and buffers are fake tensors (the user's stay untouched).
+    # -- the pass's hooks --------------------------------------------------------------------------------
+    def skipped(self, model: nn.Module) -> set[Any]:
+        """In eval, ``nn.TransformerEncoderLayer`` takes torch's fused inference kernel only when no hook is
+        attached to it or below it, and a real run takes that kernel; its memory then counts to the module
+        that called it (the kernel's internal workspaces are not counted)."""
+        if self.mode != "eval":
+            return set()
+        layers = [m for m in model.modules() if isinstance(m, nn.TransformerEncoderLayer)]
+        return {sub for layer in layers for sub in layer.modules()}
 
-        A copy rather than ``functional_call``: checkpointed code recomputes its forward during the backward,
-        after a functional call would have put the original tensors back.
-        """
-        train, dev, cast = self.setup.mode == "train", self.where, self.setup.dtype
-        memo: dict[int, Any] = {}
-        params: list[torch.Tensor] = []
-        buffers: list[torch.Tensor] = []
-        with self.fake:
-            for t in self.model.parameters():  # unique: a shared parameter stays shared in the copy
-                want = cast if t.is_floating_point() else t.dtype
-                fake = nn.Parameter(torch.empty(t.shape, dtype=want, device=dev), train and t.requires_grad)
-                memo[id(t)] = fake
-                params.append(fake)
-            for t in self.model.buffers():
-                want = cast if t.is_floating_point() else t.dtype
-                memo[id(t)] = torch.empty(t.shape, dtype=want, device=dev)
-                buffers.append(memo[id(t)])
-        copy_ = copy.deepcopy(self.model, memo)
-        return copy_, params, buffers
+    def start(self, run: Any) -> None:
+        """A fresh tracker (a fallback reruns the pass), the optimizer primed, the baseline tracked."""
+        self.run, self.records, self.stack = run, [], []
+        # Modelling a CPU run, the optimizer's (real) CPU step counters count too.
+        kinds = tuple({run.device.type, self.setup.device.type})
+        tracker = self.tracker = StorageTracker(kinds, self.setup.block, on_alloc=self._on_alloc)
+        train = self.mode == "train"
+        trainable = [p for p in run.parameters if p.requires_grad] if train else []
+        self.opt = None
+        if train and self.setup.optimizer not in (None, "none") and trainable:
+            self.opt = make_optimizer(self.setup.optimizer, trainable, self.setup.foreach)
+            prime_optimizer(self.opt, trainable, self.fake)
+        # A TorchScript part keeps its own tensors (the pass cannot swap them): they count all the same, and the
+        # gradients the step leaves on them are taken off again afterwards (the user's model is never changed).
+        self.kept = {p: p.grad for p in run.kept_parameters}
+        tracker.track_all([*run.parameters, *run.kept_parameters], "params")
+        tracker.track_all([*run.buffers, *run.kept_buffers], "buffers")
+        tracker.track_all(tensors([run.args, run.kwargs]), "inputs")
+        tracker.track_all(optimizer_tensors(self.opt), "optimizer_state")
+        self.baseline = tracker.live
 
-    # -- module hooks (forward only) --------------------------------------------------------------------
-    def _pre(self, module: nn.Module, args: Any) -> None:
-        if self.tracker.phase != "forward":
+    def enter(self, call: Any) -> None:
+        tracker = self.tracker
+        if tracker is None or tracker.phase != "forward":
             return  # a checkpointed region recomputed during backward
-        n = self.calls.get(module, 0) + 1
-        self.calls[module] = n
         parent = self.stack[-1] if self.stack else None
-        rec = ModuleMemory(len(self.records), self.names[module], type(module).__name__, len(self.stack), parent, n)
+        rec = ModuleMemory(
+            len(self.records), call.name, call.record.type, len(self.stack), parent, call.record.call
+        )
         self.records.append(rec)
         if parent is not None:
             self.records[parent].children.append(rec.index)
         self.stack.append(rec.index)
-        self.tracker.owner = rec.index
+        tracker.owner = rec.index
 
-    def _post(self, module: nn.Module, args: Any, output: Any) -> None:
-        if self.tracker.phase != "forward" or not self.stack:
+    def leave(self, call: Any, output: Any) -> None:
+        tracker = self.tracker
+        if tracker is None or tracker.phase != "forward" or not self.stack:
             return
         rec = self.records[self.stack.pop()]
         rec.output_bytes = nbytes(output)
-        self.tracker.owner = self.stack[-1] if self.stack else None
+        tracker.owner = self.stack[-1] if self.stack else None
 
     def _on_alloc(self, info: StorageInfo) -> None:
-        if self.tracker.phase == "forward":
+        if self.tracker is not None and self.tracker.phase == "forward":
             for i in self.stack:
                 self.records[i].allocated_bytes += info.nbytes
 
     def _pack(self, t: torch.Tensor) -> torch.Tensor:
-        info = self.tracker.info_of(t)
+        info = self.tracker.info_of(t) if self.tracker is not None else None
         if info is not None and info.kind == "other_activations" and not info.saved:
             info.saved = True
             for i in self.stack:
                 self.records[i].saved_bytes += info.nbytes
         return t
 
-    def _unhooked(self, model: nn.Module) -> set[nn.Module]:
-        """Modules left without hooks: in eval, ``nn.TransformerEncoderLayer`` takes torch's fused inference
-        kernel only when no hook is attached to it or below it, and a real run takes that kernel; its memory
-        then counts to the module that called it (the kernel's internal workspaces are not counted)."""
-        if self.setup.mode != "eval":
-            return set()
-        layers = [m for m in model.modules() if isinstance(m, nn.TransformerEncoderLayer)]
-        return {sub for layer in layers for sub in layer.modules()}
-
-    @contextlib.contextmanager
-    def _hooks(self, unhooked: set[nn.Module]) -> Iterator[None]:
-        handles = []
+    # -- the step ----------------------------------------------------------------------------------------
+    def step(self, forward: Callable[[], Any]) -> None:
+        """The measured step (the pass's ``step``): inference, or one training step by phases."""
+        step = TrainingStep(
+            forward, self.opt, on_phase=self._on_phase, amp=self._autocast, pack=self._pack, context=self._context
+        )
         try:
-            for mod in self.names:
-                if mod in unhooked:
-                    continue
-                handles.append(mod.register_forward_pre_hook(self._pre))
-                handles.append(mod.register_forward_hook(self._post))
-            yield
+            step.infer() if self.mode == "eval" else step.train()
         finally:
-            for h in handles:
-                h.remove()
+            for p, grad in self.kept.items():
+                p.grad = grad
+        if self.mode == "train":  # gradients are what the parameters hold after the backward
+            assert self.tracker is not None
+            for p in self.run.parameters:
+                info = self.tracker.info_of(p.grad) if p.grad is not None else None
+                if info is not None:
+                    info.kind = "grads"
 
     def _autocast(self) -> Any:
         if not self.setup.amp:
@@ -330,70 +346,40 @@ class _Run:
         dev = self.setup.device.type
         return torch.autocast(dev, dtype=torch.float16 if dev == "cuda" else torch.bfloat16)
 
-    # -- the run ----------------------------------------------------------------------------------------
-    def execute(self) -> None:
-        setup, tracker = self.setup, self.tracker
-        model, params, buffers = self._substitute()
-        self.names = {mod: n for n, mod in model.named_modules()}
-        with self.fake:
-            args = [s.make(self.where) for s in self.specs]
-        trainable = [p for p in params if p.requires_grad]
-        opt = None
-        if setup.mode == "train" and setup.optimizer not in (None, "none") and trainable:
-            opt = make_optimizer(setup.optimizer, trainable, setup.foreach)
-            prime_optimizer(opt, trainable, self.fake)
-        tracker.track_all(params, "params")
-        tracker.track_all(buffers, "buffers")
-        tracker.track_all(args, "inputs")
-        tracker.track_all(optimizer_tensors(opt), "optimizer_state")
-        self.baseline = tracker.live
-        with training_mode(model, setup.mode), self._hooks(self._unhooked(model)):
-            step = TrainingStep(
-                lambda: model(*args),
-                opt,
-                on_phase=self._on_phase,
-                amp=self._autocast,
-                pack=self._pack,
-                context=self._context,
-            )
-            step.infer() if setup.mode == "eval" else step.train()
-        if setup.mode == "train":  # gradients are what the parameters hold after the backward
-            for p in trainable:
-                info = tracker.info_of(p.grad) if p.grad is not None else None
-                if info is not None:
-                    info.kind = "grads"
-
     def _context(self, phase: str) -> Any:
         """Forward and backward run in the fake mode under the tracker; the optimizer step runs under the
         tracker alone: Adam reads its (real, CPU) step counter with ``.item()``, and fake parameters still
         dispatch through their own fake mode."""
         stack = contextlib.ExitStack()
-        if phase != "optimizer" and self.use_fake:
+        if phase != "optimizer" and self.fake is not None:
             stack.enter_context(self.fake)
+        assert self.tracker is not None
         stack.enter_context(self.tracker)
         return stack
 
     def _on_phase(self, phase: str) -> None:
+        assert self.tracker is not None
         kind = "other_activations" if phase == "forward" else "temporaries"
         self.tracker.set_phase(phase, kind)
         if phase != "forward":
             self.tracker.owner = None
 
-    def report(self, name: str) -> MemoryReport:
+    # -- the result --------------------------------------------------------------------------------------
+    def report(self, target: Target, options: PassOptions) -> MemoryReport:
         t = self.tracker
+        assert t is not None
         for info in t.alive_at_peak():
             i = info.owner
             while i is not None:
                 self.records[i].held_at_peak_bytes += info.nbytes
                 i = self.records[i].parent
         saved = sum(i.nbytes for i in t.all if i.saved)
-        dtype_name = str(self.setup.dtype).removeprefix("torch.")
         return MemoryReport(
-            model_name=name,
-            inputs=list(self.specs),
-            mode=self.setup.mode,
+            model_name=target.label,
+            inputs=target.specs,
+            mode=options.mode,
             optimizer=self.setup.optimizer,
-            dtype=dtype_name,
+            dtype=options.dtype_name or "float32",
             amp=self.setup.amp,
             device=self.setup.label,
             peak_bytes=t.peak,
@@ -405,6 +391,7 @@ class _Run:
             records=self.records,
             block_bytes=self.setup.block,
             foreach=self.setup.foreach,
+            keyword_inputs=target.keyword_specs,
         )
 
 
@@ -449,41 +436,49 @@ def budget_batches(
 
 @typed_errors
 def largest_batch(
-    model: nn.Module,
-    inputs: Any,
-    budget_bytes: int,
+    model: nn.Module | Target,
+    inputs: Any = None,
+    budget_bytes: int = 0,
     *,
-    mode: str = "eval",
-    optimizer: str = "sgd",
-    dtype: str | None = None,
-    amp: bool = False,
-    device: str = "auto",
-    max_batch: int = 1 << 20,
+    kwargs: dict[str, Any] | None = None,
     model_name: str | None = None,
+    cpu_model: Callable[[], nn.Module] | None = None,
+    optimizer: str = "sgd",
+    amp: bool = False,
     foreach: bool | None = None,
+    max_batch: int = 1 << 20,
+    options: PassOptions | None = None,
+    **pass_options: Any,
 ) -> BatchFit:
     """The largest batch size whose peak (:func:`memory`) is at most ``budget_bytes``: every input's first
     dimension is set to the batch. Exact: ``peak(batch) <= budget_bytes < peak(batch + 1)``.
 
-    Raises ModelRunError when batch 1 already exceeds the budget, UsageError for a budget <= 0.
+    Arguments as for :func:`memory`. Raises ModelRunError when batch 1 already exceeds the budget,
+    UsageError for a budget <= 0.
     """
-    if budget_bytes <= 0:
-        raise UsageError(f"--budget {budget_bytes} must be more than 0 bytes")
-    specs = as_specs(inputs)
+    target = Target.of(model, inputs, kwargs=kwargs, label=model_name, cpu_model=cpu_model)
+    opts = PassOptions.of(options, pass_options)
+    return largest_batch_target(target, budget_bytes, opts, optimizer=optimizer, amp=amp, foreach=foreach,
+                                max_batch=max_batch)
+
+
+def largest_batch_target(
+    target: Target,
+    budget_bytes: int,
+    options: PassOptions,
+    *,
+    optimizer: str = "sgd",
+    amp: bool = False,
+    foreach: bool | None = None,
+    max_batch: int = 1 << 20,
+) -> BatchFit:
+    """:func:`largest_batch` for a target and options already checked."""
+    if isinstance(budget_bytes, bool) or not isinstance(budget_bytes, int) or budget_bytes <= 0:
+        raise UsageError(f"budget_bytes={budget_bytes!r} must be more than 0 bytes", param="budget_bytes")
     reports: dict[int, MemoryReport] = {}
 
     def peak_of(b: int) -> int:
-        reports[b] = memory(
-            model,
-            [s.with_batch(b) for s in specs],
-            mode=mode,
-            optimizer=optimizer,
-            dtype=dtype,
-            amp=amp,
-            device=device,
-            model_name=model_name,
-            foreach=foreach,
-        )
+        reports[b] = memory_target(target.with_batch(b), options, optimizer=optimizer, amp=amp, foreach=foreach)
         return reports[b].peak_bytes
 
     try:
@@ -491,8 +486,8 @@ def largest_batch(
     except ModelRunError as exc:
         if 1 in reports:
             raise ModelRunError(
-                f"{model_name or type(model).__name__} does not fit the budget: batch 1 needs "
-                f"{_gib(reports[1].peak_bytes)}, the budget is {_gib(budget_bytes)} ({mode})"
+                f"{target.label} does not fit the budget: batch 1 needs "
+                f"{_gib(reports[1].peak_bytes)}, the budget is {_gib(budget_bytes)} ({options.mode})"
             ) from exc
         raise
     return BatchFit(batch, peak, nxt, nxt_peak, budget_bytes, probes, reports[batch])

@@ -100,7 +100,9 @@ def peak_of_run(run: Any, model: nn.Module, opt: Any, args: list[torch.Tensor]) 
 
 
 def _with_memtracker(run: Any, model: nn.Module, opt: Any, args: list[torch.Tensor]) -> int:
-    from torch.distributed._tools.mem_tracker import MemTracker
+    from archinspect.core.compat import mem_tracker
+
+    MemTracker = mem_tracker()  # noqa: N806 - torch's class
 
     tracker = MemTracker()
     tracker.track_external(model, *([opt] if opt is not None else []), *args)

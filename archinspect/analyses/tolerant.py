@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 - the usual name
 
+from archinspect.core.compat import BatchNormBase, DropoutNd
 from archinspect.core.observe import NOT_HANDLED, ModuleCall, PassObserver
 from archinspect.core.report import LayerRecord
 from archinspect.core.tensors import first_tensor
@@ -26,10 +27,10 @@ _BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 # Layers whose output has their input's shape: the solver's probes answer them without running them
 # (on the meta device BatchNorm runs a slow Python decomposition and only the shape matters there).
 _SHAPE_PRESERVING = (
-    nn.modules.batchnorm._BatchNorm,
+    BatchNormBase,
     nn.GroupNorm,
     nn.LayerNorm,
-    nn.modules.dropout._DropoutNd,
+    DropoutNd,
     nn.Identity,
     nn.ReLU,
     nn.ReLU6,
@@ -148,20 +149,26 @@ class TolerantPass(PassObserver):
         for cls, dims in _CONV_DIMS.items():
             if isinstance(mod, cls):
                 return self._conv(name, mod, dims, x, shape)
-        answer = NOT_HANDLED
+        answer = self._norm(name, mod, x, shape)
+        if answer is NOT_HANDLED and self.fast and isinstance(mod, _SHAPE_PRESERVING):
+            answer = x
+        return _stand_in(shape, x) if answer is x and not self.fast else answer
+
+    def _norm(self, name: str, mod: nn.Module, x: torch.Tensor, shape: Shape) -> Any:
+        """A normalisation layer whose declared size disagrees: recorded, and ``x`` stands in for its output."""
         if isinstance(mod, _BATCHNORMS) and x.dim() >= 2 and shape[1] != mod.num_features:
             suggestion = f"nn.{type(mod).__name__}({shape[1]})"
             self._record(name, mod, "num_features", mod.num_features, shape[1], shape, suggestion)
-            answer = x
-        elif isinstance(mod, nn.LayerNorm):
+            return x
+        if isinstance(mod, nn.LayerNorm):
             k = len(mod.normalized_shape)
             if x.dim() >= k and shape[-k:] != tuple(mod.normalized_shape):
                 need = shape[-k:]
                 arg = need[0] if k == 1 else need
                 declared = tuple(mod.normalized_shape)
                 self._record(name, mod, "normalized_shape", declared, need, shape, f"nn.LayerNorm({arg})")
-                answer = x
-        elif isinstance(mod, nn.GroupNorm) and x.dim() >= 2:
+                return x
+        if isinstance(mod, nn.GroupNorm) and x.dim() >= 2:
             channels = shape[1]
             if channels != mod.num_channels or channels % mod.num_groups:
                 groups = math.gcd(channels, mod.num_groups)  # num_groups itself when it divides
@@ -172,10 +179,8 @@ class TolerantPass(PassObserver):
                     note += f"groups that do: {fits}"
                 suggestion = f"nn.GroupNorm({groups}, {channels})"
                 self._record(name, mod, "num_channels", mod.num_channels, channels, shape, suggestion, note)
-                answer = x
-        if answer is NOT_HANDLED and self.fast and isinstance(mod, _SHAPE_PRESERVING):
-            answer = x
-        return _stand_in(shape, x) if answer is x and not self.fast else answer
+                return x
+        return NOT_HANDLED
 
     def _linear(self, name: str, mod: nn.Linear, x: torch.Tensor, shape: Shape) -> Any:
         self.linear_calls.append((name, mod, shape))

@@ -37,7 +37,8 @@ def make_optimizer(name: str, params: list[torch.Tensor], foreach: bool) -> torc
 def check_optimizer(name: str) -> str:
     key = (name or "").strip().lower()
     if key not in OPTIMIZERS:
-        raise UsageError(f"--optimizer {name!r} is not an optimizer; accepted: {', '.join(OPTIMIZERS)}")
+        accepted = ", ".join(OPTIMIZERS)
+        raise UsageError(f"optimizer={name!r} is not an optimizer; accepted: {accepted}", param="optimizer")
     return key
 
 

@@ -184,7 +184,7 @@ def profile(
     warmup_passes: int = DEFAULT_WARMUP,
     name: str | None = None,
     peak: PeakResult | None = None,
-    cpu_clock: str = "wall",
+    clock: str = "wall",
     **options: Any,
 ) -> ProfileReport:
     """Time every module call of ``model``'s forward and judge each against the device's measured roofs.
@@ -197,7 +197,7 @@ def profile(
         depth: the depth the report's rows fold to (the JSON keeps every record).
         repeats: timed instrumented passes (the median per module is reported); ``warmup_passes`` before them.
         peak: a matmul peak already measured in this run (otherwise measured).
-        cpu_clock: on CPU, ``wall`` (``perf_counter_ns``) or ``thread`` (the thread's CPU time: immune to other
+        clock: on CPU, ``wall`` (``perf_counter_ns``) or ``thread`` (the thread's CPU time: immune to other
             processes taking the core; needs ``threads=1``). CUDA always times with events.
         options: :class:`~archinspect.bench.runner.BenchOptions` fields: ``dtype``, ``amp``, ``channels_last``,
             ``threads``, and the plain forward's warm-up (``warmup`` calls, ``warmup_time`` seconds).
@@ -212,34 +212,36 @@ def profile(
     if repeats < 1 or warmup_passes < 0:
         raise UsageError(f"repeats={repeats}, warmup_passes={warmup_passes}: need repeats >= 1 and warm-up >= 0")
     if depth < 0:
-        raise UsageError(f"--depth {depth} must be 0 or more")
+        raise UsageError(f"depth={depth} must be 0 or more", param="depth")
     plan, specs = plan_inputs("profile", device, options, inputs, batch)
-    if cpu_clock not in CLOCKS:
-        raise UsageError(f"--clock {cpu_clock!r} is not a clock; accepted: {', '.join(CLOCKS)}")
-    if cpu_clock == "thread" and plan.device.type == "cpu" and plan.threads != 1:
-        raise UsageError("--clock thread times one thread's CPU time: use it with --threads 1")
+    if clock not in CLOCKS:
+        raise UsageError(f"clock={clock!r} is not a clock; accepted: {', '.join(CLOCKS)}", param="clock")
+    if clock == "thread" and plan.device.type == "cpu" and plan.threads != 1:
+        raise UsageError(
+            "clock='thread' times one thread's CPU time: use it with threads=1", param="clock", mentions=("threads",)
+        )
     dev = plan.device
     with _threads(plan.threads), cuda.current_device(dev), cuda.cudnn_autotune(dev):
         env = collect_environment(dev)
-        ceilings = measure_ceilings(dev, plan.compute_dtype, peak, cpu_clock)
+        ceilings = measure_ceilings(dev, plan.compute_dtype, peak, clock)
         m, _ = plan.prepare(model, copy_model=True)
         args = plan.make_args(specs)
         autocast = plan.autocast()
         target = Target.of(m, args, label=name or type(model).__name__)
         counted, traffic = counted_pass(target, dev, autocast)
-        clock = make_clock(dev, cpu_clock)
+        marks = make_clock(dev, clock)
 
         def forward() -> Any:
             with torch.inference_mode(), autocast():
                 return m(*args)
 
         def whole() -> Timer:
-            return make_timer(dev, cpu_clock)
+            return make_timer(dev, clock)
 
         warm_up(forward, whole(), plan.warm)
-        hook_s, tiny_s = measure_hook_cost(dev, plan.compute_dtype, clock, plain_timer=whole())
+        hook_s, tiny_s = measure_hook_cost(dev, plan.compute_dtype, marks, plain_timer=whole())
         ceilings = dataclasses.replace(ceilings, call_in_pass_s=tiny_s)
-        plain, records, times = interleaved_passes(target, clock, dev, warmup_passes + repeats, autocast, whole())
+        plain, records, times = interleaved_passes(target, marks, dev, warmup_passes + repeats, autocast, whole())
     times, plain = times[warmup_passes:], plain[warmup_passes:]
     if [r.name for r in records] != [r.name for r in counted.records]:
         raise ModelRunError("the counting pass and the timed passes made different module calls; cannot profile")
@@ -287,7 +289,7 @@ def profile(
         "warmup_passes": warmup_passes,
         "timer": "cuda events on the stream, one synchronise per pass"
         if dev.type == "cuda"
-        else ("thread_time_ns (CPU time of the thread)" if cpu_clock == "thread" else "perf_counter_ns"),
+        else ("thread_time_ns (CPU time of the thread)" if clock == "thread" else "perf_counter_ns"),
     }
     return ProfileReport(
         model_name=name or type(model).__name__,

@@ -28,7 +28,7 @@ from archinspect.core.guard import check_memory
 from archinspect.core.inputs import InputSpec, as_specs
 from archinspect.core.options import PassOptions
 from archinspect.core.substitute import model_lock
-from archinspect.core.target import Target
+from archinspect.core.target import Target, map_leaves
 from archinspect.errors import UsageError, typed_errors
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -41,7 +41,7 @@ def resolve_bench_device(device: str | torch.device) -> torch.device:
 
     text = str(device).strip().lower()
     if text == "meta":
-        raise UsageError("--device meta cannot be timed; bench accepts auto, cpu, cuda, cuda:N")
+        raise UsageError(f"device={device!r} cannot be timed; accepted: auto, cpu, cuda, cuda:N", param="device")
     return torch.device(resolve_device(text, auto=auto_bench_device(), instead="cpu or auto"))
 
 
@@ -49,7 +49,7 @@ def check_dtype(name: str | torch.dtype) -> torch.dtype:
     text = str(name).removeprefix("torch.")
     text = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}.get(text, text)
     if text not in DTYPES:
-        raise UsageError(f"--dtype {str(name)!r} is not benchmarked; accepted: {', '.join(DTYPES)}")
+        raise UsageError(f"dtype={str(name)!r} is not benchmarked; accepted: {', '.join(DTYPES)}", param="dtype")
     return getattr(torch, text)
 
 
@@ -57,12 +57,12 @@ def _name(dt: torch.dtype) -> str:
     return str(dt).removeprefix("torch.")
 
 
-def count_batch_flops(model: nn.Module, specs: Sequence[InputSpec]) -> tuple[int | None, str | None]:
-    """(FLOPs, None) of one forward call on ``specs`` (2 × MACs, the shared counter on the meta device),
+def count_batch_flops(target: Target) -> tuple[int | None, str | None]:
+    """(FLOPs, None) of one forward call of ``target`` (2 × MACs, the shared counter on the meta device),
     or (None, why) when the counter cannot run the model: the timing still stands without it."""
     try:
         options = PassOptions.check(depth=0, per_module=False)
-        return run_pass(Target.of(model, list(specs)), options).totals.flops, None
+        return run_pass(target, options).totals.flops, None
     except Exception as exc:
         return None, f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
 
@@ -120,9 +120,10 @@ class BenchPlan:
         dev = resolve_bench_device(device)
         dt = check_dtype(o.dtype)
         if o.cuda_graph and dev.type != "cuda":
-            raise UsageError("--cuda-graph needs a CUDA device (use --device cuda)")
+            message = "cuda_graph=True needs a CUDA device (use device='cuda')"
+            raise UsageError(message, param="cuda_graph", mentions=("device",))
         if o.threads is not None and o.threads < 1:
-            raise UsageError(f"--threads {o.threads} must be 1 or more")
+            raise UsageError(f"threads={o.threads} must be 1 or more", param="threads")
         amp_dtype = None
         if o.amp:
             amp_dtype = dt if dt != torch.float32 else (torch.float16 if dev.type == "cuda" else torch.bfloat16)
@@ -161,18 +162,15 @@ class BenchPlan:
             "inference_mode": True,
         }
 
-    def batch_specs(self, specs: Sequence[InputSpec], batch: int) -> list[InputSpec]:
+    def batch_target(self, target: Target, batch: int) -> Target:
         """The inputs at ``batch``, cast to the run's dtype unless autocast does it."""
-        if self.amp_dtype:
-            return [s.with_batch(batch) for s in specs]
-        return [s.with_batch(batch).with_dtype(_name(self.dtype)) for s in specs]
+        sized = target.with_batch(batch)
+        return sized if self.amp_dtype else sized.with_dtype(_name(self.dtype))
 
     def make_args(self, specs: Sequence[InputSpec]) -> list[torch.Tensor]:
         """Random inputs on the device (NHWC for 4-D ones with ``channels_last``)."""
         args = [s.make(self.device) for s in specs]
-        if self.channels_last:
-            args = [a.contiguous(memory_format=torch.channels_last) if a.dim() == 4 else a for a in args]
-        return args
+        return [_channels_last(a) for a in args] if self.channels_last else args
 
     def autocast(self, cache_enabled: bool = True) -> Callable[[], Any]:
         """A factory of the run's autocast context (a null context without amp)."""
@@ -213,16 +211,17 @@ def plan_inputs(
         raise UsageError("no input given; pass at least one shape, e.g. (1, 3, 224, 224)")
     if batch is not None:
         if batch < 1:
-            raise UsageError(f"--batch {batch} must be 1 or more")
+            raise UsageError(f"batch={batch} must be 1 or more", param="batch")
         specs = [s.with_batch(batch) for s in specs]
-    return plan, plan.batch_specs(specs, specs[0].shape[0] if specs[0].shape else 1)
+    return plan, specs if plan.amp_dtype else [s.with_dtype(_name(plan.dtype)) for s in specs]
 
 
 @typed_errors
 def benchmark(
-    model: nn.Module,
-    inputs: Any,
+    model: nn.Module | Target,
+    inputs: Any = None,
     *,
+    kwargs: dict[str, Any] | None = None,
     device: str | torch.device = "auto",
     batch_sizes: Sequence[int] | None = None,
     peak: bool | PeakResult = True,
@@ -234,8 +233,9 @@ def benchmark(
 ) -> BenchResult:
     """Time ``model``'s forward pass and return a :class:`BenchResult` (one row per batch × variant).
 
-    - ``inputs``: shapes, :class:`~archinspect.core.inputs.InputSpec` or tensors, one per positional input
-      (only their shape and dtype are used; inputs are random, never zeros).
+    - ``inputs``/``kwargs``: positional and keyword inputs as for :func:`archinspect.inspect` (only their
+      shape and dtype are used; inputs are random, never zeros); ``model`` may be a
+      :class:`~archinspect.core.target.Target` instead.
     - ``device``: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
     - ``batch_sizes``: the sweep, replacing every input's first dimension (default: the inputs' own).
     - ``peak``: measure the matmul peak (``True``), skip it (``False``) or reuse a :class:`PeakResult`.
@@ -263,12 +263,14 @@ def benchmark(
             plan = BenchPlan.make(device, BenchOptions(**options))
         except TypeError as exc:
             raise UsageError(f"benchmark(): {exc}") from None
-    specs = as_specs(inputs)
+    target = Target.of(model, inputs, kwargs=kwargs, label=name)
+    specs = [*target.specs, *target.keyword_specs.values()]
     if not specs:
         raise UsageError("no input given; pass at least one shape, e.g. (1, 3, 224, 224)")
-    batches = list(batch_sizes) if batch_sizes else [specs[0].shape[0]]
+    model = target.model
+    batches = list(batch_sizes) if batch_sizes else [specs[0].shape[0] if specs[0].shape else 1]
     if any(b < 1 for b in batches):
-        raise UsageError(f"--batch {','.join(map(str, batches))}: batch sizes must be 1 or more")
+        raise UsageError(f"batch_sizes={batches}: batch sizes must be 1 or more", param="batch_sizes")
     settings = plan.settings(batches)
     dev = plan.device
     with _threads(plan.threads), cuda.current_device(dev), cuda.cudnn_autotune(dev):
@@ -283,49 +285,48 @@ def benchmark(
         elif peak:
             peak_result = peak
         if not plan.force:
-            _check_bench_memory(model, specs, batches, plan, copy_model)
+            _check_bench_memory(target, batches, plan, copy_model)
         m, compiled = plan.prepare(model, copy_model)
         rows: list[BenchRow] = []
         for b in batches:
-            batch_specs = plan.batch_specs(specs, b)
-            flops, flops_error = count_batch_flops(m, batch_specs)
+            batch_target = plan.batch_target(target, b)
+            flops, flops_error = count_batch_flops(batch_target.with_model(m))
             for variant in plan.variants:
                 row = BenchRow(
-                    model=name or type(model).__name__,
+                    model=target.label,
                     batch=b,
                     variant=variant,
                     dtype=_name(plan.compute_dtype),
                     amp=plan.amp_dtype is not None,
                     channels_last=plan.channels_last,
-                    inputs=[str(s) for s in batch_specs],
+                    inputs=[str(s) for s in batch_target.specs]
+                    + [f"{k}={s}" for k, s in batch_target.keyword_specs.items()],
                     flops=flops,
                     flops_error=flops_error,
                     peak_tflops=peak_result.tflops if peak_result else None,
                     min_samples=plan.stop.min_iters,
                 )
-                _run_row(row, compiled if variant == COMPILED else m, batch_specs, plan, variant)
+                _run_row(row, compiled if variant == COMPILED else m, batch_target, plan, variant)
                 rows.append(row)
                 if on_row is not None:
                     on_row(row)
     return BenchResult(env, peak_result, settings, rows)
 
 
-def _check_bench_memory(
-    model: nn.Module, specs: Sequence[InputSpec], batches: list[int], plan: BenchPlan, copy_model: bool
-) -> None:
+def _check_bench_memory(target: Target, batches: list[int], plan: BenchPlan, copy_model: bool) -> None:
     """Refuse a sweep whose largest batch would not fit in the device's free memory (a copy's weights too)."""
-    biggest = plan.batch_specs(specs, max(batches))
+    biggest = plan.batch_target(target, max(batches))
     options = PassOptions.check(dtype=None if plan.amp_dtype else plan.dtype)
-    estimate = estimate_pass(Target.of(model, biggest), options)
+    estimate = estimate_pass(biggest, options)
     copies = estimate.weights if copy_model else 0
     what = f"timing batch {max(batches)}"
     check_memory(estimate.total + copies, plan.device, what, estimate.parts())
 
 
-def _run_row(row: BenchRow, fn: Any, specs: Sequence[InputSpec], plan: BenchPlan, variant: str) -> None:
+def _run_row(row: BenchRow, fn: Any, target: Target, plan: BenchPlan, variant: str) -> None:
     """Fill ``row`` in place; an out-of-memory error or any other failure is recorded, not raised."""
     try:
-        _time_row(row, fn, specs, plan, variant)
+        _time_row(row, fn, target, plan, variant)
     except torch.OutOfMemoryError:
         row.error = OUT_OF_MEMORY
         row.samples = []
@@ -335,17 +336,24 @@ def _run_row(row: BenchRow, fn: Any, specs: Sequence[InputSpec], plan: BenchPlan
         row.samples = []
 
 
-def _time_row(row: BenchRow, fn: Any, specs: Sequence[InputSpec], plan: BenchPlan, variant: str) -> None:
+def _channels_last(t: Any) -> Any:
+    return t.contiguous(memory_format=torch.channels_last) if isinstance(t, torch.Tensor) and t.dim() == 4 else t
+
+
+def _time_row(row: BenchRow, fn: Any, target: Target, plan: BenchPlan, variant: str) -> None:
     dev = plan.device
     timer = make_timer(dev)
     with torch.inference_mode():
-        args = plan.make_args(specs)
+        args, kwargs = target.materialise(dev)
+        if plan.channels_last:
+            args = [map_leaves(a, _channels_last) for a in args]
+            kwargs = {k: map_leaves(v, _channels_last) for k, v in kwargs.items()}
         # Autocast's weight-cast cache must be off under graph capture (CUDA semantics notes, "CUDA Graphs").
         autocast = plan.autocast(cache_enabled=variant != GRAPH)
 
         def forward() -> Any:
             with autocast():
-                return fn(*args)
+                return fn(*args, **kwargs)
 
         if variant == COMPILED:
             t0 = time.perf_counter()

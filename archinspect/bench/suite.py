@@ -27,6 +27,7 @@ def benchmark_models(
     inputs: list[InputSpec] | None = None,
     kwargs: dict[str, Any] | None = None,
     *,
+    keyword_inputs: dict[str, InputSpec] | None = None,
     device: str = "auto",
     batches: list[int] | None = None,
     options: BenchOptions | None = None,
@@ -36,10 +37,11 @@ def benchmark_models(
 ) -> BenchResult:
     """Benchmark each MODEL reference (``DEFAULT_SUITE`` when empty) in turn; one concatenated result.
 
-    ``inputs``: the input specs for every model (default: each zoo model's own). ``kwargs``: constructor
-    arguments. On CUDA the default batch sweep is :data:`DEFAULT_BATCHES_CUDA`. The matmul peak is
-    measured once and shared by every model's rows. ``warn`` receives, before anything is timed, a
-    warning when a CPU run would compete with other processes for the cores (:func:`.policy.oversubscription`).
+    ``inputs``: the input specs for every model (default: each zoo model's own); ``keyword_inputs``: keyword
+    inputs by name for every model (``--input NAME=SHAPE``). ``kwargs``: constructor arguments. On CUDA the
+    default batch sweep is :data:`DEFAULT_BATCHES_CUDA`. The matmul peak is measured once and shared by every
+    model's rows. ``warn`` receives, before anything is timed, a warning when a CPU run would compete with
+    other processes for the cores (:func:`.policy.oversubscription`).
     """
     import contextlib
 
@@ -70,14 +72,14 @@ def benchmark_models(
         for ref in refs:
             advance(f"{ref}: loading", 0)
             loaded = load_model(ref, kwargs, device=str(plan.device), force=plan.force)
+            loaded.keyword_inputs = dict(keyword_inputs or {})
             specs = loaded.inputs(inputs)
             hint = missing_batch_hint(loaded.model, specs)
             if hint is not None:
-                raise UsageError(hint)
+                raise UsageError(hint, param="inputs")
             advance(f"{loaded.label}: timing", 0)
             res = benchmark(
-                loaded.model,
-                specs,
+                loaded.target(specs),
                 plan=plan,
                 batch_sizes=batches,
                 name=loaded.label,

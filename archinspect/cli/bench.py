@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import sys
 from typing import Annotated, Any
 
@@ -20,12 +19,10 @@ from archinspect.cli.common import (
     OutputOpt,
     SaveOpt,
     WideOpt,
-    emit,
-    handle_errors,
+    command_run,
     register_command,
-    say,
-    settle_heap,
 )
+from archinspect.cli.params import Choice, choice_option, number_option, whole_option
 from archinspect.errors import UsageError
 
 EXAMPLES = (
@@ -36,7 +33,7 @@ EXAMPLES = (
 )
 
 
-class BenchDtype(str, enum.Enum):
+class BenchDtype(Choice):
     float32 = "float32"
     float16 = "float16"
     bfloat16 = "bfloat16"
@@ -70,9 +67,9 @@ def bench(
         str,
         typer.Option("--device", "-d", metavar="<auto|cpu|cuda|cuda:N>", help="auto = CUDA when present, else CPU."),
     ] = "auto",
-    dtype: Annotated[BenchDtype, typer.Option("--dtype", help="Parameters and inputs really cast.")] = (
-        BenchDtype.float32
-    ),
+    dtype: Annotated[
+        BenchDtype, choice_option("--dtype", kind=BenchDtype, help="Parameters and inputs really cast.")
+    ] = BenchDtype.float32,
     batch: Annotated[
         str | None,
         typer.Option(
@@ -91,22 +88,24 @@ def bench(
     ] = False,
     cuda_graph: Annotated[bool, typer.Option("--cuda-graph", help="Also time CUDA-graph replay (CUDA only).")] = False,
     warmup: Annotated[
-        int, typer.Option("--warmup", min=0, metavar="N", help="Warm-up calls (at least; see --warmup-time).")
+        int, whole_option("--warmup", minimum=0, help="Warm-up calls (at least; see --warmup-time).")
     ] = 5,
     warmup_time: Annotated[
-        float, typer.Option("--warmup-time", min=0.0, metavar="SECONDS", help="Warm-up seconds (at least).")
+        float, number_option("--warmup-time", minimum=0.0, metavar="SECONDS", help="Warm-up seconds (at least).")
     ] = 0.5,
-    iters: Annotated[int, typer.Option("--iters", min=1, metavar="N", help="Timed calls, at least.")] = 10,
+    iters: Annotated[int, whole_option("--iters", minimum=1, help="Timed calls, at least.")] = 10,
     min_time: Annotated[
-        float, typer.Option("--min-time", min=0.0, metavar="SECONDS", help="Seconds of sampling, at least.")
+        float, number_option("--min-time", minimum=0.0, metavar="SECONDS", help="Seconds of sampling, at least.")
     ] = 1.0,
     max_time: Annotated[
         float,
-        typer.Option("--max-time", min=0.0, metavar="SECONDS", help="Stop sampling after this many seconds per row."),
+        number_option(
+            "--max-time", minimum=0.0, metavar="SECONDS", help="Stop sampling after this many seconds per row."
+        ),
     ] = 5.0,
     threads: Annotated[
         int | None,
-        typer.Option("--threads", min=1, metavar="N", help="CPU threads (torch.set_num_threads); default: torch's."),
+        whole_option("--threads", minimum=1, help="CPU threads (torch.set_num_threads); default: torch's."),
     ] = None,
     peak: Annotated[bool, typer.Option("--peak/--no-peak", help="Measure the matmul peak for '% peak'.")] = True,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
@@ -124,18 +123,20 @@ def bench(
     sweep goes on. On a CPU, a machine too busy for the threads asked is reported before timing starts.
     A row stopped by --max-time before --iters samples is marked unstable.
     """
-    with handle_errors(debug):
+    with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.bench.runner import BenchOptions
         from archinspect.bench.suite import benchmark_models
-        from archinspect.core.inputs import parse_inputs, parse_kwargs
+        from archinspect.core.inputs import parse_inputs, parse_kwargs, split_keyword_inputs
 
-        settle_heap()
+        run.started()
         batches = parse_batches(batch)
         refs = models or list(DEFAULT_SUITE)
+        positional, keywords = split_keyword_inputs(input)
         result = benchmark_models(
             refs,
-            parse_inputs(input),
+            parse_inputs(positional),
             parse_kwargs(arg),
+            keyword_inputs=keywords,
             device=device,
             batches=batches,
             options=BenchOptions(
@@ -154,18 +155,18 @@ def bench(
             ),
             peak=peak,
             progress=_progress,
-            warn=lambda text: say(f"warning: {text}"),
+            warn=lambda text: run.say(f"warning: {text}"),
         )
         from archinspect.render.bench import BenchView
 
-        emit(BenchView(result), format, output, save, wide=wide, columns=columns)
+        run.show(BenchView(result))
         oom = [r for r in result.rows if r.error == "out of memory"]
         if oom:
-            say("note: out of memory at " + ", ".join(f"{r.model} batch {r.batch}" for r in oom))
+            run.note("out of memory at " + ", ".join(f"{r.model} batch {r.batch}" for r in oom))
         if result.failed:
             for r in result.failed:
-                say(f"error: {r.model} batch {r.batch} {r.variant}: {r.error}")
-            raise typer.Exit(1)
+                run.say(f"error: {r.model} batch {r.batch} {r.variant}: {r.error}")
+            run.fail(1)
 
 
 class _progress:

@@ -1,42 +1,46 @@
 """What every command shares: options, loading MODEL + inputs, turning errors into exit codes, output.
 
-Errors are turned into one line on stderr and an exit code here and nowhere else: a
-:class:`~archinspect.errors.UsageError` exits 2, a :class:`~archinspect.errors.ModelRunError` 1, any other
-exception 1 with its text (the traceback only with ``--debug``).
+A command is its options, a docstring (its ``--help``) and a body run inside :func:`command_run`, which owns
+what every command does around the library call: errors become one line on stderr and an exit code (here and
+nowhere else: a :class:`~archinspect.errors.UsageError` exits 2, a :class:`~archinspect.errors.ModelRunError`
+1, any other exception 1 with its text, the traceback only with ``--debug``), the library's messages are
+put in the command line's words (:func:`cli_message`), notes go to stderr, the heap is settled once start-up
+is over, and the result is shown in the chosen format (:meth:`CommandRun.show`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import gc
 import io
 import json
 import os
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import typer
-from typer.core import TyperArgument, TyperCommand
 
+from archinspect.cli.params import Choice, Command, choice_option, whole_option
 from archinspect.errors import ArchInspectError, UsageError
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(Choice):
     table = "table"
     json = "json"
     csv = "csv"
     markdown = "markdown"
 
 
-class Mode(str, enum.Enum):
+class Mode(Choice):
     eval = "eval"
     train = "train"
 
 
-class Dtype(str, enum.Enum):
+class Dtype(Choice):
     float32 = "float32"
     float16 = "float16"
     bfloat16 = "bfloat16"
@@ -83,14 +87,13 @@ DeviceOpt = Annotated[
         help="auto = meta (nothing allocated), falling back to CPU when an operator has no meta kernel.",
     ),
 ]
-DepthOpt = Annotated[
-    int, typer.Option("--depth", min=0, metavar="N", help="Fold modules deeper than this into their parent.")
-]
-ModeOpt = Annotated[Mode, typer.Option("--mode", help="Run the model in eval or train mode.")]
+DepthOpt = Annotated[int, whole_option("--depth", minimum=0, help="Fold modules deeper than this into their parent.")]
+ModeOpt = Annotated[Mode, choice_option("--mode", kind=Mode, help="Run the model in eval or train mode.")]
 DtypeOpt = Annotated[
-    Dtype | None, typer.Option("--dtype", help="Cast floating parameters and inputs for the pass.", show_default=False)
+    Dtype | None,
+    choice_option("--dtype", kind=Dtype, help="Cast floating parameters and inputs for the pass.", show_default=False),
 ]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+FormatOpt = Annotated[OutputFormat, choice_option("--format", "-f", kind=OutputFormat, help="Output format.")]
 OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the output to FILE instead of stdout.")
 ]
@@ -119,26 +122,6 @@ ForceOpt = Annotated[
 ]
 
 
-class _PlainArgument(TyperArgument):
-    """An argument shown as ``MODEL`` in the usage line (Typer writes ``{MODEL}``)."""
-
-    def make_metavar(self, ctx: Any, *, usage: bool = False) -> str:
-        name = self.metavar or (self.name or "").upper()
-        if not usage or name.startswith("["):
-            return name
-        return name if self.required else f"[{name}]" + ("..." if self.nargs != 1 else "")
-
-
-class Command(TyperCommand):
-    """Every archinspect command: plain argument names in the usage line and help."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            if type(param) is TyperArgument:
-                param.__class__ = _PlainArgument
-
-
 def examples(*commands: str) -> str:
     """A command's ``--help`` epilog: one copy-pastable command per line (``\\b`` stops click rewrapping)."""
     return "Examples:\n\n\b\n" + "\n".join(f"  {c}" for c in commands)
@@ -160,6 +143,41 @@ def say(message: str) -> None:
     stderr_console().print(message, markup=False)
 
 
+# The Python API's argument names the command line spells differently (every other ``name`` is ``--name``,
+# with ``-`` for ``_``).
+FLAGS = {
+    "inputs": "--input",
+    "kwargs": "--input",  # keyword inputs: --input NAME=SHAPE
+    "args": "--arg",
+    "budget_bytes": "--budget",
+    "batch_sizes": "--batch",
+}
+
+
+def flag_of(param: str) -> str:
+    """The command line's flag for the Python API's argument ``param``: ``budget_bytes`` -> ``--budget``."""
+    return FLAGS.get(param, "--" + param.replace("_", "-"))
+
+
+def cli_message(exc: ArchInspectError) -> str:
+    """The library's message in the command line's words: each ``name=value`` of the error's ``param`` and
+    ``mentions`` becomes ``--flag value`` (``name=True``: the bare flag), e.g. ``mode='test' is not a mode``
+    -> ``--mode 'test' is not a mode``. Other text (a constructor argument ``depth=40``) stays as it is."""
+    text = str(exc)
+    for name in dict.fromkeys(n for n in (exc.param, *exc.mentions) if n):
+        at = rf"(?<![\w.-]){re.escape(name)}="
+        text = re.sub(at + r"True\b", lambda _, n=name: flag_of(n), text)
+        text = re.sub(at, lambda _, n=name: flag_of(n) + " ", text)
+    return text
+
+
+def error_line(exc: BaseException) -> tuple[str, int] | None:
+    """(the one line a person reads, the exit code) for an error of ours, else None."""
+    if isinstance(exc, ArchInspectError):
+        return f"error: {cli_message(exc)}", exc.exit_code
+    return None
+
+
 @contextlib.contextmanager
 def handle_errors(debug: bool) -> Iterator[None]:
     """Run a command body; map exceptions to one stderr line and an exit code."""
@@ -175,8 +193,9 @@ def handle_errors(debug: bool) -> Iterator[None]:
     except ArchInspectError as exc:
         if debug:
             raise
-        stderr_console().print(f"error: {exc}", markup=False)
-        raise typer.Exit(exc.exit_code) from None
+        line, code = error_line(exc) or ("", 1)
+        stderr_console().print(line, markup=False)
+        raise typer.Exit(code) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except Exception as exc:  # anything else is a model that cannot run
@@ -244,7 +263,7 @@ def load_target(
     specs = loaded.inputs(specs)
     hint = missing_batch_hint(loaded.model, specs)
     if hint is not None:  # checked before any pass: C,H,W instead of N,C,H,W fails deep in the model otherwise
-        raise UsageError(hint)
+        raise UsageError(hint, param="inputs")
     return loaded, specs, resolved
 
 
@@ -345,3 +364,83 @@ def _write(path: Path, text: str) -> None:
     except OSError as exc:
         raise UsageError(f"--output {str(path)!r}: cannot write ({exc.strerror})") from None
     say(f"wrote {path}")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How a command shows its result: ``--format``, ``--output``, ``--save``, ``--wide``, ``--columns``."""
+
+    format: OutputFormat = OutputFormat.table
+    output: Path | None = None
+    save: Path | None = None
+    wide: bool = False
+    columns: str | None = None
+
+
+class CommandRun:
+    """One run of a command, from :func:`command_run`: what every command does around its library call."""
+
+    def __init__(self, shown: Shown) -> None:
+        self.shown = shown
+
+    def started(self) -> None:
+        """Start-up is over (torch and the library imported): for a command that loads no model
+        (:meth:`load` does this itself)."""
+        settle_heap()
+
+    def load(
+        self,
+        model_ref: str,
+        args: list[str] | None,
+        inputs: list[str] | None,
+        device: str,
+        **options: Any,
+    ) -> tuple[Any, list[Any], str]:
+        """(LoadedModel, input specs, resolved device): :func:`load_target`."""
+        return load_target(model_ref, args, inputs, device, **options)
+
+    def say(self, text: str) -> None:
+        """A line on stderr (progress, a warning), never mixed into the output proper."""
+        say(text)
+
+    def note(self, text: str) -> None:
+        """``note: text`` on stderr."""
+        say(f"note: {text}")
+
+    def notes(self, texts: Iterable[str]) -> None:
+        """Each of ``texts`` on stderr as ``note: ...``."""
+        for text in texts:
+            self.note(text)
+
+    def show(self, view: View, notes: Iterable[str] = ()) -> None:
+        """Say ``notes`` on stderr, then show ``view`` as the command's options ask."""
+        self.notes(notes)
+        s = self.shown
+        emit(view, s.format, s.output, s.save, wide=s.wide, columns=s.columns)
+
+    def fail(self, code: int = 1) -> None:
+        """End the command with exit status ``code`` after its output (e.g. ``fit`` found a mismatch)."""
+        raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def command_run(
+    debug: bool,
+    format: OutputFormat = OutputFormat.table,  # noqa: A002 - the option is --format
+    output: Path | None = None,
+    save: Path | None = None,
+    *,
+    wide: bool = False,
+    columns: str | None = None,
+) -> Iterator[CommandRun]:
+    """The body of every command::
+
+        with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
+            loaded, specs, device = run.load(model, arg, input, device)
+            report = analyse(loaded.model, specs, ...)
+            run.show(View(report), notes=report.notes)
+
+    Any error in the body becomes one line on stderr and an exit code (:func:`handle_errors`).
+    """
+    with handle_errors(debug):
+        yield CommandRun(Shown(format, output, save, wide, columns))

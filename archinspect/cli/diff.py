@@ -18,11 +18,10 @@ from archinspect.cli.common import (
     OutputOpt,
     SaveOpt,
     WideOpt,
-    emit,
-    handle_errors,
-    load_target,
+    command_run,
     register_command,
 )
+from archinspect.cli.params import whole_option
 
 EXAMPLES = (
     "archinspect diff examples/factorized_conv.py:Conv5x5 examples/factorized_conv.py:TwoConv3x3 --input 1,64,56,56",
@@ -42,9 +41,7 @@ def diff(
     mode: ModeOpt = Mode.eval,
     depth: Annotated[
         int,
-        typer.Option(
-            "--depth", min=1, metavar="N", help="Stages are the modules at this depth, matched in call order."
-        ),
+        whole_option("--depth", minimum=1, help="Stages are the modules at this depth, matched in call order."),
     ] = 1,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
@@ -58,24 +55,18 @@ def diff(
     position. MODEL references as for `shapes` (constructor arguments as name:key=value). Loading a file
     RUNS ITS CODE.
     """
-    with handle_errors(debug):
-        from archinspect.analyses.diff import diff as compare
+    with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
+        from archinspect.analyses.diff import diff_targets
+        from archinspect.core.options import PassOptions
         from archinspect.render.diff import DiffView
 
-        loaded_a, specs_a, resolved = load_target(model_a, None, input, device)
-        loaded_b, specs_b, _ = load_target(model_b, None, input_b or input, device)
-        result = compare(
-            loaded_a.model,
-            loaded_b.model,
-            specs_a,
-            inputs_b=specs_b,
-            depth=depth,
-            device="auto" if device == "auto" else resolved,
-            mode=mode.value,
-            label_a=loaded_a.label,
-            label_b=loaded_b.label,
+        loaded_a, specs_a, resolved = run.load(model_a, None, input, device)
+        loaded_b, specs_b, _ = run.load(model_b, None, input_b or input, device)
+        options = PassOptions.check(
+            device="auto" if device == "auto" else resolved, mode=mode.value, depth=depth, receptive=True
         )
-        emit(DiffView(result), format, output, save, wide=wide, columns=columns)
+        result = diff_targets(loaded_a.target(specs_a), loaded_b.target(specs_b), options)
+        run.show(DiffView(result))
 
 
 def register(app: typer.Typer) -> None:

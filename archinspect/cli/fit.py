@@ -23,12 +23,10 @@ from archinspect.cli.common import (
     OutputOpt,
     SaveOpt,
     WideOpt,
-    emit,
-    handle_errors,
-    load_target,
+    command_run,
     register_command,
-    say,
 )
+from archinspect.cli.params import whole_option
 
 SolveOpt = Annotated[
     bool | None,
@@ -39,9 +37,7 @@ SolveOpt = Annotated[
         show_default=False,
     ),
 ]
-MaxSizeOpt = Annotated[
-    int, typer.Option("--max-size", min=1, metavar="N", help="The largest input size --solve tries.")
-]
+MaxSizeOpt = Annotated[int, whole_option("--max-size", minimum=1, help="The largest input size --solve tries.")]
 
 EXAMPLES = (
     "archinspect fit examples/d2l_densenet_fc.py:DenseNetWrongFC --input 1,3,32,32",
@@ -96,12 +92,12 @@ def fit(
     Exit status: 0 when every layer fits; 1 when a mismatch was found, or when the model fails for a
     reason fit cannot step over (the failing layer is named); 2 for a usage error.
     """
-    with handle_errors(debug):
+    with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.analyses.fitting import fit as run_fit
         from archinspect.render.fit import FitView
 
         with _sites_for(model) as sites:
-            loaded, specs, resolved = load_target(model, arg, input, device, force=force)
+            loaded, specs, resolved = run.load(model, arg, input, device, force=force)
         report = run_fit(
             loaded.model,
             specs,
@@ -115,11 +111,9 @@ def fit(
             status=_status,
             kwargs=loaded.keyword_inputs,
         )
-        for note in report.notes:
-            say(f"note: {note}")
-        emit(FitView(report, label=loaded.label), format, output, save, wide=wide, columns=columns)
+        run.show(FitView(report, label=loaded.label), notes=report.notes)
         if not report.consistent:
-            raise typer.Exit(1)
+            run.fail(1)
 
 
 def register(app: typer.Typer) -> None:

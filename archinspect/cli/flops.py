@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from typing import Annotated
 
 import typer
@@ -24,12 +23,10 @@ from archinspect.cli.common import (
     OutputOpt,
     SaveOpt,
     WideOpt,
-    emit,
-    handle_errors,
-    load_target,
+    command_run,
     register_command,
-    say,
 )
+from archinspect.cli.params import Choice, choice_option, whole_option
 
 EXAMPLES = (
     "archinspect flops resnet50",
@@ -39,13 +36,15 @@ EXAMPLES = (
 )
 
 
-class By(str, enum.Enum):
+class By(Choice):
     module = "module"
     op = "op"
 
 
-ByOpt = Annotated[By, typer.Option("--by", help="Group by module (a tree) or by ATen operator.")]
-TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Also list the K heaviest layers (0: none).")]
+ByOpt = Annotated[By, choice_option("--by", kind=By, help="Group by module (a tree) or by ATen operator.")]
+TopOpt = Annotated[
+    int, whole_option("--top", minimum=0, metavar="K", help="Also list the K heaviest layers (0: none).")
+]
 PerSampleOpt = Annotated[bool, typer.Option("--per-sample", help="Divide every figure by the batch size.")]
 CompareOpt = Annotated[
     bool,
@@ -83,11 +82,11 @@ def flops(
     MACs are multiply-accumulates of convolutions, linear/matmul and attention; FLOPs = 2 x MACs.
     Normalisation, pooling, activations and elementwise ops are "other ops", counted apart.
     """
-    with handle_errors(debug):
+    with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.analyses.flops import count_flops
         from archinspect.render.flops import FlopsView
 
-        loaded, specs, resolved = load_target(model, arg, input, device, force=force)
+        loaded, specs, resolved = run.load(model, arg, input, device, force=force)
         report = count_flops(
             loaded.model,
             specs,
@@ -101,17 +100,15 @@ def flops(
             force=force,
         )
         report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
-        for note in report.notes:
-            say(f"note: {note}")
+        run.notes(report.notes)
         comparison = None
         if compare:
             from archinspect.analyses.compare import compare_tools
 
-            say("comparing with other counters (runs them on a CPU copy of the model) ...")
+            run.say("comparing with other counters (runs them on a CPU copy of the model) ...")
             comparison = compare_tools(loaded.model, report, rebuild=loaded.rebuild)
         shown = report.per_sample_view() if per_sample else report
-        view = FlopsView(shown, by=by.value, depth=depth, top=top, comparison=comparison)
-        emit(view, format, output, save, wide=wide, columns=columns)
+        run.show(FlopsView(shown, by=by.value, depth=depth, top=top, comparison=comparison))
 
 
 def register(app: typer.Typer) -> None:

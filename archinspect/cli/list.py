@@ -15,10 +15,8 @@ from archinspect.cli.common import (
     OutputOpt,
     SaveOpt,
     WideOpt,
-    emit,
-    handle_errors,
+    command_run,
     register_command,
-    settle_heap,
 )
 from archinspect.errors import UsageError
 
@@ -49,13 +47,13 @@ def list_command(
     debug: DebugOpt = False,
 ) -> None:
     """List the zoo: name, family, default input, params, MACs at the default input, source."""
-    with handle_errors(debug):
+    with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.analyses.zoo_summary import zoo_summaries
         from archinspect.render.zoo import ZooView
 
         if figures:  # counting needs torch: imported before settle_heap, still with start-up's GC pause
             import torch  # noqa: F401
-        settle_heap()
+        run.started()
         if sys.stderr.isatty() and figures:
             from rich.progress import Progress
 
@@ -66,7 +64,7 @@ def list_command(
             rows = zoo_summaries(pattern, family, figures=figures)
         if not rows:
             raise UsageError(f"no zoo model matches {pattern or ''!r}{f' in family {family!r}' if family else ''}")
-        emit(ZooView(rows, figures), format, output, save, wide=wide, columns=columns)
+        run.show(ZooView(rows, figures))
 
 
 def register(app: typer.Typer) -> None:

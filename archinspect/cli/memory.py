@@ -3,7 +3,6 @@ that fits a budget — computed on meta tensors, nothing allocated."""
 
 from __future__ import annotations
 
-import enum
 from typing import Annotated
 
 import typer
@@ -24,12 +23,10 @@ from archinspect.cli.common import (
     OutputOpt,
     SaveOpt,
     WideOpt,
-    emit,
-    handle_errors,
-    load_target,
+    command_run,
     register_command,
-    say,
 )
+from archinspect.cli.params import Choice, choice_option, whole_option
 
 EXAMPLES = (
     "archinspect memory resnet50 --mode train --batch 64",
@@ -39,7 +36,7 @@ EXAMPLES = (
 )
 
 
-class Optimizer(str, enum.Enum):
+class Optimizer(Choice):
     none = "none"
     sgd = "sgd"
     momentum = "momentum"
@@ -49,11 +46,13 @@ class Optimizer(str, enum.Enum):
 
 OptimizerOpt = Annotated[
     Optimizer,
-    typer.Option("--optimizer", help="With --mode train: the optimizer whose state is counted (none: no state)."),
+    choice_option(
+        "--optimizer", kind=Optimizer, help="With --mode train: the optimizer whose state is counted (none: no state)."
+    ),
 ]
 BatchOpt = Annotated[
     int | None,
-    typer.Option("--batch", "-b", min=1, metavar="N", help="Batch size: sets the first dimension of every input."),
+    whole_option("--batch", "-b", minimum=1, help="Batch size: sets the first dimension of every input."),
 ]
 BudgetOpt = Annotated[
     str | None,
@@ -94,36 +93,32 @@ def memory(
     When the terminal is too narrow for every column, the least important are hidden, in this order:
     Type, Output, Allocated (a dim line under the table names them; --wide shows all).
     """
-    with handle_errors(debug):
-        from archinspect.analyses.memory import check_optimizer, largest_batch
-        from archinspect.analyses.memory import memory as compute
+    with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
+        from archinspect.analyses.memory import check_optimizer, largest_batch_target, memory_target
         from archinspect.core.devices import cuda_free_bytes, resolve_device
         from archinspect.core.inputs import parse_size
+        from archinspect.core.options import PassOptions
         from archinspect.render.memory import MemoryView
 
         check_optimizer(optimizer.value)
         budget_bytes = parse_size(budget) if budget is not None else None
         resolved = resolve_device(device, auto="meta")
-        loaded, specs, _ = load_target(model, arg, input, "meta")  # built on meta whatever is modelled
+        loaded, specs, _ = run.load(model, arg, input, "meta")  # built on meta whatever is modelled
+        target = loaded.target(specs)
         if batch is not None:
-            specs = [s.with_batch(batch) for s in specs]
+            target = target.with_batch(batch)
         if budget_bytes is None and resolved.startswith("cuda"):
             budget_bytes = cuda_free_bytes(resolved)
-            say(f"note: budget = free memory of {resolved}: {budget_bytes:,} bytes")
-        opts = {
-            "mode": mode.value,
-            "optimizer": optimizer.value,
-            "dtype": dtype.value if dtype else None,
-            "amp": amp,
-            "device": resolved,
-        }
+            run.note(f"budget = free memory of {resolved}: {budget_bytes:,} bytes")
+        options = PassOptions.check(device=resolved, mode=mode.value, dtype=dtype.value if dtype else None)
+        step = {"optimizer": optimizer.value, "amp": amp}
         fit = None
         if budget_bytes is not None:
-            fit = largest_batch(loaded.model, specs, budget_bytes, model_name=loaded.label, **opts)
+            fit = largest_batch_target(target, budget_bytes, options, **step)
             report = fit.report
         else:
-            report = compute(loaded.model, specs, model_name=loaded.label, **opts)
-        emit(MemoryView(report, depth, fit), format, output, save, wide=wide, columns=columns)
+            report = memory_target(target, options, **step)
+        run.show(MemoryView(report, depth, fit), notes=[*loaded.notes, *report.notes])
 
 
 def register(app: typer.Typer) -> None:

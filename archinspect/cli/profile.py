@@ -22,11 +22,8 @@ from archinspect.cli.common import (
     OutputOpt,
     SaveOpt,
     WideOpt,
-    emit,
-    handle_errors,
-    load_target,
+    command_run,
     register_command,
-    say,
 )
 from archinspect.cli.memory import AmpOpt, BatchOpt, Optimizer
 from archinspect.errors import UsageError
@@ -102,7 +99,7 @@ def profile(
     With --mode train: zero_grad, forward, loss, backward and optimizer step timed apart and together,
     samples/s, and the peak memory measured beside `archinspect memory`'s prediction.
     """
-    with handle_errors(debug):
+    with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.bench.runner import resolve_bench_device
 
         if roofline is not None and roofline.suffix.lower() != ".svg":
@@ -112,7 +109,7 @@ def profile(
         if mode is Mode.train and roofline is not None:
             raise UsageError("--roofline applies to the forward profile (--mode eval)")
         dev = str(resolve_bench_device(device))
-        loaded, specs, _ = load_target(model, arg, input, dev)
+        loaded, specs, _ = run.load(model, arg, input, dev)
         options = {
             "dtype": dtype.value, "amp": amp, "channels_last": channels_last, "threads": threads,
             "max_time": max_time, "min_time": min(1.0, max_time),
@@ -125,20 +122,20 @@ def profile(
                 loaded.model, specs, device=dev, batch=batch, optimizer=optimizer.value, checkpoint=checkpoint,
                 name=loaded.label, **options,
             )  # fmt: skip
-            emit(TrainStepView(step), format, output, save, wide=wide, columns=columns)
+            run.show(TrainStepView(step), notes=loaded.notes)
             return
         from archinspect.bench.profile import profile as run_profile
         from archinspect.render.profile import ProfileView
 
         report = run_profile(
             loaded.model, specs, device=dev, batch=batch, depth=depth, repeats=repeats, name=loaded.label,
-            cpu_clock=clock, **options,
+            clock=clock, **options,
         )  # fmt: skip
         view = ProfileView(report)
-        emit(view, format, output, save, wide=wide, columns=columns)
+        run.show(view, notes=loaded.notes)
         if roofline is not None:
             roofline.write_text(view.svg(), encoding="utf-8")
-            say(f"roofline written to {roofline}")
+            run.note(f"roofline written to {roofline}")
 
 
 def register(app: typer.Typer) -> None:

@@ -23,11 +23,8 @@ from archinspect.cli.common import (
     OutputOpt,
     SaveOpt,
     WideOpt,
-    emit,
-    handle_errors,
-    load_target,
+    command_run,
     register_command,
-    say,
 )
 
 EXAMPLES = (
@@ -68,11 +65,11 @@ def shapes(
     When the terminal is too narrow for every column, the least important are hidden, in this order:
     Share, Output size, Input shape, Type (a dim line under the table names them; --wide shows all).
     """
-    with handle_errors(debug):
+    with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.analyses.shapes import inspect
         from archinspect.render.shapes import ShapesView
 
-        loaded, specs, resolved = load_target(model, arg, input, device, force=force)
+        loaded, specs, resolved = run.load(model, arg, input, device, force=force)
         report = inspect(
             loaded.model,
             specs,
@@ -86,9 +83,7 @@ def shapes(
             force=force,
         )
         report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
-        for note in report.notes:
-            say(f"note: {note}")
-        emit(ShapesView(report, rf=rf), format, output, save, wide=wide, columns=columns)
+        run.show(ShapesView(report, rf=rf), notes=report.notes)
 
 
 def register(app: typer.Typer) -> None:

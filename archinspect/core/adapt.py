@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from archinspect.core.compat import child_modules, own_buffers, own_parameters
 from archinspect.errors import UsageError
 
 _WRAPPERS = (nn.DataParallel, nn.parallel.DistributedDataParallel)
@@ -57,15 +58,21 @@ def has_lazy(model: nn.Module) -> bool:
 
 
 def lazy_copy(model: nn.Module, device: torch.device) -> nn.Module:
-    """A deep copy of ``model`` whose uninitialised parameters and buffers will materialise on ``device``."""
-    twin = copy.deepcopy(model)
-    for mod in twin.modules():
-        for store, cls in ((mod._parameters, nn.UninitializedParameter), (mod._buffers, nn.UninitializedBuffer)):
-            for key, t in list(store.items()):
-                if isinstance(t, (nn.UninitializedParameter, nn.UninitializedBuffer)):
-                    grad = {"requires_grad": t.requires_grad} if cls is nn.UninitializedParameter else {}
-                    store[key] = cls(device=device, dtype=t.dtype, **grad)
-    return twin
+    """A deep copy of ``model`` whose uninitialised parameters and buffers will materialise on ``device``.
+
+    ``copy.deepcopy`` refuses uninitialised tensors (``LazyBatchNorm2d``'s buffers raise "Attempted to use an
+    uninitialized parameter in Tensor.__deepcopy__"), so fresh uninitialised ones on ``device`` are given to
+    the copy through deepcopy's memo; shared ones stay shared.
+    """
+    memo: dict[int, Any] = {}
+    for mod in model.modules():
+        for t in own_parameters(mod).values():
+            if isinstance(t, nn.UninitializedParameter) and id(t) not in memo:
+                memo[id(t)] = nn.UninitializedParameter(requires_grad=t.requires_grad, device=device, dtype=t.dtype)
+        for t in own_buffers(mod).values():
+            if isinstance(t, nn.UninitializedBuffer) and id(t) not in memo:
+                memo[id(t)] = nn.UninitializedBuffer(requires_grad=False, device=device, dtype=t.dtype)
+    return copy.deepcopy(model, memo)
 
 
 def script_roots(model: nn.Module) -> dict[str, nn.Module]:
@@ -103,13 +110,13 @@ def proxied_scripts(model: nn.Module, roots: dict[str, nn.Module]) -> Iterator[d
             parent_name, _, attr = name.rpartition(".")
             parent = model.get_submodule(parent_name)
             proxy = ScriptProxy(script)
-            parent._modules[attr] = proxy
+            child_modules(parent)[attr] = proxy
             placed.append((parent, attr, script))
             proxies[proxy] = script
         yield proxies
     finally:
         for parent, attr, script in placed:
-            parent._modules[attr] = script
+            child_modules(parent)[attr] = script
 
 
 def _moved(value: Any, target: torch.device) -> tuple[Any, int]:
@@ -179,11 +186,11 @@ def rnn_replays(model: nn.Module, counter: Callable[[], Any], mute: Callable[[in
     handles = []
 
     def pre(module: nn.Module, args: tuple, kwargs: dict) -> None:
-        from torch.nn.utils.stateless import _reparametrize_module
+        from archinspect.core.compat import reparametrize_module
 
         mute(1)  # before the replay: the pass's own counter sees the replay's operators too
         params = {k: torch.empty(p.shape, dtype=p.dtype, device="meta") for k, p in module.named_parameters()}
-        with torch.no_grad(), _reparametrize_module(module, params), counter():
+        with torch.no_grad(), reparametrize_module(module, params), counter():
             module.forward(*_meta_copy(args), **_meta_copy(kwargs))  # forward itself: no hooks again
 
     def post(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:

@@ -6,35 +6,50 @@ convolution, matrix products and attention are counted as MACs. Everything else 
 separately as "other ops", one operation per element touched, with the per-element costs in
 ``OTHER_OP_COST`` below.
 
-Every operator that runs is one of three kinds: *counted* (a formula here, or one registered with
-:func:`register_op_cost`), *free* (``FREE_OPS``: views and metadata, copies and indexing, padding,
-factories and random fills — data movement, no arithmetic) or *uncounted* (no formula: reports name
-them with their call counts, never a silent zero).
+Every operator that runs is one of three kinds: *counted* (a formula here, one a call passes as
+``op_costs=``, or one registered with :func:`register_op_cost`), *free* (``FREE_OPS``: views and
+metadata, copies and indexing, padding, factories and random fills — data movement, no arithmetic) or
+*uncounted* (no formula: reports name them with their call counts, never a silent zero).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import threading
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from math import prod
 from typing import Any
 
 import torch
 
+from archinspect.core.categories import CostCategory
+from archinspect.core.compat import OpOverloadPacket
 from archinspect.core.tensors import first_tensor, named_args
-from archinspect.errors import typed_errors
+from archinspect.errors import ArgumentTypeError, ArgumentValueError, typed_errors
+
+C = CostCategory
 
 aten = torch.ops.aten
 
 
 @dataclass(frozen=True)
 class OpCost:
-    """The cost of one operator call: MACs (conv/matmul/attention) and other arithmetic ops."""
+    """The cost of one operator call: MACs (conv/matmul/attention) and other arithmetic ops.
 
-    op: str  # short ATen name, e.g. "convolution", "addmm", "native_batch_norm"
-    category: str  # "conv", "matmul", "attention", "norm", "pool", "activation", "elementwise", ...
+    A cost formula may return one: ``OpCost(category=CostCategory.MATMUL, macs=n)``; ``op`` left empty is
+    filled with the operator's name. ``category`` is a :class:`CostCategory` (or its string, checked).
+    """
+
+    op: str = ""  # short ATen name, e.g. "convolution", "addmm", "native_batch_norm"
+    category: CostCategory = CostCategory.CUSTOM
     macs: int = 0
     other: int = 0
+
+    def __post_init__(self) -> None:
+        if type(self.category) is not CostCategory:
+            object.__setattr__(self, "category", CostCategory.check(self.category))
 
 
 def _shape(t: Any) -> tuple[int, ...]:
@@ -97,17 +112,17 @@ def _numel(t: Any) -> int:
     return t.numel() if isinstance(t, torch.Tensor) else 0
 
 
-_MATMUL_OPS: dict[Any, tuple[str, Callable[[Sequence[Any], Any], int]]] = {
-    aten.mm: ("matmul", lambda a, o: _mm_macs(a[0], a[1])),
-    aten.addmm: ("matmul", lambda a, o: _mm_macs(a[1], a[2])),
-    aten.bmm: ("matmul", lambda a, o: _bmm_macs(a[0], a[1])),
-    aten.baddbmm: ("matmul", lambda a, o: _bmm_macs(a[1], a[2])),
-    aten.addbmm: ("matmul", lambda a, o: _bmm_macs(a[1], a[2])),  # the bmm, summed over the batch
-    aten.mv: ("matmul", lambda a, o: prod(_shape(a[0]))),
-    aten.addmv: ("matmul", lambda a, o: prod(_shape(a[1]))),
-    aten.dot: ("matmul", lambda a, o: _numel(a[0])),
-    aten.convolution: ("conv", _conv_macs),
-    aten._convolution: ("conv", _conv_macs),
+_MATMUL_OPS: dict[Any, tuple[CostCategory, Callable[[Sequence[Any], Any], int]]] = {
+    aten.mm: (C.MATMUL, lambda a, o: _mm_macs(a[0], a[1])),
+    aten.addmm: (C.MATMUL, lambda a, o: _mm_macs(a[1], a[2])),
+    aten.bmm: (C.MATMUL, lambda a, o: _bmm_macs(a[0], a[1])),
+    aten.baddbmm: (C.MATMUL, lambda a, o: _bmm_macs(a[1], a[2])),
+    aten.addbmm: (C.MATMUL, lambda a, o: _bmm_macs(a[1], a[2])),  # the bmm, summed over the batch
+    aten.mv: (C.MATMUL, lambda a, o: prod(_shape(a[0]))),
+    aten.addmv: (C.MATMUL, lambda a, o: prod(_shape(a[1]))),
+    aten.dot: (C.MATMUL, lambda a, o: _numel(a[0])),
+    aten.convolution: (C.CONV, _conv_macs),
+    aten._convolution: (C.CONV, _conv_macs),
 }
 
 _ATTENTION_OPS = [
@@ -165,186 +180,186 @@ _FUSED_BLOCKS = {
 }
 
 # Other ops: (category, cost per element, which elements: "out" or "in").
-OTHER_OP_COST: dict[str, tuple[str, int, str]] = {
+OTHER_OP_COST: dict[str, tuple[CostCategory, int, str]] = {
     # normalisation: per input element; eval BatchNorm is a scale and a shift (2), see _norm_cost
-    "native_batch_norm": ("norm", 2, "in"),
-    "_native_batch_norm_legit": ("norm", 2, "in"),
-    "_native_batch_norm_legit_no_training": ("norm", 2, "in"),
-    "_native_batch_norm_legit_functional": ("norm", 2, "in"),
-    "cudnn_batch_norm": ("norm", 2, "in"),
-    "miopen_batch_norm": ("norm", 2, "in"),
-    "native_layer_norm": ("norm", 5, "in"),
-    "native_group_norm": ("norm", 5, "in"),
+    "native_batch_norm": (C.NORM, 2, "in"),
+    "_native_batch_norm_legit": (C.NORM, 2, "in"),
+    "_native_batch_norm_legit_no_training": (C.NORM, 2, "in"),
+    "_native_batch_norm_legit_functional": (C.NORM, 2, "in"),
+    "cudnn_batch_norm": (C.NORM, 2, "in"),
+    "miopen_batch_norm": (C.NORM, 2, "in"),
+    "native_layer_norm": (C.NORM, 5, "in"),
+    "native_group_norm": (C.NORM, 5, "in"),
     # pooling: adaptive pools read each input element once; windowed pools are costed in _pool_cost
-    "_adaptive_avg_pool2d": ("pool", 1, "in"),
-    "_adaptive_avg_pool3d": ("pool", 1, "in"),
-    "adaptive_avg_pool1d": ("pool", 1, "in"),
-    "adaptive_max_pool2d": ("pool", 1, "in"),
-    "adaptive_max_pool3d": ("pool", 1, "in"),
-    "adaptive_max_pool1d": ("pool", 1, "in"),
+    "_adaptive_avg_pool2d": (C.POOL, 1, "in"),
+    "_adaptive_avg_pool3d": (C.POOL, 1, "in"),
+    "adaptive_avg_pool1d": (C.POOL, 1, "in"),
+    "adaptive_max_pool2d": (C.POOL, 1, "in"),
+    "adaptive_max_pool3d": (C.POOL, 1, "in"),
+    "adaptive_max_pool1d": (C.POOL, 1, "in"),
     # activations: one op per output element
-    "relu": ("activation", 1, "out"),
-    "relu_": ("activation", 1, "out"),
-    "threshold": ("activation", 1, "out"),
-    "sigmoid": ("activation", 1, "out"),
-    "sigmoid_": ("activation", 1, "out"),
-    "tanh": ("activation", 1, "out"),
-    "gelu": ("activation", 1, "out"),
-    "silu": ("activation", 1, "out"),
-    "silu_": ("activation", 1, "out"),
-    "hardtanh": ("activation", 1, "out"),
-    "hardtanh_": ("activation", 1, "out"),
-    "hardswish": ("activation", 1, "out"),
-    "hardsigmoid": ("activation", 1, "out"),
-    "leaky_relu": ("activation", 1, "out"),
-    "leaky_relu_": ("activation", 1, "out"),
-    "elu": ("activation", 1, "out"),
-    "clamp": ("activation", 1, "out"),
-    "clamp_min": ("activation", 1, "out"),
-    "clamp_min_": ("activation", 1, "out"),
-    "clamp_": ("activation", 1, "out"),
-    "clamp_max": ("activation", 1, "out"),
-    "clamp_max_": ("activation", 1, "out"),
-    "tanh_": ("activation", 1, "out"),
-    "gelu_": ("activation", 1, "out"),
-    "hardswish_": ("activation", 1, "out"),
-    "hardsigmoid_": ("activation", 1, "out"),
-    "elu_": ("activation", 1, "out"),
-    "mish": ("activation", 1, "out"),
-    "mish_": ("activation", 1, "out"),
-    "softplus": ("activation", 1, "out"),
-    "log_sigmoid_forward": ("activation", 1, "out"),
-    "_prelu_kernel": ("activation", 1, "out"),
-    "glu": ("activation", 1, "out"),
+    "relu": (C.ACTIVATION, 1, "out"),
+    "relu_": (C.ACTIVATION, 1, "out"),
+    "threshold": (C.ACTIVATION, 1, "out"),
+    "sigmoid": (C.ACTIVATION, 1, "out"),
+    "sigmoid_": (C.ACTIVATION, 1, "out"),
+    "tanh": (C.ACTIVATION, 1, "out"),
+    "gelu": (C.ACTIVATION, 1, "out"),
+    "silu": (C.ACTIVATION, 1, "out"),
+    "silu_": (C.ACTIVATION, 1, "out"),
+    "hardtanh": (C.ACTIVATION, 1, "out"),
+    "hardtanh_": (C.ACTIVATION, 1, "out"),
+    "hardswish": (C.ACTIVATION, 1, "out"),
+    "hardsigmoid": (C.ACTIVATION, 1, "out"),
+    "leaky_relu": (C.ACTIVATION, 1, "out"),
+    "leaky_relu_": (C.ACTIVATION, 1, "out"),
+    "elu": (C.ACTIVATION, 1, "out"),
+    "clamp": (C.ACTIVATION, 1, "out"),
+    "clamp_min": (C.ACTIVATION, 1, "out"),
+    "clamp_min_": (C.ACTIVATION, 1, "out"),
+    "clamp_": (C.ACTIVATION, 1, "out"),
+    "clamp_max": (C.ACTIVATION, 1, "out"),
+    "clamp_max_": (C.ACTIVATION, 1, "out"),
+    "tanh_": (C.ACTIVATION, 1, "out"),
+    "gelu_": (C.ACTIVATION, 1, "out"),
+    "hardswish_": (C.ACTIVATION, 1, "out"),
+    "hardsigmoid_": (C.ACTIVATION, 1, "out"),
+    "elu_": (C.ACTIVATION, 1, "out"),
+    "mish": (C.ACTIVATION, 1, "out"),
+    "mish_": (C.ACTIVATION, 1, "out"),
+    "softplus": (C.ACTIVATION, 1, "out"),
+    "log_sigmoid_forward": (C.ACTIVATION, 1, "out"),
+    "_prelu_kernel": (C.ACTIVATION, 1, "out"),
+    "glu": (C.ACTIVATION, 1, "out"),
     # elementwise arithmetic: one op per output element
-    "add": ("elementwise", 1, "out"),
-    "add_": ("elementwise", 1, "out"),
-    "sub": ("elementwise", 1, "out"),
-    "sub_": ("elementwise", 1, "out"),
-    "mul": ("elementwise", 1, "out"),
-    "mul_": ("elementwise", 1, "out"),
-    "div": ("elementwise", 1, "out"),
-    "div_": ("elementwise", 1, "out"),
-    "rsub": ("elementwise", 1, "out"),
-    "neg": ("elementwise", 1, "out"),
-    "exp": ("elementwise", 1, "out"),
-    "sqrt": ("elementwise", 1, "out"),
-    "rsqrt": ("elementwise", 1, "out"),
-    "pow": ("elementwise", 1, "out"),
-    "addcmul": ("elementwise", 2, "out"),
-    "addcdiv": ("elementwise", 2, "out"),
-    "lerp": ("elementwise", 2, "out"),
-    "exp_": ("elementwise", 1, "out"),
-    "sqrt_": ("elementwise", 1, "out"),
-    "rsqrt_": ("elementwise", 1, "out"),
-    "neg_": ("elementwise", 1, "out"),
-    "pow_": ("elementwise", 1, "out"),
-    "abs": ("elementwise", 1, "out"),
-    "log": ("elementwise", 1, "out"),
-    "erf": ("elementwise", 1, "out"),
-    "reciprocal": ("elementwise", 1, "out"),
-    "square": ("elementwise", 1, "out"),
-    "maximum": ("elementwise", 1, "out"),
-    "minimum": ("elementwise", 1, "out"),
-    "sin": ("elementwise", 1, "out"),
-    "cos": ("elementwise", 1, "out"),
-    "tan": ("elementwise", 1, "out"),
-    "atan": ("elementwise", 1, "out"),
-    "atan2": ("elementwise", 1, "out"),
-    "sinh": ("elementwise", 1, "out"),
-    "cosh": ("elementwise", 1, "out"),
-    "log1p": ("elementwise", 1, "out"),
-    "expm1": ("elementwise", 1, "out"),
-    "log2": ("elementwise", 1, "out"),
-    "log10": ("elementwise", 1, "out"),
-    "exp2": ("elementwise", 1, "out"),
-    "sign": ("elementwise", 1, "out"),
-    "sgn": ("elementwise", 1, "out"),
-    "floor": ("elementwise", 1, "out"),
-    "ceil": ("elementwise", 1, "out"),
-    "round": ("elementwise", 1, "out"),
-    "trunc": ("elementwise", 1, "out"),
-    "frac": ("elementwise", 1, "out"),
-    "remainder": ("elementwise", 1, "out"),
-    "fmod": ("elementwise", 1, "out"),
-    "floor_divide": ("elementwise", 1, "out"),
-    "xlogy": ("elementwise", 2, "out"),
-    "logaddexp": ("elementwise", 4, "out"),  # max, |a - b|, exp, log1p (+ add): as torch computes it
-    "logaddexp2": ("elementwise", 4, "out"),
-    "hypot": ("elementwise", 3, "out"),
-    "eq": ("elementwise", 1, "out"),
-    "ne": ("elementwise", 1, "out"),
-    "lt": ("elementwise", 1, "out"),
-    "le": ("elementwise", 1, "out"),
-    "gt": ("elementwise", 1, "out"),
-    "ge": ("elementwise", 1, "out"),
-    "logical_and": ("elementwise", 1, "out"),
-    "logical_or": ("elementwise", 1, "out"),
-    "logical_not": ("elementwise", 1, "out"),
-    "logical_xor": ("elementwise", 1, "out"),
-    "bitwise_and": ("elementwise", 1, "out"),
-    "bitwise_or": ("elementwise", 1, "out"),
-    "bitwise_not": ("elementwise", 1, "out"),
-    "bitwise_xor": ("elementwise", 1, "out"),
-    "isnan": ("elementwise", 1, "out"),
-    "native_dropout": ("elementwise", 2, "in"),  # a mask draw and a scaled multiply (train mode)
-    "softshrink": ("activation", 1, "out"),
-    "hardshrink": ("activation", 1, "out"),
-    "celu": ("activation", 1, "out"),
-    "selu": ("activation", 1, "out"),
-    "rrelu_with_noise": ("activation", 1, "out"),
-    "logit": ("activation", 1, "out"),
+    "add": (C.ELEMENTWISE, 1, "out"),
+    "add_": (C.ELEMENTWISE, 1, "out"),
+    "sub": (C.ELEMENTWISE, 1, "out"),
+    "sub_": (C.ELEMENTWISE, 1, "out"),
+    "mul": (C.ELEMENTWISE, 1, "out"),
+    "mul_": (C.ELEMENTWISE, 1, "out"),
+    "div": (C.ELEMENTWISE, 1, "out"),
+    "div_": (C.ELEMENTWISE, 1, "out"),
+    "rsub": (C.ELEMENTWISE, 1, "out"),
+    "neg": (C.ELEMENTWISE, 1, "out"),
+    "exp": (C.ELEMENTWISE, 1, "out"),
+    "sqrt": (C.ELEMENTWISE, 1, "out"),
+    "rsqrt": (C.ELEMENTWISE, 1, "out"),
+    "pow": (C.ELEMENTWISE, 1, "out"),
+    "addcmul": (C.ELEMENTWISE, 2, "out"),
+    "addcdiv": (C.ELEMENTWISE, 2, "out"),
+    "lerp": (C.ELEMENTWISE, 2, "out"),
+    "exp_": (C.ELEMENTWISE, 1, "out"),
+    "sqrt_": (C.ELEMENTWISE, 1, "out"),
+    "rsqrt_": (C.ELEMENTWISE, 1, "out"),
+    "neg_": (C.ELEMENTWISE, 1, "out"),
+    "pow_": (C.ELEMENTWISE, 1, "out"),
+    "abs": (C.ELEMENTWISE, 1, "out"),
+    "log": (C.ELEMENTWISE, 1, "out"),
+    "erf": (C.ELEMENTWISE, 1, "out"),
+    "reciprocal": (C.ELEMENTWISE, 1, "out"),
+    "square": (C.ELEMENTWISE, 1, "out"),
+    "maximum": (C.ELEMENTWISE, 1, "out"),
+    "minimum": (C.ELEMENTWISE, 1, "out"),
+    "sin": (C.ELEMENTWISE, 1, "out"),
+    "cos": (C.ELEMENTWISE, 1, "out"),
+    "tan": (C.ELEMENTWISE, 1, "out"),
+    "atan": (C.ELEMENTWISE, 1, "out"),
+    "atan2": (C.ELEMENTWISE, 1, "out"),
+    "sinh": (C.ELEMENTWISE, 1, "out"),
+    "cosh": (C.ELEMENTWISE, 1, "out"),
+    "log1p": (C.ELEMENTWISE, 1, "out"),
+    "expm1": (C.ELEMENTWISE, 1, "out"),
+    "log2": (C.ELEMENTWISE, 1, "out"),
+    "log10": (C.ELEMENTWISE, 1, "out"),
+    "exp2": (C.ELEMENTWISE, 1, "out"),
+    "sign": (C.ELEMENTWISE, 1, "out"),
+    "sgn": (C.ELEMENTWISE, 1, "out"),
+    "floor": (C.ELEMENTWISE, 1, "out"),
+    "ceil": (C.ELEMENTWISE, 1, "out"),
+    "round": (C.ELEMENTWISE, 1, "out"),
+    "trunc": (C.ELEMENTWISE, 1, "out"),
+    "frac": (C.ELEMENTWISE, 1, "out"),
+    "remainder": (C.ELEMENTWISE, 1, "out"),
+    "fmod": (C.ELEMENTWISE, 1, "out"),
+    "floor_divide": (C.ELEMENTWISE, 1, "out"),
+    "xlogy": (C.ELEMENTWISE, 2, "out"),
+    "logaddexp": (C.ELEMENTWISE, 4, "out"),  # max, |a - b|, exp, log1p (+ add): as torch computes it
+    "logaddexp2": (C.ELEMENTWISE, 4, "out"),
+    "hypot": (C.ELEMENTWISE, 3, "out"),
+    "eq": (C.ELEMENTWISE, 1, "out"),
+    "ne": (C.ELEMENTWISE, 1, "out"),
+    "lt": (C.ELEMENTWISE, 1, "out"),
+    "le": (C.ELEMENTWISE, 1, "out"),
+    "gt": (C.ELEMENTWISE, 1, "out"),
+    "ge": (C.ELEMENTWISE, 1, "out"),
+    "logical_and": (C.ELEMENTWISE, 1, "out"),
+    "logical_or": (C.ELEMENTWISE, 1, "out"),
+    "logical_not": (C.ELEMENTWISE, 1, "out"),
+    "logical_xor": (C.ELEMENTWISE, 1, "out"),
+    "bitwise_and": (C.ELEMENTWISE, 1, "out"),
+    "bitwise_or": (C.ELEMENTWISE, 1, "out"),
+    "bitwise_not": (C.ELEMENTWISE, 1, "out"),
+    "bitwise_xor": (C.ELEMENTWISE, 1, "out"),
+    "isnan": (C.ELEMENTWISE, 1, "out"),
+    "native_dropout": (C.ELEMENTWISE, 2, "in"),  # a mask draw and a scaled multiply (train mode)
+    "softshrink": (C.ACTIVATION, 1, "out"),
+    "hardshrink": (C.ACTIVATION, 1, "out"),
+    "celu": (C.ACTIVATION, 1, "out"),
+    "selu": (C.ACTIVATION, 1, "out"),
+    "rrelu_with_noise": (C.ACTIVATION, 1, "out"),
+    "logit": (C.ACTIVATION, 1, "out"),
     # cumulative (scan) ops: one op per element; logcumsumexp as logaddexp per element
-    "cumsum": ("scan", 1, "out"),
-    "cumsum_": ("scan", 1, "out"),
-    "cumprod": ("scan", 1, "out"),
-    "cummax": ("scan", 1, "in"),
-    "cummin": ("scan", 1, "in"),
-    "logcumsumexp": ("scan", 4, "out"),
+    "cumsum": (C.SCAN, 1, "out"),
+    "cumsum_": (C.SCAN, 1, "out"),
+    "cumprod": (C.SCAN, 1, "out"),
+    "cummax": (C.SCAN, 1, "in"),
+    "cummin": (C.SCAN, 1, "in"),
+    "logcumsumexp": (C.SCAN, 4, "out"),
     # softmax: max, subtract, exp, sum, divide
-    "_softmax": ("softmax", 5, "in"),
-    "_safe_softmax": ("softmax", 5, "in"),
-    "_log_softmax": ("softmax", 5, "in"),
+    "_softmax": (C.SOFTMAX, 5, "in"),
+    "_safe_softmax": (C.SOFTMAX, 5, "in"),
+    "_log_softmax": (C.SOFTMAX, 5, "in"),
     # reductions: one op per input element
-    "mean": ("reduction", 1, "in"),
-    "sum": ("reduction", 1, "in"),
-    "amax": ("reduction", 1, "in"),
-    "max": ("reduction", 1, "in"),
-    "var": ("reduction", 2, "in"),
-    "std": ("reduction", 2, "in"),
-    "var_mean": ("reduction", 2, "in"),
-    "logsumexp": ("reduction", 3, "in"),
-    "prod": ("reduction", 1, "in"),
-    "min": ("reduction", 1, "in"),
-    "amin": ("reduction", 1, "in"),
-    "aminmax": ("reduction", 2, "in"),
-    "argmax": ("reduction", 1, "in"),
-    "argmin": ("reduction", 1, "in"),
-    "any": ("reduction", 1, "in"),
-    "all": ("reduction", 1, "in"),
-    "std_mean": ("reduction", 2, "in"),
-    "norm": ("reduction", 2, "in"),
-    "nansum": ("reduction", 1, "in"),
-    "_fused_rms_norm": ("norm", 4, "in"),
-    "mse_loss": ("reduction", 3, "in"),
-    "nll_loss_forward": ("reduction", 1, "out"),
-    "nll_loss2d_forward": ("reduction", 1, "out"),
-    "grid_sampler_2d": ("upsample", 4, "out"),
-    "grid_sampler_3d": ("upsample", 8, "out"),
-    "linalg_vector_norm": ("reduction", 2, "in"),
+    "mean": (C.REDUCTION, 1, "in"),
+    "sum": (C.REDUCTION, 1, "in"),
+    "amax": (C.REDUCTION, 1, "in"),
+    "max": (C.REDUCTION, 1, "in"),
+    "var": (C.REDUCTION, 2, "in"),
+    "std": (C.REDUCTION, 2, "in"),
+    "var_mean": (C.REDUCTION, 2, "in"),
+    "logsumexp": (C.REDUCTION, 3, "in"),
+    "prod": (C.REDUCTION, 1, "in"),
+    "min": (C.REDUCTION, 1, "in"),
+    "amin": (C.REDUCTION, 1, "in"),
+    "aminmax": (C.REDUCTION, 2, "in"),
+    "argmax": (C.REDUCTION, 1, "in"),
+    "argmin": (C.REDUCTION, 1, "in"),
+    "any": (C.REDUCTION, 1, "in"),
+    "all": (C.REDUCTION, 1, "in"),
+    "std_mean": (C.REDUCTION, 2, "in"),
+    "norm": (C.REDUCTION, 2, "in"),
+    "nansum": (C.REDUCTION, 1, "in"),
+    "_fused_rms_norm": (C.NORM, 4, "in"),
+    "mse_loss": (C.REDUCTION, 3, "in"),
+    "nll_loss_forward": (C.REDUCTION, 1, "out"),
+    "nll_loss2d_forward": (C.REDUCTION, 1, "out"),
+    "grid_sampler_2d": (C.UPSAMPLE, 4, "out"),
+    "grid_sampler_3d": (C.UPSAMPLE, 8, "out"),
+    "linalg_vector_norm": (C.REDUCTION, 2, "in"),
     # upsampling (as fvcore): nearest copies, bilinear interpolates from 4 neighbours
-    "upsample_nearest1d": ("upsample", 1, "out"),
-    "upsample_nearest2d": ("upsample", 1, "out"),
-    "upsample_nearest3d": ("upsample", 1, "out"),
-    "upsample_bilinear2d": ("upsample", 4, "out"),
-    "_upsample_bilinear2d_aa": ("upsample", 4, "out"),
-    "upsample_bicubic2d": ("upsample", 16, "out"),
-    "_upsample_bicubic2d_aa": ("upsample", 16, "out"),
-    "_upsample_nearest_exact1d": ("upsample", 1, "out"),
-    "_upsample_nearest_exact2d": ("upsample", 1, "out"),
-    "_upsample_nearest_exact3d": ("upsample", 1, "out"),
-    "upsample_linear1d": ("upsample", 2, "out"),
-    "upsample_trilinear3d": ("upsample", 8, "out"),
+    "upsample_nearest1d": (C.UPSAMPLE, 1, "out"),
+    "upsample_nearest2d": (C.UPSAMPLE, 1, "out"),
+    "upsample_nearest3d": (C.UPSAMPLE, 1, "out"),
+    "upsample_bilinear2d": (C.UPSAMPLE, 4, "out"),
+    "_upsample_bilinear2d_aa": (C.UPSAMPLE, 4, "out"),
+    "upsample_bicubic2d": (C.UPSAMPLE, 16, "out"),
+    "_upsample_bicubic2d_aa": (C.UPSAMPLE, 16, "out"),
+    "_upsample_nearest_exact1d": (C.UPSAMPLE, 1, "out"),
+    "_upsample_nearest_exact2d": (C.UPSAMPLE, 1, "out"),
+    "_upsample_nearest_exact3d": (C.UPSAMPLE, 1, "out"),
+    "upsample_linear1d": (C.UPSAMPLE, 2, "out"),
+    "upsample_trilinear3d": (C.UPSAMPLE, 8, "out"),
 }
 
 # Kernels that are the same operation as a public name a reader knows; tallied under that name.
@@ -409,39 +424,139 @@ FREE_OPS: dict[str, tuple[str, ...]] = {
 }
 FREE_KIND: dict[str, str] = {name: kind for kind, names in FREE_OPS.items() for name in names}
 
-# Formulas registered from outside (register_op_cost): overload packet -> (category, formula)
-_REGISTERED: dict[Any, tuple[str, Callable[..., Any]]] = {}
+# A cost formula: fn(args, kwargs, out) -> OpCost | (macs, other_ops) | macs
+Formula = Callable[[Sequence[Any], dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True)
+class _UserFormula:
+    fn: Formula
+    category: CostCategory  # for an answer given as numbers
+
+    def cost(self, packet: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost:
+        answer = self.fn(args, kwargs, out)
+        if isinstance(answer, OpCost):
+            category, macs, other = answer.category, answer.macs, answer.other
+        elif isinstance(answer, tuple) and len(answer) == 2:
+            category, (macs, other) = self.category, answer
+        elif isinstance(answer, int | float) and not isinstance(answer, bool):
+            category, macs, other = self.category, answer, 0
+        else:
+            raise ArgumentTypeError(
+                f"the cost formula for {packet} returned {answer!r}; expected an OpCost, (macs, other_ops) or a number"
+            )
+        if macs and not category.is_mac:  # MACs only in conv, matmul and attention; elsewhere they are other ops
+            macs, other = 0, other + macs
+        return OpCost(packet.__name__, category, macs=int(macs), other=int(other))
+
+
+# Formulas registered from outside (register_op_cost), for every later pass: overload packet -> formula
+_REGISTERED: dict[Any, _UserFormula] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def op_packet(op: Any, what: str) -> Any:
+    """``torch.ops.aten.cumsum``, any overload of it, or its name ``'aten.cumsum'`` / ``'aten::cumsum'`` as the
+    overload packet that formulas are keyed by; an error naming ``what`` for anything else."""
+    found = op
+    if isinstance(op, str):
+        parts = op.replace("::", ".").split(".")
+        found = None
+        if len(parts) in (2, 3) and all(parts):
+            with contextlib.suppress(AttributeError, RuntimeError):
+                found = getattr(getattr(torch.ops, parts[0]), parts[1])
+                found = getattr(found, parts[2]) if len(parts) == 3 else found
+    packet = getattr(found, "overloadpacket", found)
+    if not isinstance(packet, OpOverloadPacket):
+        raise ArgumentTypeError(f"{what}: {op!r} is not an operator (e.g. torch.ops.aten.cumsum or 'aten.cumsum')")
+    return packet
+
+
+def builtin_category(packet: Any) -> CostCategory | None:
+    """The category of the built-in formula for ``packet``; None when it has none (free ops: none either)."""
+    if packet in _ATTENTION or packet in _FUSED_BLOCKS:
+        return CostCategory.ATTENTION
+    if packet in _MATMUL_OPS:
+        return _MATMUL_OPS[packet][0]
+    name = packet.__name__
+    if name in _WINDOW_POOLS:
+        return CostCategory.POOL
+    spec = OTHER_OP_COST.get(name)
+    return spec[0] if spec else None
+
+
+def _has_builtin_rule(packet: Any) -> bool:
+    """Whether archinspect already says what ``packet`` costs: a formula, or free by the convention."""
+    return builtin_category(packet) is not None or packet.__name__ in FREE_KIND
+
+
+def check_op_costs(op_costs: Mapping[Any, Formula] | None, what: str = "op_costs") -> dict[Any, _UserFormula]:
+    """Per-call formulas (``op_costs={"aten.lgamma": fn}``) checked and keyed by overload packet.
+
+    A formula answering with numbers keeps the operator's built-in category (``custom`` for one without).
+    """
+    if not op_costs:
+        return {}
+    if not isinstance(op_costs, Mapping):
+        raise ArgumentTypeError(
+            f"{what} must map operators to formulas (e.g. {{'aten.lgamma': fn}}), got {type(op_costs).__name__}"
+        )
+    checked = {}
+    for op, fn in op_costs.items():
+        packet = op_packet(op, what)
+        if not callable(fn):
+            raise ArgumentTypeError(f"{what}[{op!r}] must be a formula fn(args, kwargs, out), got {fn!r}")
+        checked[packet] = _UserFormula(fn, builtin_category(packet) or CostCategory.CUSTOM)
+    return checked
+
+
+def formulas(op_costs: Mapping[Any, Formula] | None = None) -> dict[Any, _UserFormula]:
+    """The formulas one pass applies before the built-in ones: the registry as it is now, ``op_costs`` over it."""
+    with _REGISTRY_LOCK:
+        registered = dict(_REGISTERED)
+    return {**registered, **check_op_costs(op_costs)} if op_costs else registered
 
 
 @typed_errors
-def register_op_cost(op: Any, fn: Callable[..., Any], *, category: str = "custom") -> None:
-    """Register the cost of an ATen operator the counter does not know, for every later pass.
+def register_op_cost(
+    op: Any,
+    fn: Formula | None,
+    *,
+    category: CostCategory | str | None = None,
+    replace: bool = False,
+) -> None:
+    """Register the cost of an ATen operator for every later pass in this process.
 
-    ``op``: ``torch.ops.aten.foo`` (or a custom op: ``torch.ops.mylib.bar``), any overload of it.
-    ``fn(args, kwargs, out)`` gets the call's arguments and output (meta tensors on the meta device: use
-    shapes, never values) and returns ``(macs, other_ops)`` — MACs for a matmul-like product, other ops
-    for everything else. ``category`` is how per-operator tables group it; ``conv``, ``matmul`` and
-    ``attention`` make its MACs count as MACs (the footer's MACs and FLOPs), others only as other ops.
-    A registered formula replaces the built-in one for that operator. ``fn=None`` removes a registration.
+    ``op``: ``torch.ops.aten.foo`` (or a custom op: ``torch.ops.mylib.bar``), any overload of it, or its name
+    ``"aten.foo"``. ``fn(args, kwargs, out)`` gets the call's arguments and output (meta tensors on the meta
+    device: use shapes, never values) and returns ``(macs, other_ops)``, a number of MACs, or an
+    :class:`OpCost`. ``category`` (a :class:`CostCategory`; default: the operator's built-in one, else
+    ``custom``) is how per-operator tables group it; only ``conv``, ``matmul`` and ``attention`` count MACs as
+    MACs, in any other category they are added to other ops.
+
+    An operator archinspect already has a rule for (a formula, or free by the convention) is refused unless
+    ``replace=True``; replacing your own earlier registration warns unless ``replace=True``. ``fn=None``
+    removes a registration. For one call only, pass ``op_costs={op: fn}`` to ``inspect``/``count_flops``.
     """
-    packet = getattr(op, "overloadpacket", op)
-    if not isinstance(packet, torch._ops.OpOverloadPacket):
-        raise TypeError(f"register_op_cost: {op!r} is not an operator (e.g. torch.ops.aten.cumsum)")
+    packet = op_packet(op, "register_op_cost")
     if fn is None:
-        _REGISTERED.pop(packet, None)
+        with _REGISTRY_LOCK:
+            _REGISTERED.pop(packet, None)
         return
     if not callable(fn):
-        raise TypeError(f"register_op_cost: the formula for {packet.__name__} must be callable, got {fn!r}")
-    _REGISTERED[packet] = (category, fn)
-
-
-def _registered_cost(packet: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost:
-    category, fn = _REGISTERED[packet]
-    answer = fn(args, kwargs, out)
-    macs, other = answer if isinstance(answer, tuple) else (answer, 0)
-    if category not in ("conv", "matmul", "attention") and macs:
-        macs, other = 0, other + macs
-    return OpCost(packet.__name__, category, macs=int(macs), other=int(other))
+        raise ArgumentTypeError(f"register_op_cost: the formula for {packet} must be callable, got {fn!r}")
+    chosen = CostCategory.check(category, "category") if category is not None else None
+    formula = _UserFormula(fn, chosen or builtin_category(packet) or CostCategory.CUSTOM)
+    with _REGISTRY_LOCK:
+        if packet in _REGISTERED:
+            if not replace:
+                warnings.warn(f"register_op_cost: replacing your earlier formula for {packet}", stacklevel=3)
+        elif _has_builtin_rule(packet) and not replace:
+            raise ArgumentValueError(
+                f"register_op_cost: {packet} already has a built-in rule; pass replace=True to replace it "
+                "for every later pass, or op_costs={...} to inspect/count_flops for one call"
+            )
+        _REGISTERED[packet] = formula
 
 
 def classify(func: Any) -> tuple[str, str]:
@@ -451,31 +566,36 @@ def classify(func: Any) -> tuple[str, str]:
     return name, (f"free: {kind}" if kind else "uncounted")
 
 
-def op_cost(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> OpCost | None:
-    """The cost of one ATen call, or None when the counter has no formula (free or uncounted: see classify)."""
+def op_cost(
+    func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, custom: Mapping[Any, _UserFormula] | None = None
+) -> OpCost | None:
+    """The cost of one ATen call, or None when the counter has no formula (free or uncounted: see classify).
+
+    ``custom``: formulas applied before the built-in ones (:func:`formulas`); None: the registry as it is."""
     packet = func.overloadpacket
-    if _REGISTERED and packet in _REGISTERED:
-        return _registered_cost(packet, args, kwargs, out)
+    custom = _REGISTERED if custom is None else custom
+    if custom and packet in custom:
+        return custom[packet].cost(packet, args, kwargs, out)
     if packet in _ATTENTION:
         macs, other = _attention_cost(func, args, kwargs)
-        return OpCost(packet.__name__, "attention", macs=macs, other=other)
+        return OpCost(packet.__name__, C.ATTENTION, macs=macs, other=other)
     if packet in _FUSED_BLOCKS:
         macs, other = _fused_block_cost(func, args, kwargs)
-        return OpCost(packet.__name__, "attention", macs=macs, other=other)
+        return OpCost(packet.__name__, C.ATTENTION, macs=macs, other=other)
     if packet in _MATMUL_OPS:
         category, fn = _MATMUL_OPS[packet]
         return OpCost(packet.__name__, category, macs=int(fn(args, first_tensor(out))))
     name = packet.__name__
     if name in _WINDOW_POOLS:
-        return OpCost(name, "pool", other=_window_pool_cost(name, args, out))
+        return OpCost(name, C.POOL, other=_window_pool_cost(name, args, out))
     if name == "mean" and _is_global_average_pool(args, kwargs):
         # adaptive_avg_pool{2,3}d to 1×1 is lowered to mean over the trailing dims before dispatch
-        return OpCost(f"adaptive_avg_pool{len(args[1])}d", "pool", other=_numel(args[0]))
+        return OpCost(f"adaptive_avg_pool{len(args[1])}d", C.POOL, other=_numel(args[0]))
     spec = OTHER_OP_COST.get(name)
     if spec is None:
         return None
     category, per_elem, which = spec
-    if category == "norm" and "batch_norm" in name:
+    if category is C.NORM and "batch_norm" in name:
         per_elem = _batch_norm_cost(name, args)
     base = args[0] if which == "in" and args else first_tensor(out)
     # in-place variants (relu_, add_) are tallied with their out-of-place op

@@ -8,17 +8,18 @@ to a callback, which the engine attributes to the module running it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from torch.utils._python_dispatch import TorchDispatchMode
-
-from archinspect.core.costs import OpCost, classify, op_cost, register_op_cost
+from archinspect.core.categories import CostCategory
+from archinspect.core.compat import DispatchMode
+from archinspect.core.costs import Formula, OpCost, classify, formulas, op_cost, register_op_cost
 from archinspect.core.fastmeta import fast_meta
 
-__all__ = ["OpCost", "OpCounter", "register_op_cost"]
+__all__ = ["CostCategory", "OpCost", "OpCounter", "register_op_cost"]
 
 
-class OpCounter(TorchDispatchMode):
+class OpCounter(DispatchMode):
     """Calls ``on_op(cost)`` for every operator that does arithmetic, as it runs.
 
     ``observers``: further callables given ``(func, args, kwargs, out)`` for *every* operator once its
@@ -26,22 +27,20 @@ class OpCounter(TorchDispatchMode):
     tracker.
     """
 
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        # torch wraps a mode's __torch_dispatch__ in dynamo.disable by default, which imports
-        # torch._dynamo (about 2 s) on the first operator. Counting never runs under torch.compile.
-        return False
-
     def __init__(
         self,
         on_op: Callable[[OpCost], None],
         observers: Sequence[Callable[..., None]] = (),
         on_uncosted: Callable[[str, str], None] | None = None,
+        op_costs: Mapping[Any, Formula] | None = None,
     ) -> None:
         """``on_op(cost)`` for every counted operator; ``observers`` see every call (func, args, kwargs, out);
         ``on_uncosted(name, kind)`` for operators without a cost (kind: ``free: view or metadata|copy|factory``
-        or ``uncounted``, see :func:`classify`)."""
+        or ``uncounted``, see :func:`classify`). ``op_costs``: formulas for this counter only (operator or
+        ``"aten.foo"`` -> ``fn(args, kwargs, out)``), over those registered with :func:`register_op_cost`
+        (taken as they are now) and before the built-in ones, as torch's ``FlopCounterMode(custom_mapping=)``."""
         super().__init__()
+        self.custom = formulas(op_costs)
         self.on_op = on_op
         self.observers = tuple(observers)
         self.on_uncosted = on_uncosted
@@ -51,7 +50,7 @@ class OpCounter(TorchDispatchMode):
         out = fast_meta(func, args, kwargs)
         if out is None:
             out = func(*args, **kwargs)
-        cost = op_cost(func, args, kwargs, out)
+        cost = op_cost(func, args, kwargs, out, self.custom)
         if cost is not None:
             self.on_op(cost)
         elif self.on_uncosted is not None:

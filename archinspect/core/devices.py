@@ -21,16 +21,18 @@ def resolve_device(name: str, *, auto: str = "meta", instead: str = "cpu or meta
         return text
     m = re.fullmatch(r"cuda(?::(\d+))?", text)
     if not m:
-        raise UsageError(f"--device {name!r} is not a device; accepted: {ACCEPTED}")
+        raise UsageError(f"device={name!r} is not a device; accepted: {ACCEPTED}", param="device")
     import torch
 
     if not torch.cuda.is_available():
         why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-        raise UsageError(f"--device {name!r}: CUDA is not available ({why}); use --device {instead}")
+        use = " or ".join(f"device={choice!r}" for choice in instead.split(" or "))
+        raise UsageError(f"device={name!r}: CUDA is not available ({why}); use {use}", param="device")
     index = int(m.group(1) or torch.cuda.current_device())
     count = torch.cuda.device_count()
     if index >= count:
-        raise UsageError(f"--device {name!r}: there are {count} CUDA devices (cuda:0 to cuda:{count - 1})")
+        message = f"device={name!r}: there are {count} CUDA devices (cuda:0 to cuda:{count - 1})"
+        raise UsageError(message, param="device")
     return f"cuda:{index}"
 
 

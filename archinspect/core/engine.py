@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from archinspect.core import adapt
+from archinspect.core.compat import UninitializedTensorMixin, disable_current_modes, own_buffers, own_parameters
 from archinspect.core.counter import OpCounter
 from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
@@ -103,6 +104,7 @@ def run_pass(
     observers: Sequence[PassObserver] = (),
     *,
     step: Step | None = None,
+    fake: Any = None,
 ) -> Report:
     """Run ``target`` once and return a :class:`Report` of every module call (own figures per record).
 
@@ -112,6 +114,10 @@ def run_pass(
     pass rerun on CPU (the model rebuilt there when ``target.cpu_model`` is given), guarded by the memory
     check. Before a pass on a real device the memory it needs is estimated and compared with what the device
     has free (:class:`~archinspect.core.guard.ResourceError` unless ``options.force``).
+
+    ``step`` runs the model (default: one forward under ``torch.no_grad()``); ``fake``: a ``FakeTensorMode``
+    under which inputs and substitutes are made (tensors of ``options.device`` that allocate nothing; the step
+    enters the mode where it needs it).
     """
     options = options or PassOptions()
     target = target.with_dtype(options.dtype_name)
@@ -122,10 +128,10 @@ def run_pass(
     device = pass_device(target, options)
     with model_lock(model):
         try:
-            return _attempt(model, target, options, device, observers, step, notes)
+            return _attempt(model, target, options, device, observers, step, notes, fake)
         except MetaKernelMissing as gap:
             if not falls_back(options, device):
-                raise ModelRunError(f"{gap} (use --device cpu)") from None
+                raise _naming_device(ModelRunError(f"{gap} (use device='cpu')")) from None
             rebuilt = target.cpu_model() if target.cpu_model is not None else None
             how = "the model rebuilt on CPU" if rebuilt is not None else "CPU"
             notes.append(f"{gap}; ran on {how} instead")
@@ -146,11 +152,13 @@ def _attempt(
     observers: Sequence[PassObserver],
     step: Step | None,
     notes: list[str],
+    fake: Any = None,
 ) -> Report:
     """One try on one device: prepare → instrument → run → assemble."""
-    if device.type != "meta" and not options.force:
+    if device.type != "meta" and fake is None and not options.force:
         check_pass_memory(target.with_model(model), options, device)
-    run = _prepare(model, target, options, device, notes)
+    with fake if fake is not None else contextlib.nullcontext():
+        run = _prepare(model, target, options, device, notes)
     try:
         with _instrumented(run, observers) as call_model:
             (step or _infer)(call_model)
@@ -208,6 +216,8 @@ def _prepare(model: nn.Module, target: Target, options: PassOptions, device: tor
         kwargs=kwargs,
         parameters=[t for t in unique if isinstance(t, nn.Parameter)],
         buffers=[t for t in unique if not isinstance(t, nn.Parameter)],
+        kept_parameters=[p for r in scripts.values() for p in r.parameters()],
+        kept_buffers=[b for r in scripts.values() for b in r.buffers()],
         notes=notes,
         swaps=swaps,
         scripts=scripts,
@@ -233,10 +243,18 @@ def _check_scripts(scripts: dict[str, nn.Module], device: torch.device) -> None:
     where = ", ".join(sorted(str(d) for d in held))
     if device.type == "meta":
         raise MetaKernelMissing(f"a TorchScript submodule keeps its own tensors (on {where})")
-    raise ModelRunError(
-        f"a TorchScript submodule keeps its own tensors on {where}; it cannot run on {device} "
-        f"(run with --device {sorted(held, key=str)[0]})"
+    raise _naming_device(
+        ModelRunError(
+            f"a TorchScript submodule keeps its own tensors on {where}; it cannot run on {device} "
+            f"(run with device='{sorted(held, key=str)[0]}')"
+        )
     )
+
+
+def _naming_device(err: ModelRunError) -> ModelRunError:
+    """``err``, whose remedy names the ``device`` argument (the command line says ``--device``)."""
+    err.mentions = ("device",)
+    return err
 
 
 def _default_device(device: torch.device) -> Any:
@@ -274,43 +292,64 @@ class _Hooks:
 def _instrumented(run: _Run, observers: Sequence[PassObserver]) -> Iterator[Callable[[], Any]]:
     """Hooks, proxies, the counter and every observer in place; yields the call that runs the model once.
     The recorder (``run.recorder``) is made once the TorchScript proxies stand in their parents' slots."""
-    model, device, options = run.model, run.device, run.options
+    model, device = run.model, run.device
     with contextlib.ExitStack() as stack:
         proxies = stack.enter_context(adapt.proxied_scripts(model, run.scripts))
         root = None
         if "" in run.scripts:  # the model itself is scripted: call it through a proxy
             root = adapt.ScriptProxy(model)
             proxies[root] = model
-        recorder = run.recorder = Recorder(model, proxies, check_dtypes=device.type == "meta")
+        recorder = run.recorder = Recorder(
+            model, proxies, check_dtypes=device.type == "meta", op_costs=run.options.op_costs
+        )
         run.records, run.stack = recorder.records, recorder.stack
         zeros = stack.enter_context(adapt.stray_tensors_on(model, device))
         if zeros:
             run.notes.append(
                 f"{zeros} plain tensor attribute(s) on meta have no values: zeros on {device} for the pass"
             )
-        hooks = _Hooks(recorder, observers)
-        skipped = set().union(*(o.skipped(model) for o in observers if o.overrides("skipped")))
-        hooked = [m for m in recorder.names if not isinstance(m, torch.jit.ScriptModule) and m not in skipped]
-        for mod in hooked if options.per_module else [root or model]:
-            stack.callback(mod.register_forward_pre_hook(hooks.pre, with_kwargs=True).remove)
-            stack.callback(mod.register_forward_hook(hooks.post, with_kwargs=True).remove)
-        if options.count and device.type != "meta":  # after the hooks: the replay is charged to the RNN's record
-            stack.enter_context(adapt.rnn_replays(model, recorder.replay_counter, recorder.mute))
-        replacing = [o.replace for o in observers if o.overrides("replace")]
-        if replacing:
-            stack.enter_context(patched_forwards(model, recorder.names, _first_answer(replacing, recorder.names)))
-        stack.enter_context(substituted(model, run.swaps))
-        stack.enter_context(training_mode(model, options.mode))
-        stack.enter_context(_default_device(device))
-        if options.count:
-            op_watchers = [o.op for o in observers if o.overrides("op")]
-            counter = OpCounter(recorder.on_op, op_watchers, on_uncosted=recorder.on_uncosted)
-            stack.enter_context(counter)
-        for observer in observers:
-            stack.enter_context(observer.running())
-        for observer in observers:
-            observer.start(run)
+        _hook(stack, run, recorder, observers, root)
+        _watch(stack, run, recorder, observers)
         yield lambda: (root or model)(*run.args, **run.kwargs)
+
+
+def _hook(
+    stack: contextlib.ExitStack,
+    run: _Run,
+    recorder: Recorder,
+    observers: Sequence[PassObserver],
+    root: nn.Module | None,
+) -> None:
+    """One pre/post hook pair per module (the root alone without ``per_module``), the fused-RNN replays, and
+    the observers that answer module calls themselves; all removed when ``stack`` closes."""
+    model, options = run.model, run.options
+    hooks = _Hooks(recorder, observers)
+    skipped = set().union(*(o.skipped(model) for o in observers if o.overrides("skipped")))
+    hooked = [m for m in recorder.names if not isinstance(m, torch.jit.ScriptModule) and m not in skipped]
+    for mod in hooked if options.per_module else [root or model]:
+        stack.callback(mod.register_forward_pre_hook(hooks.pre, with_kwargs=True).remove)
+        stack.callback(mod.register_forward_hook(hooks.post, with_kwargs=True).remove)
+    if options.count and run.device.type != "meta":  # after the hooks: the replay is charged to the RNN's record
+        stack.enter_context(adapt.rnn_replays(model, recorder.replay_counter, recorder.mute))
+    replacing = [o.replace for o in observers if o.overrides("replace")]
+    if replacing:
+        stack.enter_context(patched_forwards(model, recorder.names, _first_answer(replacing, recorder.names)))
+
+
+def _watch(stack: contextlib.ExitStack, run: _Run, recorder: Recorder, observers: Sequence[PassObserver]) -> None:
+    """The substitutes in place, the mode set, the counter and every observer's own context entered."""
+    model, options = run.model, run.options
+    stack.enter_context(substituted(model, run.swaps))
+    stack.enter_context(training_mode(model, options.mode))
+    stack.enter_context(_default_device(run.device))
+    if options.count:
+        op_watchers = [o.op for o in observers if o.overrides("op")]
+        counter = OpCounter(recorder.on_op, op_watchers, on_uncosted=recorder.on_uncosted, op_costs=options.op_costs)
+        stack.enter_context(counter)
+    for observer in observers:
+        stack.enter_context(observer.running())
+    for observer in observers:
+        observer.start(run)
 
 
 def _first_answer(replacing: list[Callable[[ModuleCall], Any]], names: dict[nn.Module, str]) -> Any:
@@ -383,8 +422,8 @@ def estimate_pass(target: Target, options: PassOptions | None = None) -> MemoryE
     seen: set[int] = set()
     weights = 0
     for mod in target.model.modules():
-        for t in [*mod._parameters.values(), *mod._buffers.values()]:
-            if t is None or id(t) in seen or isinstance(t, nn.parameter.UninitializedTensorMixin):
+        for t in [*own_parameters(mod).values(), *own_buffers(mod).values()]:
+            if t is None or id(t) in seen or isinstance(t, UninitializedTensorMixin):
                 continue
             seen.add(id(t))
             itemsize = cast.itemsize if (cast is not None and t.is_floating_point()) else t.element_size()
@@ -392,8 +431,7 @@ def estimate_pass(target: Target, options: PassOptions | None = None) -> MemoryE
     inputs_bytes = target.input_bytes
     meta = options.but(device="meta", fallback=False, force=True, depth=0, receptive=False, per_module=True)
     # A caller's own dispatch mode (a FlopCounterMode around inspect) must not see this extra pass.
-    unobserved = getattr(torch.utils._python_dispatch, "_disable_current_modes", contextlib.nullcontext)
-    with model_lock(target.model), unobserved():
+    with model_lock(target.model), disable_current_modes():
         try:
             records = run_pass(target, meta).records
         except (MetaKernelMissing, ModelRunError):

@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import nn
 
+from archinspect.core.compat import ConvNd, NormBase
 from archinspect.core.report import LayerRecord
 from archinspect.text import dims_text, shape_text, short_path
 
@@ -81,10 +82,10 @@ def _channel_problem(module: nn.Module, got: Shape) -> tuple[int, str] | None:
     """(expected, what) when ``module`` declares a channel count the input's dimension 1 disagrees with."""
     if len(got) < 2:
         return None
-    if isinstance(module, nn.modules.conv._ConvNd):
+    if isinstance(module, ConvNd):
         expected = module.in_channels  # transposed convolutions too: weight [in, out/groups, k...]
         return (expected, "input channel") if got[1] != expected else None
-    if isinstance(module, nn.modules.batchnorm._NormBase):
+    if isinstance(module, NormBase):
         return (module.num_features, "channel") if got[1] != module.num_features else None
     if isinstance(module, nn.GroupNorm):
         return (module.num_channels, "channel") if got[1] != module.num_channels else None

@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+
+from archinspect.core.compat import DispatchMode, dispatch_stack_depth
 
 aten = torch.ops.aten
 
@@ -340,7 +341,7 @@ def _same_layout(func: Any, ours: Any, theirs: Any) -> None:
 def _outer_modes() -> int:
     # Inside __torch_dispatch__ the running mode is popped: what is left are modes outside it (a user's
     # FlopCounterMode, a profiler). They must see every operator, so then nothing is answered here.
-    return torch._C._len_torch_dispatch_stack()
+    return dispatch_stack_depth()
 
 
 def fast_meta(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
@@ -356,12 +357,8 @@ def fast_meta(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     return out
 
 
-class MetaBuild(TorchDispatchMode):
+class MetaBuild(DispatchMode):
     """While building on meta: initialisers (:data:`INITIALISERS` on meta tensors) are answered without work."""
-
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        return False  # see OpCounter: avoids importing torch._dynamo for nothing
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}

@@ -366,26 +366,28 @@ def _rule_select_at(fm: FieldMap, x: torch.Tensor, d: int, i: int) -> FieldMap:
 
 
 def _rule_cat(func: Any, args: Sequence[Any], kwargs: dict[str, Any], out: Any, get: Any) -> Any:
-    parts = [t for t in args[0] if isinstance(t, torch.Tensor)]
-    maps = [get(t) for t in parts]
+    maps = [get(t) for t in args[0] if isinstance(t, torch.Tensor)]
     if all(m is None for m in maps):
         return None
-    named = named_args(func, args, kwargs)
-    d = int(named.get("dim") or 0) % out.dim()
+    d = int(named_args(func, args, kwargs).get("dim") or 0) % out.dim()
     if func.overloadpacket.__name__ == "stack":
-        maps = [m.moved({k: k + (1 if k >= d else 0) for k in range(out.dim() - 1)}) if m else None for m in maps]
-        return union(maps)
+        shift = {k: k + (1 if k >= d else 0) for k in range(out.dim() - 1)}
+        return union([m.moved(shift) if m else None for m in maps])
     along = [m.axes.get(d) for m in maps if m is not None]
     if not any(along):
         return union(maps)
     if any(m is None or d not in m.axes for m in maps) or len({f.src for f in along if f}) > 1:
         return union(maps).collapsed([d], bound=True)  # concatenating a spatial axis with something else
-    first = along[0]
+    return _joined_along(maps, along, d)
+
+
+def _joined_along(maps: list[FieldMap], along: list[AxisField], d: int) -> FieldMap:
+    """Maps concatenated along their spatial axis ``d``: the units' tables one after the other."""
     lo = tuple(v for f in along for v in f.lo)
     hi = tuple(v for f in along for v in f.hi)
     rest = union([FieldMap({k: f for k, f in m.axes.items() if k != d}, m.whole, m.bound) for m in maps])
     axes = dict(rest.axes) if rest else {}
-    axes[d] = AxisField(first.src, lo, hi, max(f.jump for f in along))
+    axes[d] = AxisField(along[0].src, lo, hi, max(f.jump for f in along))
     return FieldMap(axes, rest.whole if rest else {}, rest.bound if rest else False)
 
 

@@ -209,15 +209,21 @@ def union(maps: Sequence[FieldMap]) -> FieldMap | None:
             for _, f in fields:
                 _widen(whole, src, (*f.hull(), f.jump))
             continue
-        los = {f.lo for _, f in fields}  # aligned branches often share their tables
-        his = {f.hi for _, f in fields}
-        lo = los.pop() if len(los) == 1 else tuple(map(min, *los))
-        hi = his.pop() if len(his) == 1 else tuple(map(max, *his))
-        jump = max(f.jump for _, f in fields)
-        if src in whole:  # another input sees the whole axis (a gate, SE): every unit sees that too
-            w_lo, w_hi, w_jump = whole.pop(src)
-            lo = tuple(min(v, w_lo) for v in lo)
-            hi = tuple(max(v, w_hi) for v in hi)
-            jump = max(jump, w_jump)
-        axes[dims.pop()] = AxisField(src, lo, hi, jump)
+        axes[dims.pop()] = _merged(src, [f for _, f in fields], whole)
     return FieldMap(axes, whole, any(m.bound for m in maps))
+
+
+def _merged(src: int, fields: list[AxisField], whole: dict[int, tuple[int, int, Fraction]]) -> AxisField:
+    """The per-unit hull of fields of one input axis along the same output dim (``whole``'s entry for that
+    axis, when another input sees all of it, is folded in and removed)."""
+    los = {f.lo for f in fields}  # aligned branches often share their tables
+    his = {f.hi for f in fields}
+    lo = los.pop() if len(los) == 1 else tuple(map(min, *los))
+    hi = his.pop() if len(his) == 1 else tuple(map(max, *his))
+    jump = max(f.jump for f in fields)
+    if src in whole:  # another input sees the whole axis (a gate, SE): every unit sees that too
+        w_lo, w_hi, w_jump = whole.pop(src)
+        lo = tuple(min(v, w_lo) for v in lo)
+        hi = tuple(max(v, w_hi) for v in hi)
+        jump = max(jump, w_jump)
+    return AxisField(src, lo, hi, jump)

@@ -23,7 +23,12 @@ CGROUP = Path("/sys/fs/cgroup")
 
 
 class ResourceError(ModelRunError):
-    """A pass (or a model build) would need more memory than the device has free; exit 1."""
+    """A pass (or a model build) would need more memory than the device has free; exit 1. ``mentions``: the
+    arguments its remedy names (``device='meta'``, ``force=True``), see :class:`~archinspect.errors.UsageError`."""
+
+    def __init__(self, message: str, *, mentions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.mentions = mentions
 
 
 @dataclass(frozen=True)
@@ -102,10 +107,11 @@ def check_memory(needed: int, device: Any, what: str, detail: str = "", *, batch
         return
     name = str(device)
     inside = f" ({detail})" if detail else ""
-    instead = "use --device meta (shapes and FLOPs need no memory)"
+    instead = "use device='meta' (shapes and FLOPs need no memory)"
     if batch_hint:
         instead += ", a smaller batch"
     raise ResourceError(
         f"not enough memory on {name}: {what} needs about {fmt_bytes(needed)}{inside} but {fmt_bytes(free)} is "
-        f"free; {instead}, or --force to try anyway"
+        f"free; {instead}, or force=True to try anyway",
+        mentions=("device", "force"),
     )

@@ -124,10 +124,11 @@ def check_addressable(shape: tuple[int, ...], dtype: str = "float32", raw: str |
     numel = math.prod(shape)
     size = numel * ITEMSIZE.get(dtype, 8)
     if size > MAX_BYTES:
-        what = f"--input {shown(raw)}" if raw is not None else f"input {shown(','.join(map(str, shape)))}"
+        what = f"inputs={shown(raw)}" if raw is not None else f"input {shown(','.join(map(str, shape)))}"
         raise UsageError(
             f"{what} is {_approx(numel)} elements ({_approx(size)} bytes as {dtype}); no tensor can be that large "
-            f"(at most 2**63-1 bytes); give a smaller size"
+            f"(at most 2**63-1 bytes); give a smaller size",
+            param="inputs" if raw is not None else None,
         )
 
 
@@ -141,28 +142,37 @@ def parse_input(text: str) -> InputSpec:
         key = prefix.strip().lower()
         if key not in DTYPE_NAMES:
             accepted = ", ".join(sorted(DTYPE_NAMES))
-            raise UsageError(f"--input {shown(raw)}: unknown dtype prefix {shown(prefix, 20)}; accepted: {accepted}")
+            raise UsageError(
+                f"inputs={shown(raw)}: unknown dtype prefix {shown(prefix, 20)}; accepted: {accepted}", param="inputs"
+            )
         dtype = DTYPE_NAMES[key]
     if not text:
-        raise UsageError(f"--input {shown(raw)} is empty; expected {INPUT_FORMS}")
+        raise UsageError(f"inputs={shown(raw)} is empty; expected {INPUT_FORMS}", param="inputs")
     parts = re.split(r"[,xX×]", text)
     dims: list[int] = []
     for part in parts:
         p = part.strip()
         if not p:
-            raise UsageError(f"--input {shown(raw)} has an empty size; expected {INPUT_FORMS}")
+            raise UsageError(f"inputs={shown(raw)} has an empty size; expected {INPUT_FORMS}", param="inputs")
         if len(p) > 20 and p.lstrip("+-").isdigit():  # longer than any int64; int() refuses > 4300 digits
-            raise UsageError(f"--input {shown(raw)}: size {p[:20]}… is past any tensor size; give a smaller one")
+            raise UsageError(
+                f"inputs={shown(raw)}: size {p[:20]}… is past any tensor size; give a smaller one", param="inputs"
+            )
         try:
             value = int(p)
         except ValueError:
             bad = shown(p, 20)
-            raise UsageError(f"--input {shown(raw)}: {bad} is not a whole number; expected {INPUT_FORMS}") from None
+            raise UsageError(
+                f"inputs={shown(raw)}: {bad} is not a whole number; expected {INPUT_FORMS}", param="inputs"
+            ) from None
         if value <= 0:
-            raise UsageError(f"--input {shown(raw)}: size {value} must be positive; expected {INPUT_FORMS}")
+            message = f"inputs={shown(raw)}: size {value} must be positive; expected {INPUT_FORMS}"
+            raise UsageError(message, param="inputs")
         dims.append(value)
     if len(dims) > MAX_DIMS:
-        raise UsageError(f"--input {shown(raw)} has {len(dims)} dimensions; at most {MAX_DIMS} are accepted")
+        raise UsageError(
+            f"inputs={shown(raw)} has {len(dims)} dimensions; at most {MAX_DIMS} are accepted", param="inputs"
+        )
     check_addressable(tuple(dims), dtype, raw)
     return InputSpec(tuple(dims), dtype)
 
@@ -187,11 +197,11 @@ def split_keyword_inputs(texts: list[str] | None) -> tuple[list[str], dict[str, 
             continue
         name, spec = m.group(1), m.group(2)
         if name in keywords:
-            raise UsageError(f"--input {text!r}: keyword input {name!r} is given twice")
+            raise UsageError(f"inputs={text!r}: keyword input {name!r} is given twice", param="inputs")
         try:
             keywords[name] = parse_input(spec)
         except UsageError as exc:
-            raise UsageError(f"--input {text!r} (keyword input {name}): {exc}") from None
+            raise UsageError(f"inputs={text!r} (keyword input {name}): {exc}", param="inputs") from None
     return positional, keywords
 
 
@@ -199,7 +209,9 @@ def parse_value(text: str) -> Any:
     """A constructor argument: int, float, bool, None, tuple/list, or else the string itself."""
     t = text.strip()
     if len(t) > MAX_VALUE_CHARS:
-        raise UsageError(f"--arg value {t[:20]!r}… is {len(t)} characters long; at most {MAX_VALUE_CHARS} are read")
+        raise UsageError(
+            f"args={t[:20]!r}… is {len(t)} characters long; at most {MAX_VALUE_CHARS} are read", param="args"
+        )
     low = t.lower()
     if low in ("true", "yes", "on"):
         return True
@@ -212,7 +224,7 @@ def parse_value(text: str) -> Any:
     except (ValueError, SyntaxError, TypeError, MemoryError):
         return t
     except RecursionError:
-        raise UsageError(f"--arg value {t[:20]!r}… is nested too deeply to read") from None
+        raise UsageError(f"args={t[:20]!r}… is nested too deeply to read", param="args") from None
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -243,7 +255,7 @@ def parse_kwargs(items: list[str] | str | None) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key.isidentifier():
-            raise UsageError(f"--arg {shown(item)} is not key=value (e.g. depth=40, bottleneck=true)")
+            raise UsageError(f"args={shown(item)} is not key=value (e.g. depth=40, bottleneck=true)", param="args")
         out[key] = parse_value(value)
     return out
 
@@ -266,15 +278,16 @@ SIZE_FORMS = (
 )
 
 
-def parse_size(text: str, option: str = "--budget") -> int:
-    """A memory size as typed (``24GiB``, ``16GB``, ``512MiB``, ``1000000``) in bytes; UsageError otherwise."""
+def parse_size(text: str, param: str = "budget_bytes") -> int:
+    """A memory size as typed (``24GiB``, ``16GB``, ``512MiB``, ``1000000``) in bytes; UsageError otherwise
+    (about the argument ``param``)."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*", text or "")
     unit = m.group(2).lower() if m else ""
     if not m or unit not in SIZE_UNITS:
-        raise UsageError(f"{option} {text!r} is not a size; expected {SIZE_FORMS}")
+        raise UsageError(f"{param}={text!r} is not a size; expected {SIZE_FORMS}", param=param)
     value = int(float(m.group(1)) * SIZE_UNITS[unit]) if "." in m.group(1) else int(m.group(1)) * SIZE_UNITS[unit]
     if value <= 0:
-        raise UsageError(f"{option} {text!r} must be more than 0 bytes")
+        raise UsageError(f"{param}={text!r} must be more than 0 bytes", param=param)
     return value
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
+
+from archinspect.core.compat import DispatchMode, tree_flatten
 
 # Kinds of storage, in the order a breakdown lists them.
 KINDS = (
@@ -54,7 +54,7 @@ class StorageInfo:
     saved: bool = False  # autograd saved it for backward
 
 
-class StorageTracker(TorchDispatchMode):
+class StorageTracker(DispatchMode):
     """Counts live storage bytes on one device; ``peak`` is the maximum, ``peak_phase`` when it happened.
 
     ``block``: allocation rounding in bytes (1 = exact tensor bytes; 512 models the CUDA caching

@@ -60,6 +60,8 @@ class PassRun:
     ``model``: the module that actually runs (unwrapped, or a materialised copy of a lazy model, or the CPU
     rebuild after a fallback). ``args``/``kwargs``: the tensors the forward gets. ``parameters``/``buffers``:
     the substitutes standing in for the model's own tensors (unique; what an optimizer of this pass trains).
+    ``kept_parameters``/``kept_buffers``: tensors the pass runs with but could not substitute (a TorchScript
+    part's own): the user's tensors themselves, never to be written.
     ``records``: the LayerRecords so far; ``stack``: indices of the records of the modules running now.
     """
 
@@ -71,6 +73,8 @@ class PassRun:
     kwargs: dict[str, Any]
     parameters: list[Any] = field(default_factory=list)
     buffers: list[Any] = field(default_factory=list)
+    kept_parameters: list[Any] = field(default_factory=list)
+    kept_buffers: list[Any] = field(default_factory=list)
     records: list[LayerRecord] = field(default_factory=list)
     stack: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from archinspect.core.costs import check_op_costs
 from archinspect.core.devices import resolve_device
 from archinspect.errors import UsageError
 
@@ -31,7 +32,9 @@ def check_dtype(dtype: Any, param: str = "dtype") -> torch.dtype | None:
     else:
         found = getattr(torch, str(dtype), None) if isinstance(dtype, str) else None
     if not isinstance(found, torch.dtype) or not found.is_floating_point:
-        raise UsageError(f"{param}={dtype!r} is not a floating dtype; accepted: {', '.join(FLOAT_DTYPES)}")
+        raise UsageError(
+            f"{param}={dtype!r} is not a floating dtype; accepted: {', '.join(FLOAT_DTYPES)}", param=param
+        )
     return found
 
 
@@ -84,19 +87,15 @@ class PassOptions:
     ) -> PassOptions:
         """Options from API values; a :class:`UsageError` names the parameter and what it accepts."""
         if mode not in MODES:
-            raise UsageError(f"mode={mode!r} is not a mode; accepted: {', '.join(MODES)}")
+            raise UsageError(f"mode={mode!r} is not a mode; accepted: {', '.join(MODES)}", param="mode")
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-            raise UsageError(f"depth={depth!r} must be a whole number, 0 or more")
+            raise UsageError(f"depth={depth!r} must be a whole number, 0 or more", param="depth")
         device = "auto" if device is None else device
         if not isinstance(device, str):
             device = str(device)  # a torch.device
         if device != "auto":
-            try:
-                resolve_device(device, auto="meta")  # refuses what cannot be, before any work
-            except UsageError as exc:  # said in the CLI's terms: the API's parameter is ``device=``
-                raise UsageError(str(exc).replace("--device ", "device=")) from None
-        if op_costs is not None and not isinstance(op_costs, Mapping):
-            raise UsageError(f"op_costs={op_costs!r} must be a mapping of operator to cost formula")
+            resolve_device(device, auto="meta")  # refuses what cannot be, before any work
+        check_op_costs(op_costs)  # operators and formulas, named in parameter terms
         return cls(
             device=device,
             dtype=check_dtype(dtype),
@@ -119,10 +118,12 @@ class PassOptions:
         values = dict(values or {})
         unknown = sorted(set(values) - set(OPTION_NAMES))
         if unknown:
-            raise UsageError(f"{unknown[0]}= is not an option; accepted: {', '.join(OPTION_NAMES)}")
+            raise UsageError(f"{unknown[0]}= is not an option; accepted: {', '.join(OPTION_NAMES)}", param=unknown[0])
         if options is not None:
             if not isinstance(options, PassOptions):
-                raise UsageError(f"options={options!r} must be a PassOptions (or give the options as keywords)")
+                raise UsageError(
+                    f"options={options!r} must be a PassOptions (or give the options as keywords)", param="options"
+                )
             return options if not values else cls.check(**{**options.as_values(), **values})
         return cls.check(**{**defaults, **values})
 

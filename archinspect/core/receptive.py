@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch.utils.weak import WeakTensorKeyDictionary
 
+from archinspect.core.compat import view_base
 from archinspect.core.costs import OTHER_OP_COST
 from archinspect.core.field_rules import CONSTANT, RULES, rule_pointwise
 from archinspect.core.fields import FieldMap, ReceptiveField, input_field, summarize, union
@@ -118,7 +119,7 @@ class FieldTracker:
         channels, the usual case), the base's units take the hull exactly; otherwise the base gets the whole
         field, marked a bound.
         """
-        base = view._base
+        base = view_base(view)
         if base is None or not isinstance(base, torch.Tensor):
             return
         same = view.dim() == base.dim() and all(view.shape[d] == base.shape[d] for d in fm.axes)

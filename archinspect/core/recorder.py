@@ -5,12 +5,13 @@ mismatched layer."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
+from archinspect.core.compat import ConvNd, own_parameters
 from archinspect.core.counter import OpCost, OpCounter
 from archinspect.core.observe import NOT_HANDLED
 from archinspect.core.report import LayerRecord, OpTally
@@ -27,7 +28,7 @@ def _own_params(model: nn.Module) -> dict[nn.Module, tuple[int, int]]:
     out: dict[nn.Module, tuple[int, int]] = {}
     for mod in model.modules():
         total = trainable = 0
-        for p in mod._parameters.values():  # the module's own, without a recursive walk per module
+        for p in own_parameters(mod).values():  # the module's own, without a recursive walk per module
             if p is None or id(p) in seen:
                 continue
             seen.add(id(p))
@@ -45,7 +46,9 @@ class Recorder:
         model: nn.Module,
         proxies: dict[nn.Module, nn.Module] | None = None,
         check_dtypes: bool = False,
+        op_costs: Mapping[Any, Any] | None = None,
     ) -> None:
+        self.op_costs = op_costs  # per-call cost formulas, for the replay counter too
         self.names = {mod: name for name, mod in model.named_modules()}
         self.check_dtypes = check_dtypes  # on meta, where kernels do not check them
         self.own = _own_params(model)
@@ -78,7 +81,7 @@ class Recorder:
 
     def replay_counter(self) -> OpCounter:
         """A counter that charges even while muted (the meta replay of a fused RNN call)."""
-        return OpCounter(self.charge, on_uncosted=self.on_uncosted_unmuted)
+        return OpCounter(self.charge, on_uncosted=self.on_uncosted_unmuted, op_costs=self.op_costs)
 
     def on_uncosted_unmuted(self, op: str, kind: str) -> None:
         muted, self.muted = self.muted, 0
@@ -166,7 +169,7 @@ def _check_input_dtype(module: nn.Module, args: tuple) -> None:
     Meta kernels do not compare dtypes, so without this an integer input runs through ``conv1`` on meta
     and the failure is blamed on a later layer (a pooling without an integer kernel).
     """
-    if not isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)) or not args:
+    if not isinstance(module, (ConvNd, nn.Linear)) or not args:
         return
     x, weight = args[0], getattr(module, "weight", None)
     if isinstance(x, torch.Tensor) and isinstance(weight, torch.Tensor) and x.dtype != weight.dtype:

@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from archinspect.core.categories import MAC_CATEGORIES, CostCategory
 from archinspect.core.fields import ReceptiveField
 from archinspect.core.inputs import InputSpec
 from archinspect.text import CONVENTION
 
 Shape = tuple[int, ...]
 Number = int | float  # figures are ints; a per-sample view divides them (exact where it can)
-MAC_CATEGORIES = ("conv", "matmul", "attention")  # the operator categories whose cost is MACs
 
 
 def _div(value: Number, by: int) -> Number:
@@ -80,7 +80,7 @@ class OpTally:
     """All calls of one ATen operator in the pass."""
 
     op: str
-    category: str  # conv, matmul, attention, norm, pool, activation, elementwise, softmax, reduction, upsample
+    category: CostCategory  # conv, matmul, attention (MACs); norm, pool, activation, elementwise, ... (other ops)
     calls: int = 0
     macs: Number = 0
     other_ops: Number = 0

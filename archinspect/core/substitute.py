@@ -1,32 +1,78 @@
 """The model is never changed: a substitute for every parameter and buffer for the duration of a pass,
-every module's attributes put back afterwards, train/eval flags restored, and one lock per model.
+every module's attributes put back afterwards, train/eval flags restored, and every module held for the pass.
 
-Concurrency: passes over one model are serialised by :func:`model_lock` (re-entrant), so threads may
-inspect the same model; passes over different models run in parallel.
+Concurrency: :class:`model_lock` holds every module a pass touches (re-entrant), so threads may inspect the
+same model, or models that share submodules; passes over models that share nothing run in parallel.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
+from archinspect.core.compat import UninitializedTensorMixin
 
 
-def model_lock(model: nn.Module) -> threading.RLock:
-    """The lock that serialises passes over ``model`` (re-entrant: a pass may start another on the same model)."""
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(model)
-        if lock is None:
-            lock = _LOCKS[model] = threading.RLock()
-        return lock
+class _Claims:
+    """Which thread holds which modules: a pass claims every module of its model at once, or waits.
+
+    Keyed by the module itself (hashed by identity; an entry exists only while a pass holds the module).
+    Claiming all of a model's modules in one step, under one
+    condition, means two models that share a submodule are serialised wherever the sharing is, and no
+    thread ever holds some of the modules it needs while waiting for the others (no deadlock between
+    passes). A thread's own claims are re-entrant: a nested claim takes only the modules it lacks, and
+    gives back only those (claims are released in reverse order, as ``with`` blocks are).
+    """
+
+    def __init__(self) -> None:
+        self.owner: dict[nn.Module, int] = {}  # module -> ident of the thread whose pass holds it
+        self.changed = threading.Condition(threading.Lock())
+
+    def acquire(self, modules: frozenset[nn.Module]) -> set[nn.Module]:
+        """Waits until no other thread holds any of ``modules``, takes them; returns those newly taken."""
+        me = threading.get_ident()
+        owner = self.owner
+        with self.changed:
+            while any(owner[m] != me for m in owner.keys() & modules):
+                self.changed.wait()
+            new = modules - owner.keys()
+            owner.update(dict.fromkeys(new, me))
+        return new
+
+    def release(self, modules: set[nn.Module]) -> None:
+        with self.changed:
+            for m in modules:
+                del self.owner[m]
+            self.changed.notify_all()
+
+
+_CLAIMS = _Claims()
+
+
+class model_lock:  # noqa: N801 - used as a function: ``with model_lock(model):``
+    """Holds every module of ``model`` (each submodule, shared or not) for a pass; re-entrant per thread.
+
+    A pass swaps tensors in the tables of every module it runs; any other pass over a model that shares
+    one of those modules waits until this one is over, and passes over disjoint models run in parallel.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"the model must be a torch.nn.Module, got {type(model).__name__}")
+        self.modules = frozenset(model.modules())
+        self.taken: list[set[nn.Module]] = []  # per ``with`` on this object: the modules it newly took
+
+    def __enter__(self) -> model_lock:
+        self.taken.append(_CLAIMS.acquire(self.modules))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _CLAIMS.release(self.taken.pop())
 
 
 def substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode: str) -> list[Swap]:
@@ -43,7 +89,7 @@ def substitutes(model: nn.Module, target: torch.device, dtype: str | None, mode:
     for mod in model.modules():  # unique modules: a shared one once
         for slot in ("_parameters", "_buffers"):
             for key, t in getattr(mod, slot).items():
-                if t is None or isinstance(t, nn.parameter.UninitializedTensorMixin):
+                if t is None or isinstance(t, UninitializedTensorMixin):
                     continue
                 if id(t) not in made:
                     made[id(t)] = _substitute(t, target, cast)

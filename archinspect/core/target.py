@@ -97,16 +97,19 @@ def _positional(inputs: Any) -> list[Any]:
         return [normalise(v) for v in inputs]
     raise UsageError(
         f"inputs={_brief(inputs)} is not accepted; give a shape, an InputSpec, a tensor, a dict of keyword "
-        f"inputs, or a list of those (one per positional input)"
+        f"inputs, or a list of those (one per positional input)",
+        param="inputs",
     )
 
 
 def _brief(value: Any) -> str:
-    """A value named in a message without printing a tensor's numbers."""
+    """A value named in a message without printing a tensor's numbers (nor a container's contents)."""
     if _is_tensor(value):
         return f"<tensor {tuple(value.shape)} {str(value.dtype).removeprefix('torch.')}>"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:60] + "…"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:60] + "…"
+    return f"<{type(value).__name__}>"
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,9 @@ class Target:
         keywords.update(kwargs or {})
         for key in keywords:
             if not isinstance(key, str) or not key.isidentifier():
-                raise UsageError(f"kwargs key {key!r} is not a Python name; keyword inputs are named like mask=...")
+                raise UsageError(
+                    f"kwargs key {key!r} is not a Python name; keyword inputs are named like mask=...", param="kwargs"
+                )
         return cls(
             model=model,
             args=tuple(_positional(inputs)),

@@ -7,20 +7,18 @@ video, two 512×512 frames for optical flow (RAFT), one 800×800 image for detec
 transform resizes it). timm models carry their input size in ``pretrained_cfg``.
 
 Nothing is downloaded: ``weights`` and ``weights_backbone`` are None (``pretrained=False`` for timm), and
-while a model is built every download route torch and the hub offer raises a one-line error naming
-what tried and which URL.
+while a model is built any download raises a one-line error naming what tried and where
+(:mod:`archinspect.models.downloads`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect as pyinspect
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from archinspect.core.inputs import InputSpec
-from archinspect.errors import ModelRunError
 
 TASKS = ("classification", "segmentation", "detection", "video", "optical_flow", "quantization")
 DETECTION_SIZE = 800  # torchvision's detection transforms resize the shorter side to 800 (max 1333)
@@ -29,10 +27,6 @@ DETECTION_SIZE = 800  # torchvision's detection transforms resize the shorter si
 # two 520×960 frames give 94.4 G and 409.2 G, because the all-pairs correlation grows with the square of H×W).
 FLOW_SIZE = (512, 512)
 VIDEO_FRAMES = 16  # clip length the video weights were trained and measured on
-
-
-class DownloadBlocked(ModelRunError):
-    """A model's builder tried to download something; archinspect never does."""
 
 
 def torchvision_task(name: str) -> str:
@@ -96,61 +90,3 @@ def torchvision_factory(name: str, kwargs: dict[str, Any]) -> Callable[[], Any]:
 
 def timm_factory(module: Any, name: str, kwargs: dict[str, Any]) -> Callable[[], Any]:
     return lambda: module.create_model(name, pretrained=False, **kwargs)
-
-
-def _blocked(what: str) -> Callable[..., Any]:
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        url = next((a for a in [*args, *kwargs.values()] if isinstance(a, str) and "://" in a), None)
-        url = url or next((str(a) for a in args if isinstance(a, str)), "?")
-        caller = _caller()
-        raise DownloadBlocked(
-            f"{caller} tried to download {url} (via {what}); archinspect never downloads: "
-            "build without pretrained weights (weights=None) or load the file yourself"
-        )
-
-    return refuse
-
-
-def _caller() -> str:
-    """``torchvision/models/_api.py:93`` — the innermost frame outside torch.hub, urllib and this module."""
-    for frame in reversed(traceback.extract_stack()[:-2]):
-        path = frame.filename.replace("\\", "/")
-        if "/torch/hub.py" in path or "/urllib/" in path or path.endswith("models/library.py"):
-            continue
-        parts = path.split("/site-packages/")
-        return f"{parts[-1]}:{frame.lineno}"
-    return "the model's builder"
-
-
-@contextlib.contextmanager
-def no_downloads() -> Iterator[None]:
-    """Every download route torch.hub, urllib and huggingface_hub offer raises :class:`DownloadBlocked`."""
-    import sys
-    import urllib.request
-
-    import torch.hub
-
-    targets: list[tuple[Any, str]] = [
-        (torch.hub, "download_url_to_file"),
-        (torch.hub, "load_state_dict_from_url"),
-        (urllib.request, "urlopen"),
-        (urllib.request, "urlretrieve"),
-    ]
-    for mod_name in ("huggingface_hub", "huggingface_hub.file_download"):
-        mod, attr = sys.modules.get(mod_name), "hf_hub_download"
-        if mod is not None and hasattr(mod, attr):
-            targets.append((mod, attr))
-    for mod_name in list(sys.modules):  # names bound by `from torch.hub import load_state_dict_from_url`
-        if mod_name.startswith(("torchvision", "timm")):
-            mod = sys.modules[mod_name]
-            for attr in ("load_state_dict_from_url", "download_url_to_file"):
-                if hasattr(mod, attr):
-                    targets.append((mod, attr))
-    saved = [(mod, attr, getattr(mod, attr)) for mod, attr in targets]
-    try:
-        for mod, attr, original in saved:
-            setattr(mod, attr, _blocked(f"{getattr(original, '__module__', mod.__name__)}.{attr}"))
-        yield
-    finally:
-        for mod, attr, original in saved:
-            setattr(mod, attr, original)

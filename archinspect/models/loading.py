@@ -22,7 +22,7 @@ from typing import Any
 from archinspect.core.inputs import InputSpec, parse_kwargs
 from archinspect.errors import ModelRunError, UsageError, escape_text, typed_errors
 from archinspect.models import library
-from archinspect.models.library import DownloadBlocked
+from archinspect.models.downloads import DownloadBlocked, no_downloads, weights_hint
 from archinspect.models.zoo import ZooEntry, get_entry, is_zoo_name
 from archinspect.models.zoo._registry import canonical_name
 
@@ -47,8 +47,13 @@ class LoadedModel:
         """For the pass's CPU fallback: the model rebuilt on CPU, when it was built on meta (else None)."""
         if self.rebuild is None or self.built_on != "meta":
             return None
-        rebuild = self.rebuild
-        return lambda: rebuild("cpu")
+        rebuild, label = self.rebuild, self.label
+
+        def on_cpu() -> Any:
+            with no_downloads(label):
+                return rebuild("cpu")
+
+        return on_cpu
 
     def inputs(self, given: list[InputSpec] | None) -> list[InputSpec]:
         """``given``, else the model's default input unless the keyword inputs take its place; a
@@ -65,7 +70,10 @@ class LoadedModel:
         if defaults and set(self.keyword_inputs) & bound:
             return []
         if not defaults and not self.keyword_inputs:
-            raise UsageError(f"{self.label} has no default input; give one with --input (e.g. --input 1,3,32,32)")
+            raise UsageError(
+                f"{self.label} has no default input; give one with inputs='1,3,32,32' (a shape, batch first)",
+                mentions=("inputs",),
+            )
         return list(defaults)
 
     def target(self, specs: list[InputSpec] | None = None) -> Any:
@@ -117,22 +125,29 @@ def _is_meta_build_error(exc: BaseException) -> bool:
     return False
 
 
-def _build(build: Callable[[str | None], Any], device: str | None, label: str) -> tuple[Any, str | None, list[str]]:
+def _build(
+    build: Callable[[str | None], Any], device: str | None, label: str, hint: str = ""
+) -> tuple[Any, str | None, list[str]]:
     """(model, device it was built on, notes): on meta first; on CPU when the builder computes with values.
 
-    Nothing is downloaded while building: a builder that tries raises :class:`DownloadBlocked`."""
+    Nothing is downloaded while building: a builder that tries raises :class:`DownloadBlocked` (one line,
+    naming ``hint``: the argument that asks for weights); one that catches the refusal and builds anyway
+    gets a note."""
     try:
-        with library.no_downloads():
-            return build(device), device, []
+        with no_downloads(label, hint) as guard:
+            model, built_on, notes = build(device), device, []
     except (UsageError, DownloadBlocked):
         raise
     except Exception as exc:
         if device != "meta" or not _is_meta_build_error(exc):
             raise
         first = " ".join(str(exc).split())[:100] or type(exc).__name__
-        with library.no_downloads():
-            model = build("cpu")
-        return model, "cpu", [f"{label} was built on CPU: its builder computes with real values ({first})"]
+        with no_downloads(label, hint) as guard:
+            model, built_on = build("cpu"), "cpu"
+        notes = [f"{label} was built on CPU: its builder computes with real values ({first})"]
+    if guard.refused:
+        notes.append(f"{guard.refused[0]} while building; refused, and the builder went on without it")
+    return model, built_on, notes
 
 
 @typed_errors
@@ -225,7 +240,7 @@ def _check_build_memory(name: str, build: Callable[[str | None], Any], device: s
     from archinspect.core.guard import check_memory
 
     try:
-        with library.no_downloads():
+        with no_downloads(name):
             meta_model = build("meta")
     except (UsageError, DownloadBlocked):
         raise
@@ -357,7 +372,7 @@ def _instantiate(
 
     if isinstance(obj, nn.Module):
         if kwargs:
-            raise UsageError(f"{label} is a module instance; --arg applies only to classes and factories")
+            raise UsageError(f"{label} is a module instance; constructor arguments apply only to classes and factories")
         return LoadedModel(obj, label, source_file=source_file)
     if not callable(obj):
         raise UsageError(
@@ -383,7 +398,7 @@ def _instantiate(
             raise UsageError(f"{label} returned an object of type {type(made).__name__}, not an nn.Module")
         return made
 
-    model, built_on, notes = _build(build, device, label)
+    model, built_on, notes = _build(build, device, label, weights_hint(obj, kwargs))
     return LoadedModel(model, label, source_file=source_file, rebuild=build, notes=notes, built_on=built_on)
 
 

@@ -283,7 +283,8 @@ def fit_options(items: list[Any], *, wide: bool = False, columns: str | None = N
         if unknown or not wanted:
             accepted = sorted({col.header.lower().replace(" ", "-") for t in tables for col in t.data.columns})
             raise UsageError(
-                f"--columns {columns!r}: unknown column {(unknown or [''])[0]!r}; accepted: " + ", ".join(accepted)
+                f"columns={columns!r}: unknown column {(unknown or [''])[0]!r}; accepted: " + ", ".join(accepted),
+                param="columns",
             )
         keep = set(wanted)
     for table in tables:

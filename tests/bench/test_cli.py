@@ -20,7 +20,9 @@ def test_cuda_without_cuda_exits_2_with_one_line(cli):
     res = cli("bench", "--device", "cuda")
     assert res.exit_code == 2 and res.stdout == ""
     why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-    assert res.stderr == f"error: --device 'cuda': CUDA is not available ({why}); use --device cpu or auto\n"
+    assert res.stderr == (
+        f"error: --device 'cuda': CUDA is not available ({why}); use --device 'cpu' or --device 'auto'\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -33,7 +35,7 @@ def test_cuda_without_cuda_exits_2_with_one_line(cli):
             ["resnet20", "--device", "cpu", "--dtype", "int8"],
             "error: --dtype 'int8': accepted: float32, float16, bfloat16",
         ),
-        (["resnet20", "--device", "meta"], "error: --device meta cannot be timed"),
+        (["resnet20", "--device", "meta"], "error: --device 'meta' cannot be timed"),
         (
             ["resnet20", "nosuchnet", "--device", "cpu"],
             "error: unknown model 'nosuchnet'",

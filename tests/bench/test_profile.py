@@ -185,12 +185,12 @@ def test_roofline_svg_draws_one_dot_per_shown_leaf_and_both_roofs(quick):
 def test_thread_clock_times_cpu_time_and_needs_one_thread(quick):
     from archinspect.errors import UsageError
 
-    r = profile(Net(), [(2, 3, 16, 16)], repeats=2, warmup_passes=0, cpu_clock="thread", **quick)
+    r = profile(Net(), [(2, 3, 16, 16)], repeats=2, warmup_passes=0, clock="thread", **quick)
     assert r.settings["timer"] == "thread_time_ns (CPU time of the thread)" and r.reconciliation.plain.n == 2
-    with pytest.raises(UsageError, match="use it with --threads 1"):
-        profile(Net(), [(1, 3, 8, 8)], cpu_clock="thread", **{**quick, "threads": 2})
-    with pytest.raises(UsageError, match="--clock 'cpu' is not a clock; accepted: wall, thread"):
-        profile(Net(), [(1, 3, 8, 8)], cpu_clock="cpu", **quick)
+    with pytest.raises(UsageError, match="use it with threads=1"):
+        profile(Net(), [(1, 3, 8, 8)], clock="thread", **{**quick, "threads": 2})
+    with pytest.raises(UsageError, match="clock='cpu' is not a clock; accepted: wall, thread"):
+        profile(Net(), [(1, 3, 8, 8)], clock="cpu", **quick)
 
 
 def test_bad_options_are_usage_errors(quick):
@@ -198,7 +198,7 @@ def test_bad_options_are_usage_errors(quick):
 
     with pytest.raises(UsageError, match="repeats=0"):
         profile(Net(), [(1, 3, 8, 8)], repeats=0, **quick)
-    with pytest.raises(UsageError, match="--batch 0 must be 1 or more"):
+    with pytest.raises(UsageError, match="batch=0 must be 1 or more"):
         profile(Net(), [(1, 3, 8, 8)], batch=0, **quick)
 
 

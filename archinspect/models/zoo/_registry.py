@@ -224,7 +224,7 @@ def list_models(pattern: str | None = None, family: str | None = None) -> list[s
     if family:
         fam = family.lower()
         if fam not in {f.lower() for f in families()}:
-            raise UsageError(f"--family {family!r}: no such family; families: {', '.join(families())}")
+            raise UsageError(f"family={family!r}: no such family; families: {', '.join(families())}", param="family")
         names = [n for n in names if entries[n].family.lower() == fam]
     return sorted(names, key=_natural_key)
 
