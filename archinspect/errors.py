@@ -60,6 +60,23 @@ class ModelRunError(ArchInspectError):
         self.failure = failure
 
 
+class UserInterrupt(KeyboardInterrupt):
+    """Ctrl-C typed by the person running the command (raised by the CLI's SIGINT handler).
+
+    A ``KeyboardInterrupt`` that user code raises itself is the model's failure (exit 1); this one is an
+    order to stop (exit 130): every ``except KeyboardInterrupt`` that reports a model's failure re-raises it.
+    """
+
+
+def one_line(text: str, limit: int = 600) -> str:
+    """``text`` as one line for an error message: C++ frames torch appends (``Exception raised from …``)
+    dropped, whitespace and newlines collapsed, cut to ``limit`` characters with …."""
+    for marker in ("\nException raised from ", "\nFrame #", "\nframe #"):
+        text = text.split(marker)[0]
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def escape_text(exc: BaseException) -> str:
     """What user code did when it raised ``SystemExit`` or ``KeyboardInterrupt``: ``called sys.exit(3)``."""
     if isinstance(exc, SystemExit):

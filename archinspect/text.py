@@ -10,7 +10,9 @@ CONVENTION = (
     "(torch.utils.flop_counter's convention); normalisation, pooling, activations, elementwise ops, softmax "
     "and upsampling are other ops, counted apart"
 )
-CONVENTION_LINE = f"Convention: {CONVENTION}."  # the footer line of every table, worded once
+# The footer line of every table: one short line (it fits 80 columns); the whole sentence is in `archinspect -h`,
+# the README's Conventions section and every JSON document ("convention").
+CONVENTION_LINE = "Convention: FLOPs = 2 × MACs (conv/linear/attention); other ops apart; see -h"
 
 
 def fmt_int(value: Any) -> str:
@@ -78,3 +80,12 @@ def fmt_shape(shapes: Any) -> str:
 def signed_parts(*items: tuple[str, float]) -> str:
     """``+normalisation 22.228 M, −attention 1.000 M`` for the non-zero items."""
     return ", ".join(f"{'+' if v > 0 else '−'}{label} {fmt_count(abs(v))}" for label, v in items if v)
+
+
+RF_BOUND_NOTE = "receptive fields are upper bounds"  # how the pass's note on unruled operators begins
+
+
+def notes_shown(notes: Any, receptive: bool = False) -> list[str]:
+    """The notes a table shows: the note that receptive fields are upper bounds only where receptive fields
+    were asked for (``shapes --rf``, ``diff``); JSON keeps every note, as it carries every field."""
+    return [n for n in notes if receptive or not str(n).startswith(RF_BOUND_NOTE)]

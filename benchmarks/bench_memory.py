@@ -1,6 +1,6 @@
 """`archinspect memory` against real CPU runs, the DenseNet story, and its speed.
 
-    python benchmarks/bench_memory.py [--part agreement|densenet|speed|all]
+    python benchmarks/bench_memory.py [--part agreement|densenet|speed|budget|all]
 
 agreement: for each model and batch size, the peak predicted on meta (nothing allocated) next to the peak of
   a real CPU run of the same step measured two independent ways: torch's MemTracker on real tensors
@@ -9,6 +9,9 @@ agreement: for each model and batch size, the peak predicted on meta (nothing al
   within 5 % of the real run. CPU batches are kept small (2 cores).
 densenet: densenet121 training at batch 64, 224×224, SGD with momentum, with and without memory_efficient
   (checkpointing), and the largest batch that fits 16 GiB for each — computed on meta.
+budget: `archinspect memory resnet50 --mode train --budget 16GiB` against one pass (`--batch 32`), whole
+  processes; target: at most 2.5× (the search computes about 3 batch sizes: batch 1, the batch the affine peak
+  predicts, and its neighbour).
 speed: `archinspect memory resnet50 --mode train --batch 256` against `archinspect shapes resnet50` (whole
   processes, best of 3; target: under 3×), against measuring a real CPU step with MemTracker (at batch 8: a
   real batch 256 would need ~20 GiB and minutes), and a 64×3×1024×1024 ResNet-50 training step.
@@ -141,12 +144,34 @@ def speed() -> None:
     )
 
 
+BUDGET_TARGET = 2.5  # the budget search's wall time against one memory pass's (whole processes)
+
+
+def budget() -> None:
+    """`memory resnet50 --mode train --budget 16GiB` against `... --batch 32` (one pass), whole processes."""
+    exe = [sys.executable, "-m", "archinspect", "memory", "resnet50", "--mode", "train"]
+    one = _best_wall([*exe, "--batch", "32"])
+    search = _best_wall([*exe, "--budget", "16GiB"])
+    meta = load_model("resnet50", device="meta").model
+    fit = largest_batch(meta, [(1, 3, 224, 224)], 16 * 2**30, mode="train")
+    print(f"| command ({os.cpu_count()} CPUs) | wall (best of 3) | / one pass |")
+    print("| --- | ---: | ---: |")
+    print(f"| archinspect memory resnet50 --mode train --batch 32 | {one:.2f} s | 1.00 |")
+    print(
+        f"| archinspect memory resnet50 --mode train --budget 16GiB (batch {fit.batch}, "
+        f"{len(fit.probes)} batch sizes computed) | {search:.2f} s | {search / one:.2f} |"
+    )
+    verdict = "met" if search / one <= BUDGET_TARGET else "MISSED"
+    print(f"\n{verdict:6s} budget search / one pass: {search / one:.2f} (target ≤ {BUDGET_TARGET})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("agreement", "densenet", "speed", "all"), default="all")
+    ap.add_argument("--part", choices=("agreement", "densenet", "speed", "budget", "all"), default="all")
     ap.add_argument("--only", action="append", help="agreement: only this model label (repeatable)")
     args = ap.parse_args()
-    for name, fn in (("densenet", densenet), ("speed", speed), ("agreement", lambda: agreement(args.only))):
+    parts = (("densenet", densenet), ("speed", speed), ("budget", budget), ("agreement", lambda: agreement(args.only)))
+    for name, fn in parts:
         if args.part in (name, "all"):
             print(f"\n## {name}\n")
             fn()

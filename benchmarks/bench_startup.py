@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     pythons = opts.python or [sys.executable]
     routes = {
+        "python -c pass": ["-c", "pass"],
+        "import pydantic": ["-c", "import pydantic"],
         "import typer": ["-c", "import typer"],
         "archinspect --help": ["-m", "archinspect", "--help"],
         f"archinspect shapes {opts.model}": ["-m", "archinspect", "shapes", opts.model, "--format", "json"],
@@ -55,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     for round_ in range(opts.repeat + 1):  # round 0 is the warm-up (bytecode and file caches)
         for python in pythons:
             for label, words in routes.items():
-                seconds, cpu_seconds, _ = measure([python, *words])
+                try:
+                    seconds, cpu_seconds, _ = measure([python, *words])
+                except RuntimeError:  # e.g. no pydantic in an environment with an older Typer
+                    continue
                 if round_:
                     best[(python, label)] = min(best.get((python, label), seconds), seconds)
                     cpu.setdefault((python, label), []).append(cpu_seconds)
@@ -69,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     for python in pythons:
         version, pydantic = _typer(python)
         figures = " | ".join(
-            f"{best[(python, label)]:.2f} / {statistics.median(cpu[(python, label)]):.2f}" for label in routes
+            f"{best[(python, label)]:.2f} / {statistics.median(cpu[(python, label)]):.2f}"
+            if (python, label) in best
+            else "not installed"
+            for label in routes
         )
         print(f"| {version} | {pydantic} | {figures} |")
     return 0

@@ -63,11 +63,6 @@ def private_torch_uses(source: str) -> list[str]:
     return sorted(set(found), key=lambda s: int(s.split(":")[0]))
 
 
-# Being rewritten on main as this lands (issue #19: the pass and the memory analysis); they switch to compat's
-# names in that rewrite. The strict xfail below fails as soon as they are clean: then empty this set.
-PENDING: set[str] = set()
-
-
 def _offenders(paths: list[Path]) -> list[str]:
     out = []
     for path in paths:
@@ -76,13 +71,8 @@ def _offenders(paths: list[Path]) -> list[str]:
     return out
 
 
-def _relative(path: Path) -> str:
-    return str(path.relative_to(PACKAGE.parent))
-
-
 def test_no_module_outside_compat_uses_a_private_torch_name() -> None:
-    paths = [p for p in sorted(PACKAGE.rglob("*.py")) if p != COMPAT and _relative(p) not in PENDING]
-    offenders = _offenders(paths)
+    offenders = _offenders([p for p in sorted(PACKAGE.rglob("*.py")) if p != COMPAT])
     assert not offenders, "private torch names outside archinspect/core/compat.py:\n" + "\n".join(offenders)
 
 

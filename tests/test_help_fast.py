@@ -57,7 +57,7 @@ print("torch" in sys.modules, gc.isenabled(), gc.get_freeze_count(), file=sys.st
 """
 
 
-@pytest.mark.parametrize("args", [["shapes", "resnet20", "--format", "json"], ["list"]])
+@pytest.mark.parametrize("args", [["shapes", "resnet20", "--format", "json"], ["list", "--count", "resnet20"]])
 def test_start_up_runs_without_gc_then_collection_is_back_on(args: list[str]) -> None:
     """The console script pauses cyclic GC while torch and the library import (each full collection walks
     torch's 170,000 tracked objects), then freezes what start-up made and turns GC back on for the command."""
@@ -79,3 +79,10 @@ def test_the_library_leaves_gc_alone() -> None:
     frozen = gc.get_freeze_count()
     settle_heap()  # not paused by the console script: nothing to do
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+def test_list_turns_collection_back_on_without_importing_torch() -> None:
+    done = subprocess.run([sys.executable, "-c", GC_PROBE, "list"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    torch_loaded, enabled, _ = done.stderr.split()[-3:]
+    assert (torch_loaded, enabled) == ("False", "True")

@@ -329,8 +329,11 @@ def test_keyword_inputs_and_real_tensors() -> None:
 
 def test_keyword_input_on_the_command_line() -> None:
     assert split_keyword_inputs(["2,8", "mask=bool:2,8"]) == (["2,8"], {"mask": InputSpec((2, 8), "bool")})
-    with pytest.raises(UsageError, match=r"--input 'mask=bool:2,x' \(keyword input mask\): --input 'bool:2,x'"):
+    with pytest.raises(UsageError, match=r"^inputs='mask=bool:2,x' \(keyword input mask\): inputs='bool:2,x'") as info:
         split_keyword_inputs(["mask=bool:2,x"])
+    from archinspect.cli.common import cli_message
+
+    assert cli_message(info.value).startswith("--input 'mask=bool:2,x' (keyword input mask): --input 'bool:2,x' has")
     result = runner.invoke(app, ["shapes", "tests/test_real_code.py:Masked", "-i", "2,8", "-i", "mask=bool:2,8"])
     assert result.exit_code == 0, result.output
     assert "Masked · input 2,8, mask=bool:2,8" in result.stdout

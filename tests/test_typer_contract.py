@@ -76,6 +76,7 @@ def test_a_parser_error_of_ours_passes_through_unchanged() -> None:
         (["paint"], "missing argument THING (… paint -h)"),
         (["paint", "door", "window"], "unexpected argument 'window' (… paint -h)"),
         (["paint", "door", "--coats"], "option --coats needs a value: N (… paint -h)"),
+        (["paint", "door", "--shiny=yes"], "option --shiny takes no value: '--shiny=yes' (… paint -h)"),
         (["pain", "door"], "unknown command 'pain'; did you mean 'paint'? (commands: paint)"),
     ],
 )

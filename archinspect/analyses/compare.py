@@ -32,7 +32,7 @@ from archinspect.core.engine import run_pass
 from archinspect.core.options import PassOptions
 from archinspect.core.substitute import training_mode
 from archinspect.core.target import Target
-from archinspect.text import fmt_count, signed_parts
+from archinspect.text import fmt_bytes, fmt_count, signed_parts
 
 TOOLS = ("flop_counter", "fvcore", "torchinfo", "thop", "ptflops")
 
@@ -239,6 +239,22 @@ def _ptflops(subject: _Subject, report: FlopReport, inputs: list[Any], keywords:
     return ToolFigure("ptflops", "MACs + extras", int(macs or 0), reason)
 
 
+def check_compare_memory(report: FlopReport) -> None:
+    """Refuse (:class:`~archinspect.core.guard.ResourceError`) a comparison whose CPU runs would not fit: the
+    weights twice (a private copy, a writable copy), the inputs, and every leaf layer's output (a traced run
+    may hold them all), all from ``report`` (nothing allocated)."""
+    from archinspect.core.guard import check_memory
+
+    t = report.totals
+    weights = 2 * (t.param_bytes + t.buffer_bytes)
+    inputs = sum(spec.nbytes for spec in [*report.inputs, *report.keyword_inputs.values()])
+    needed = weights + inputs + t.activation_bytes
+    parts = f"weights {fmt_bytes(weights)}, inputs {fmt_bytes(inputs)}, activations {fmt_bytes(t.activation_bytes)}"
+    check_memory(
+        needed, "cpu", "comparing with the other tools (they run on CPU)", parts, instead="use a smaller input"
+    )
+
+
 _Runner = Callable[[_Subject, FlopReport, list[Any], dict[str, Any]], ToolFigure]
 _RUNNERS: dict[str, tuple[str, str, _Runner]] = {
     "flop_counter": ("torch FlopCounterMode", "FLOPs", _flop_counter),
@@ -255,16 +271,21 @@ def compare_tools(
     *,
     tools: tuple[str, ...] = TOOLS,
     rebuild: Callable[[str], Any] | None = None,
+    force: bool = False,
 ) -> list[ToolFigure]:
     """Our MACs and FLOPs, then each other counter's figure for ``model`` on ``report``'s inputs, positional
     and keyword (tools that take only positional inputs call the model with the keyword inputs bound).
 
-    A tool that is not installed or fails on the model gets a row saying so (``status``); nothing raises.
+    A tool that is not installed or fails on the model gets a row saying so (``status``); nothing raises
+    but the memory guard: the tools run on CPU with real tensors, so what they would need is checked first
+    (:func:`check_compare_memory`, skipped with ``force``).
     """
     rows = [
         ToolFigure("archinspect", "MACs", int(report.totals.macs), "conv, linear/matmul, attention"),
         ToolFigure("archinspect", "FLOPs", int(report.totals.flops), "2 × MACs"),
     ]
+    if not force:
+        check_compare_memory(report)
     subject = _Subject(model, rebuild)
     inputs = [spec.make("cpu") for spec in report.inputs]
     keywords = {name: spec.make("cpu") for name, spec in report.keyword_inputs.items()}

@@ -39,14 +39,19 @@ def missing_batch_hint(model: Any, specs: list[InputSpec]) -> str | None:
     dims = _conv_dims(conv)
     assert dims is not None
     shape = specs[0].shape
-    if len(shape) != dims + 1 or shape[0] != getattr(conv, "in_channels", None):
+    channels = getattr(conv, "in_channels", None)
+    if len(shape) == dims + 1 and shape[0] == channels:
+        missing, meant_shape = "no batch dimension", (1, *shape)
+    elif len(shape) == dims and channels is not None and shape != () and shape[0] != channels:
+        missing, meant_shape = "neither batch nor channel dimension", (1, channels, *shape)  # --input 224,224
+    else:
         return None
     given = ",".join(map(str, shape))
-    meant = ",".join(map(str, (1, *shape)))
+    meant = ",".join(map(str, meant_shape))
     prefix = "" if specs[0].dtype == "float32" else f"{specs[0].dtype}:"
-    layer = f"{name} ({type(conv).__name__}, in_channels={conv.in_channels})"
+    layer = f"{name} ({type(conv).__name__}, in_channels={channels})"
     return (
-        f"inputs={prefix + given!r} has no batch dimension: the first layer {layer} takes {dims + 2}-d input, "
+        f"inputs={prefix + given!r} has {missing}: the first layer {layer} takes {dims + 2}-d input, "
         f"batch first; did you mean inputs={prefix + meant!r}?"
     )
 

@@ -396,12 +396,22 @@ class MemoryObserver(PassObserver):
 
 
 def budget_batches(
-    peak_of: Callable[[int], int], budget: int, max_batch: int
+    peak_of: Callable[[int], int],
+    budget: int,
+    max_batch: int,
+    *,
+    fixed_of: Callable[[int], int] | None = None,
 ) -> tuple[int, int, int | None, int | None, list[tuple[int, int]]]:
     """Search the largest batch b with ``peak_of(b) <= budget`` (peak assumed non-decreasing in b).
 
-    Interpolates on the nearly affine peak(batch) and bisects once a bracket exists; returns
-    (batch, peak, next batch, its peak, probes). Raises ModelRunError when batch 1 does not fit.
+    The peak is nearly affine in the batch, ``fixed + per_sample × b``, so the search starts from that line
+    and then only verifies: batch 1 is probed; ``fixed_of(1)`` (what batch 1's peak holds that does not grow
+    with the batch: parameters, buffers, gradients, optimizer state) gives the line from that one probe (without
+    it batch 2 is probed too); then the batch the line predicts; then secant steps through the two probes
+    nearest the budget (a predicted batch already probed is proven by probing the next one), alternating with
+    bisection from the third step, until ``peak(b) <= budget < peak(b + 1)`` is proven. On an affine peak that
+    is 3 probes. Returns (batch, peak, next batch, its peak, probes).
+    Raises ModelRunError when batch 1 does not fit.
     """
     probes: dict[int, int] = {}
 
@@ -412,26 +422,47 @@ def budget_batches(
 
     if probe(1) > budget:
         raise ModelRunError(f"even batch 1 needs {probes[1]:,} bytes, more than the budget of {budget:,} bytes")
-    lo, hi = 1, None
-    bisect = False
-    while (hi is None and lo < max_batch) or (hi is not None and hi - lo > 1):
-        other = hi if hi is not None else max((b for b in probes if b < lo), default=None)
-        if other is None:
-            guess = lo + 1
+    step = 0
+    while True:
+        lo, hi = _bracket(probes, budget)
+        if lo >= max_batch or (hi is not None and hi - lo <= 1):
+            break
+        if step == 0:
+            candidate = _affine_guess(probe, fixed_of, budget, max_batch)
+        elif step >= 3 and step % 2 == 1 and hi is not None:  # bisect every other step from the third: bounded
+            candidate = (lo + hi) // 2
         else:
-            slope = (probes[other] - probes[lo]) / (other - lo)
-            guess = lo + int((budget - probes[lo]) // slope) if slope > 0 else 2 * lo
-        if hi is None:
-            guess = min(max(guess, lo + 1), max_batch)
-        else:
-            guess = (lo + hi) // 2 if bisect else min(max(guess, lo + 1), hi - 1)
-            bisect = not bisect
-        if probe(guess) <= budget:
-            lo = guess
-        else:
-            hi = guess
-    order = list(probes.items())
-    return lo, probes[lo], hi, (probes[hi] if hi is not None else None), order
+            candidate = _secant(probes, lo, hi, budget)
+        probe(min(max(candidate, lo + 1), max_batch if hi is None else hi - 1))
+        step += 1
+    return lo, probes[lo], hi, (probes[hi] if hi is not None else None), list(probes.items())
+
+
+def _bracket(probes: dict[int, int], budget: int) -> tuple[int, int | None]:
+    """(the largest batch probed that fits, the smallest probed that does not, or None)."""
+    above = [b for b, p in probes.items() if p > budget]
+    return max(b for b, p in probes.items() if p <= budget), (min(above) if above else None)
+
+
+def _affine_guess(
+    probe: Callable[[int], int], fixed_of: Callable[[int], int] | None, budget: int, max_batch: int
+) -> int:
+    """The batch the line ``fixed + per_sample × b`` through batch 1 reaches the budget at: the fixed part from
+    ``fixed_of(1)`` when it is usable, else from batch 2's probe."""
+    peak1 = probe(1)
+    fixed = fixed_of(1) if fixed_of is not None else None
+    if fixed is None or not 0 <= fixed < peak1:
+        fixed = peak1 - (probe(2) - peak1) if max_batch > 1 else peak1
+    per_sample = peak1 - fixed
+    return max_batch if per_sample <= 0 else int((budget - fixed) // per_sample)
+
+
+def _secant(probes: dict[int, int], lo: int, hi: int | None, budget: int) -> int:
+    """The batch a line through the two probes nearest the budget (``lo`` and ``hi``, or the probe below
+    ``lo``) reaches it at; twice ``lo`` when that line does not rise."""
+    other = hi if hi is not None else max(b for b in probes if b < lo)
+    slope = (probes[other] - probes[lo]) / (other - lo)
+    return lo + int((budget - probes[lo]) // slope) if slope > 0 else 2 * lo
 
 
 @typed_errors
@@ -448,18 +479,22 @@ def largest_batch(
     foreach: bool | None = None,
     max_batch: int = 1 << 20,
     options: PassOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **pass_options: Any,
 ) -> BatchFit:
     """The largest batch size whose peak (:func:`memory`) is at most ``budget_bytes``: every input's first
-    dimension is set to the batch. Exact: ``peak(batch) <= budget_bytes < peak(batch + 1)``.
+    dimension is set to the batch. Exact: ``peak(batch) <= budget_bytes < peak(batch + 1)``. ``progress`` is
+    called with (batch, peak bytes) after each batch size is computed (:func:`budget_batches`: about 3).
 
     Arguments as for :func:`memory`. Raises ModelRunError when batch 1 already exceeds the budget,
     UsageError for a budget <= 0.
     """
     target = Target.of(model, inputs, kwargs=kwargs, label=model_name, cpu_model=cpu_model)
     opts = PassOptions.of(options, pass_options)
-    return largest_batch_target(target, budget_bytes, opts, optimizer=optimizer, amp=amp, foreach=foreach,
-                                max_batch=max_batch)
+    return largest_batch_target(
+        target, budget_bytes, opts, optimizer=optimizer, amp=amp, foreach=foreach, max_batch=max_batch,
+        progress=progress,
+    )
 
 
 def largest_batch_target(
@@ -471,6 +506,7 @@ def largest_batch_target(
     amp: bool = False,
     foreach: bool | None = None,
     max_batch: int = 1 << 20,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BatchFit:
     """:func:`largest_batch` for a target and options already checked."""
     if isinstance(budget_bytes, bool) or not isinstance(budget_bytes, int) or budget_bytes <= 0:
@@ -479,10 +515,16 @@ def largest_batch_target(
 
     def peak_of(b: int) -> int:
         reports[b] = memory_target(target.with_batch(b), options, optimizer=optimizer, amp=amp, foreach=foreach)
+        if progress is not None:
+            progress(b, reports[b].peak_bytes)
         return reports[b].peak_bytes
 
+    def fixed_of(b: int) -> int:  # what does not grow with the batch, alive at batch b's peak
+        kept = reports[b].breakdown
+        return sum(kept.get(k, 0) for k in ("params", "buffers", "grads", "optimizer_state"))
+
     try:
-        batch, peak, nxt, nxt_peak, probes = budget_batches(peak_of, budget_bytes, max_batch)
+        batch, peak, nxt, nxt_peak, probes = budget_batches(peak_of, budget_bytes, max_batch, fixed_of=fixed_of)
     except ModelRunError as exc:
         if 1 in reports:
             raise ModelRunError(

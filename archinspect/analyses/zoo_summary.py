@@ -78,3 +78,59 @@ def zoo_summaries(
             )
         )
     return rows
+
+
+def catalog_source(rows: list[ZooSummary]) -> str:
+    """``archinspect/models/catalog_data.py`` for these rows (counted figures): what the catalog test writes
+    with ``ARCHINSPECT_REGEN_CATALOG=1``. Plain tuples in :data:`archinspect.models.catalog.FIELDS` order
+    (the data module imports nothing)."""
+    from archinspect.models.catalog import dataset_of
+
+    lines = [
+        '"""The zoo\'s figures, counted ahead: written by tests/test_zoo_catalog.py from a real count."""',
+        "",
+        "# name, family, dataset, default input, params, MACs per sample, source, reference params, GMACs, aliases",
+        "ROWS = (",
+    ]
+    for r in rows:
+        fields = [
+            repr(r.name),
+            repr(r.family),
+            repr(dataset_of(r.family)),
+            repr(tuple(r.default_input)),
+            f"{r.params:_}",
+            f"{r.macs:_}",
+            repr(r.source),
+            f"{r.reference_params:_}",
+            repr(r.reference_gmacs),
+            repr(tuple(r.aliases)),
+        ]
+        lines.append(f"    ({', '.join(fields)}),")
+    lines.append(")")
+    return "\n".join(lines) + "\n"
+
+
+def catalog_summaries(pattern: str | None = None, family: str | None = None) -> list[ZooSummary]:
+    """The zoo's rows from the catalog (figures counted ahead; no torch imported)."""
+    from archinspect.models.catalog import catalog
+
+    try:
+        rows = catalog(pattern, family)
+    except ValueError as exc:
+        from archinspect.errors import UsageError
+
+        raise UsageError(str(exc), param="family") from None
+    return [
+        ZooSummary(
+            r.name,
+            r.family,
+            r.default_input,
+            r.params,
+            r.macs,
+            r.source,
+            r.reference_params,
+            r.reference_gmacs,
+            r.aliases,
+        )
+        for r in rows
+    ]

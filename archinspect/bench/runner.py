@@ -26,6 +26,7 @@ from archinspect.bench.timing import sample, warm_up
 from archinspect.core.engine import estimate_pass, run_pass
 from archinspect.core.guard import check_memory
 from archinspect.core.inputs import InputSpec, as_specs
+from archinspect.core.limits import check_bound
 from archinspect.core.options import PassOptions
 from archinspect.core.substitute import model_lock
 from archinspect.core.target import Target, map_leaves
@@ -122,8 +123,8 @@ class BenchPlan:
         if o.cuda_graph and dev.type != "cuda":
             message = "cuda_graph=True needs a CUDA device (use device='cuda')"
             raise UsageError(message, param="cuda_graph", mentions=("device",))
-        if o.threads is not None and o.threads < 1:
-            raise UsageError(f"threads={o.threads} must be 1 or more", param="threads")
+        for name in ("threads", "warmup", "iters", "warmup_time", "min_time", "max_time"):
+            check_bound(name, getattr(o, name))  # bounds a machine can honour (archinspect.core.limits)
         amp_dtype = None
         if o.amp:
             amp_dtype = dt if dt != torch.float32 else (torch.float16 if dev.type == "cuda" else torch.bfloat16)

@@ -48,12 +48,15 @@ def benchmark_models(
     from archinspect.analyses.hints import missing_batch_hint
     from archinspect.bench.result import BenchResult
     from archinspect.bench.runner import BenchPlan, benchmark
+    from archinspect.core.limits import check_bound
     from archinspect.errors import UsageError
     from archinspect.models.loading import load_model, split_reference
     from archinspect.models.zoo import get_entry
 
     refs = list(refs) or list(DEFAULT_SUITE)
     plan = BenchPlan.make(device, options)
+    for size in batches or []:
+        check_bound("batch_sizes", size)
     for ref in refs:  # unknown zoo names fail before anything is timed, not after minutes of the suite
         kind, target, _ = split_reference(ref)
         if kind == "zoo":

@@ -16,8 +16,23 @@ import typer
 
 from archinspect import __version__
 from archinspect.cli.params import Group, click_error_line
+from archinspect.text import CONVENTION
 
 COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "profile", "diff")
+
+
+def wrap_for_terminal(text: str) -> str:
+    """``text`` wrapped between words for the terminal stderr is (never mid-word); unchanged when stderr is
+    piped, so that a log keeps one line per message."""
+    import textwrap
+
+    try:
+        if not sys.stderr.isatty():
+            return text
+        width = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return text
+    return textwrap.fill(text, width=max(width - 1, 20), break_long_words=False, break_on_hyphens=False)
 
 
 class _Group(Group):
@@ -31,10 +46,15 @@ class _Group(Group):
             return super().main(args, *rest, standalone_mode=False, **kwargs)
         words = list(sys.argv[1:] if args is None else args)
         if not words and not any(name.endswith("_COMPLETE") for name in os.environ):  # shell completion has none
-            words = ["--help"]
+            typer.echo(short_usage(), err=True)  # bare `archinspect`: what it does and where to start
+            sys.exit(2)
         try:
             rv = super().main(words, *rest, standalone_mode=False, **kwargs)
-        except typer.Abort:
+        except typer.Abort:  # Click's answer to a KeyboardInterrupt outside a command's body
+            from archinspect.cli.safety import EXIT_INTERRUPTED, interrupted
+
+            if interrupted():
+                sys.exit(EXIT_INTERRUPTED)
             typer.echo("Aborted!", err=True)
             sys.exit(1)
         except Exception as exc:
@@ -46,7 +66,7 @@ class _Group(Group):
                 if line is None:
                     raise
                 found = (f"error: {line}", getattr(exc, "exit_code", 2))
-            typer.echo(found[0], err=True)
+            typer.echo(wrap_for_terminal(found[0]), err=True)
             sys.exit(found[1])
         sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -54,14 +74,34 @@ class _Group(Group):
 app = typer.Typer(
     name="archinspect",
     help="Inspect convolutional network architectures: per-layer shapes, parameters, exact FLOPs/MACs, "
-    "the input sizes a model accepts, and trustworthy forward benchmarks.",
+    "the input sizes a model accepts, and trustworthy forward benchmarks.\n\nConvention: " + CONVENTION + ".",
     cls=_Group,
-    no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
 )
+
+SUMMARIES = {
+    "list": "the zoo: names, default inputs, params and MACs",
+    "shapes": "every layer's input and output shapes, params and MACs",
+    "flops": "FLOPs and MACs per module and per operator",
+    "fit": "which layer's declared size disagrees with what it receives",
+    "memory": "peak memory of inference or a training step; the batch that fits",
+    "bench": "forward latency and throughput",
+    "diff": "two models side by side",
+}
+
+
+def short_usage() -> str:
+    """What bare ``archinspect`` prints: the usage line, one line per command, where to read more."""
+    width = max(map(len, COMMANDS))
+    lines = ["usage: archinspect COMMAND [ARGS]...", "", "commands:"]
+    lines += [f"  {name:<{width}}  {SUMMARIES.get(name, '')}".rstrip() for name in COMMANDS]
+    lines += ["", "Start with: archinspect shapes resnet18"]
+    lines += ["archinspect COMMAND -h shows a command's options and examples."]
+    return "\n".join(lines)
+
 
 def _version(value: bool) -> None:
     if value:
@@ -88,6 +128,13 @@ for _name in COMMANDS:
 
 def main() -> None:
     from archinspect.cli.common import pause_gc
+    from archinspect.cli.safety import ascii_fallback, finish, install_interrupt
 
     pause_gc()  # until the command's imports are done: see pause_gc
-    app()
+    install_interrupt()  # Ctrl-C: exit 130 within a second or two, whatever runs
+    ascii_fallback()  # a stream that cannot encode Unicode gets ASCII
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finish(code)  # without waiting for threads the model's code left running

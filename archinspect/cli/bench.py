@@ -132,6 +132,7 @@ def bench(
         batches = parse_batches(batch)
         refs = models or list(DEFAULT_SUITE)
         positional, keywords = split_keyword_inputs(input)
+        warned: list[None] = []
         result = benchmark_models(
             refs,
             parse_inputs(positional),
@@ -155,11 +156,12 @@ def bench(
             ),
             peak=peak,
             progress=_progress,
-            warn=lambda text: run.say(f"warning: {text}"),
+            warn=lambda text: warned.append(run.say(f"warning: {text}")),
         )
         from archinspect.render.bench import BenchView
 
-        run.show(BenchView(result))
+        same_screen = format is OutputFormat.table and output is None  # the table lands under the warning
+        run.show(BenchView(result, busy_said=bool(warned) and same_screen))
         oom = [r for r in result.rows if r.error == "out of memory"]
         if oom:
             run.note("out of memory at " + ", ".join(f"{r.model} batch {r.batch}" for r in oom))

@@ -26,6 +26,7 @@ import typer
 
 from archinspect.cli.params import Choice, Command, choice_option, whole_option
 from archinspect.errors import ArchInspectError, UsageError
+from archinspect.render.escape import one_line, printable_lines
 
 
 class OutputFormat(Choice):
@@ -122,9 +123,32 @@ ForceOpt = Annotated[
 ]
 
 
+EXAMPLE_WIDTH = 78  # an Examples line longer than this continues on the next line, shell style
+
+
+def example_lines(command: str, width: int = EXAMPLE_WIDTH) -> list[str]:
+    """One example as help lines of at most ``width`` characters: split between words with a trailing
+    `` \\`` (the shell joins them), an option kept with its value, so that an 80-column terminal never
+    breaks a word and the lines still paste as one command."""
+    units: list[str] = []  # an option and its value travel together
+    for word in command.split(" "):
+        if units and units[-1].startswith("-") and " " not in units[-1] and not word.startswith("-"):
+            units[-1] += " " + word
+        else:
+            units.append(word)
+    lines, line = [], "  " + units[0]
+    for unit in units[1:]:
+        if len(line) + 1 + len(unit) + 2 > width:
+            lines.append(line + " \\")
+            line = "      " + unit
+        else:
+            line += " " + unit
+    return [*lines, line]
+
+
 def examples(*commands: str) -> str:
     """A command's ``--help`` epilog: one copy-pastable command per line (``\\b`` stops click rewrapping)."""
-    return "Examples:\n\n\b\n" + "\n".join(f"  {c}" for c in commands)
+    return "Examples:\n\n\b\n" + "\n".join(line for c in commands for line in example_lines(c))
 
 
 def register_command(app: typer.Typer, name: str, function: Any, example_lines: tuple[str, ...]) -> None:
@@ -133,14 +157,42 @@ def register_command(app: typer.Typer, name: str, function: Any, example_lines: 
 
 
 def stderr_console() -> Any:
-    from rich.console import Console
+    """The console for notes and errors. On a terminal long lines wrap between words (never mid-word); piped
+    (a log, ``2>file``) each message stays one line, whatever its length."""
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    tty = _isatty(sys.stderr)
+    return _safe_console_class()(file=sys.stderr, highlight=False, soft_wrap=not tty)
 
 
 def say(message: str) -> None:
     """A one-line note on stderr (progress notes, fallbacks): never mixed into the output proper."""
-    stderr_console().print(message, markup=False)
+    stderr_console().print(one_line(message), markup=False)
+
+
+@contextlib.contextmanager
+def search_progress(what: str) -> Iterator[Any]:
+    """A one-line status on stderr while a search runs (``budget search: batch 232 → 15.91 GiB · 2 computed``),
+    on a terminal only; yields the ``progress(batch, peak_bytes)`` callback to hand to the search."""
+    if not _isatty(sys.stderr):
+        yield None
+        return
+    from archinspect.text import fmt_bytes
+
+    done = 0
+    with stderr_console().status(f"{what}: batch 1…") as status:
+
+        def progress(batch: int, peak: int) -> None:
+            nonlocal done
+            done += 1
+            status.update(f"{what}: batch {batch:,} needs {fmt_bytes(peak)} · {done} computed")
+
+        yield progress
+
+
+def error_text(message: str) -> str:
+    """``error: MESSAGE`` on one line, whatever the message holds (an exception text that starts with a
+    newline, a layer name with an escape sequence)."""
+    return f"error: {one_line(message) or 'no message'}"
 
 
 # The Python API's argument names the command line spells differently (every other ``name`` is ``--name``,
@@ -174,37 +226,60 @@ def cli_message(exc: ArchInspectError) -> str:
 def error_line(exc: BaseException) -> tuple[str, int] | None:
     """(the one line a person reads, the exit code) for an error of ours, else None."""
     if isinstance(exc, ArchInspectError):
-        return f"error: {cli_message(exc)}", exc.exit_code
+        return error_text(cli_message(exc)), exc.exit_code
     return None
+
+
+class OutputClosed(BrokenPipeError):
+    """stdout's reader went away (``archinspect list | head -1``)."""
 
 
 @contextlib.contextmanager
 def handle_errors(debug: bool) -> Iterator[None]:
-    """Run a command body; map exceptions to one stderr line and an exit code."""
+    """Run a command body; map exceptions to one stderr line and an exit code.
+
+    Ctrl-C exits 130 whatever it interrupted; a closed pipe on stdout exits 141 with no message (as
+    ``yes | head -1`` does); every message is one line (:func:`~archinspect.errors.one_line`: torch's C++
+    frames dropped). The checks before any work run as the command is invoked
+    (:func:`archinspect.cli.safety.preflight`, from :class:`archinspect.cli.params.Command`). Whatever the
+    body prints on stdout goes to stderr (:func:`model_prints_to_stderr`); :func:`emit` alone writes the output.
+    """
+    from archinspect.cli.safety import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, interrupted
+
     try:
-        yield
+        with model_prints_to_stderr():
+            yield
     except (typer.Exit, typer.Abort):
         raise
-    except SystemExit as exc:  # only code we ran calls sys.exit inside a command: report it, never obey it
-        if debug:
-            raise
-        stderr_console().print(f"error: the model's code called sys.exit({exc.code!r})", markup=False)
-        raise typer.Exit(1) from None
-    except ArchInspectError as exc:
-        if debug:
-            raise
-        line, code = error_line(exc) or ("", 1)
-        stderr_console().print(line, markup=False)
-        raise typer.Exit(code) from None
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    except Exception as exc:  # anything else is a model that cannot run
-        if debug:
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BaseException as exc:
+        if interrupted():  # whatever Ctrl-C turned into on its way out (a model's failure, a swallowed pass)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        if debug or not isinstance(exc, Exception | SystemExit):
             raise
-        text = " ".join(str(exc).split()) or "no message"
+        if isinstance(exc, SystemExit):  # only code we ran calls sys.exit inside a command: report it, never obey
+            stderr_console().print(error_text(f"the model's code called sys.exit({exc.code!r})"), markup=False)
+            raise typer.Exit(1) from None
+        found = error_line(exc)
+        if found is not None:
+            stderr_console().print(found[0], markup=False)
+            raise typer.Exit(found[1]) from None
+        # anything else is a model that cannot run
+        text = one_line(str(exc)) or "no message"
         hint = "(rerun with --debug for the traceback)"
-        stderr_console().print(f"error: {type(exc).__name__}: {text} {hint}", markup=False)
+        stderr_console().print(error_text(f"{type(exc).__name__}: {text} {hint}"), markup=False)
         raise typer.Exit(1) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit does not fail again on the closed pipe."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 _gc_paused = False
@@ -241,9 +316,11 @@ def load_target(
     *,
     auto: str = "meta",
     force: bool = False,
+    allow_no_forward: bool = False,
 ) -> tuple[Any, list[Any], str]:
     """(LoadedModel, input specs, resolved device) for a command; UsageError when no input is known or the
-    input lacks its batch dimension."""
+    input lacks its batch dimension. ``allow_no_forward``: a module without ``forward`` comes back with no
+    specs (for a parameter summary) instead of an error later."""
     from archinspect.analyses.hints import missing_batch_hint, suggested_input
     from archinspect.core.devices import resolve_device
     from archinspect.core.inputs import parse_inputs, parse_kwargs, split_keyword_inputs
@@ -256,6 +333,11 @@ def load_target(
     resolved = resolve_device(device, auto=auto)
     loaded = load_model(model_ref, kwargs, device=resolved, force=force)
     loaded.keyword_inputs = keywords
+    if allow_no_forward:
+        from archinspect.render.params import has_forward
+
+        if not has_forward(loaded.model):  # nothing to run: the caller shows a parameter summary
+            return loaded, [], resolved
     if not specs and not loaded.default_inputs and not keywords:
         found = suggested_input(loaded.model)
         example = f"--input {','.join(map(str, found[0]))} ({found[1]})" if found else "e.g. --input 1,3,32,32"
@@ -276,9 +358,30 @@ class View(Protocol):
     def markdown(self) -> str: ...
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):  # replaced or closed streams
+        return False
+
+
+def _is_regular_file(stream: Any) -> bool:
+    """stdout redirected to a file (``> report.txt``), as opposed to a terminal or a pipe (``| less``)."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+
+
 def terminal_width() -> int | None:
-    """The width of the terminal this process runs in, even when stdout is piped (``| less``), else None."""
-    for stream in (sys.stdout, sys.stderr, sys.stdin):
+    """The width of the terminal this process runs in, even when stdout is piped (``| less``), else None.
+    Output redirected to a file has no width to follow: None (it is laid out at ``PIPED_WIDTH``)."""
+    out = output_stream()
+    if _is_regular_file(out):
+        return None
+    for stream in (out, sys.stderr, sys.stdin):
         try:
             if stream.isatty():
                 return os.get_terminal_size(stream.fileno()).columns
@@ -287,17 +390,98 @@ def terminal_width() -> int | None:
     return None
 
 
-def _console(file: Any = None, record: bool = False, min_width: int = 0) -> Any:
-    from rich.console import Console
+_SAFE_CONSOLE: Any = None
 
+
+def _safe_console_class() -> Any:
+    """A rich Console that never writes a control character it did not make itself: the text of every
+    segment is passed through :func:`~archinspect.render.escape.printable_lines` (rich's own colours and
+    cursor moves are added after, or are control segments). Views escape their cells already, so that
+    widths are right; this is the net under everything else (a note, a title, a message)."""
+    global _SAFE_CONSOLE
+    if _SAFE_CONSOLE is None:
+        from rich.console import Console
+        from rich.segment import Segment
+
+        class SafeConsole(Console):
+            def render(self, renderable: Any, options: Any = None) -> Any:
+                for segment in super().render(renderable, options):
+                    if segment.control or segment.text == "\n":
+                        yield segment
+                    else:
+                        yield Segment(printable_lines(segment.text), segment.style, segment.control)
+
+            def on_broken_pipe(self) -> None:  # rich's own exits 1 through SystemExit, read as the model's exit
+                raise OutputClosed
+
+        _SAFE_CONSOLE = SafeConsole
+    return _SAFE_CONSOLE
+
+
+def _console(file: Any = None, record: bool = False, min_width: int = 0) -> Any:
     # $COLUMNS, else the terminal's width (also for `| less`), else a fixed PIPED_WIDTH: no terminal at all, or
-    # a file (--output, --save). --wide widens to the table.
+    # a file (> file, --output, --save). --wide widens to the table.
     columns = os.environ.get("COLUMNS", "")
     width = int(columns) if columns.isdigit() else (terminal_width() if file is None else None) or PIPED_WIDTH
-    console = Console(file=file, record=record, width=width, highlight=False)
+    console = _safe_console_class()(file=file or output_stream(), record=record, width=width, highlight=False)
     if console.width < min_width:
         console.width = min_width
     return console
+
+
+_OUTPUT: list[Any] = []  # the real stdout while the model's prints are sent to stderr (see output_to_stderr)
+
+
+def output_stream() -> Any:
+    """Where a command's output goes: stdout as it was when the command started."""
+    return _OUTPUT[-1] if _OUTPUT else sys.stdout
+
+
+@contextlib.contextmanager
+def model_prints_to_stderr() -> Iterator[None]:
+    """Run a command body with everything printed on stdout sent to stderr — the model's own ``print``, a
+    library's banner, a C extension's ``printf`` — so that stdout carries the command's output alone and
+    ``--format json`` stays valid JSON. :func:`emit` writes to the stdout saved here (:func:`output_stream`).
+
+    Python-level writes are redirected with ``contextlib.redirect_stdout``; when stdout is file descriptor 1
+    (a real run, not a test's captured stream) the descriptor itself is pointed at stderr too (``os.dup2``),
+    and the output is written through a duplicate of the original.
+    """
+    real = sys.stdout
+    saved_fd: int | None = None
+    out = real
+    try:
+        if real is not None and real.fileno() == 1 and sys.stderr is not None and sys.stderr.fileno() == 2:
+            real.flush()
+            saved_fd = os.dup(1)
+            os.dup2(2, 1)
+            raw = open(saved_fd, "wb", closefd=False, buffering=0)  # noqa: SIM115 - closed in finally
+            out = io.TextIOWrapper(
+                raw, encoding=real.encoding, errors=real.errors, line_buffering=_isatty(real), write_through=True
+            )
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        saved_fd, out = None, real
+    _OUTPUT.append(out)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _OUTPUT.pop()
+        if saved_fd is not None:
+            with contextlib.suppress(OSError, ValueError):
+                out.flush()
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
+
+
+def check_columns(view: View, columns: str | None) -> None:
+    """``--columns`` checked against ``view``'s tables before the work that fills them (UsageError, exit 2)."""
+    if columns is not None:
+        from archinspect.render.table import fit_options
+
+        fit_options(view.rich(), columns=columns)
 
 
 def emit(
@@ -312,7 +496,9 @@ def emit(
     """Print ``view`` in ``fmt`` (or write it to ``output``) and keep a picture of the table in ``save``.
 
     ``wide`` and ``columns`` (``--wide``, ``--columns``) choose the table's columns; see
-    :func:`archinspect.render.table.fit_options`.
+    :func:`archinspect.render.table.fit_options`. A file is written whole or not at all
+    (:func:`~archinspect.cli.safety.write_atomic`); output that cannot be written (stdout closed, a full
+    disk) is an error, never a silent exit 0.
     """
     from archinspect.render.table import fit_options, full_width
 
@@ -331,39 +517,62 @@ def emit(
                 console.print(item)
             _write(output, buf.getvalue())
         else:
+            _stdout_writable()
             console = _console(min_width=need)
-            for item in shown:
-                console.print(item)
+            with _stdout_errors():
+                for item in shown:
+                    console.print(item)
     else:
         text = {
             OutputFormat.json: lambda: json.dumps(view.json(), indent=2) + "\n",
             OutputFormat.csv: view.csv,
             OutputFormat.markdown: view.markdown,
         }[fmt]()
+        text = printable_lines(text)  # views escape their cells; this is the net under the rest
         if output is not None:
             _write(output, text)
         else:
-            sys.stdout.write(text)
+            _stdout_writable()
+            with _stdout_errors():
+                output_stream().write(text)
     if save is not None:
         recorder = _console(io.StringIO(), record=True, min_width=need)
         for item in shown:
             recorder.print(item)
-        try:
-            if save.suffix.lower() == ".svg":
-                recorder.save_svg(str(save), title="archinspect")
-            else:
-                recorder.save_html(str(save))
-        except OSError as exc:
-            raise UsageError(f"--save {str(save)!r}: cannot write ({exc.strerror})") from None
-        say(f"saved {save}")
+        svg = save.suffix.lower() == ".svg"
+        picture = recorder.export_svg(title="archinspect") if svg else recorder.export_html()
+        _write(save, picture, "--save", "saved")
 
 
-def _write(path: Path, text: str) -> None:
+def _stdout_writable() -> None:
+    out = output_stream()
+    if out is None or getattr(out, "closed", False):
+        raise ArchInspectError("cannot write the output: stdout is closed; give --output FILE")
+
+
+@contextlib.contextmanager
+def _stdout_errors() -> Iterator[None]:
+    """Writing to stdout, flushed: a closed pipe is :class:`OutputClosed`, any other failure (a full disk,
+    ``>&-``) one line, exit 1."""
     try:
-        path.write_text(text, encoding="utf-8")
+        yield
+        output_stream().flush()
+    except BrokenPipeError:
+        raise OutputClosed from None
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise ArchInspectError(f"cannot write the output to stdout ({why}); give --output FILE") from None
+
+
+def _write(path: Path, text: str, flag: str = "--output", done: str = "wrote") -> None:
+    from archinspect.cli.safety import write_atomic
+
+    try:
+        write_atomic(path, text)
     except OSError as exc:
-        raise UsageError(f"--output {str(path)!r}: cannot write ({exc.strerror})") from None
-    say(f"wrote {path}")
+        raise UsageError(f"{flag} {str(path)[:200]!r}: cannot write ({exc.strerror or exc})") from None
+    say(f"{done} {path}")
 
 
 @dataclass(frozen=True)
@@ -407,14 +616,21 @@ class CommandRun:
         """``note: text`` on stderr."""
         say(f"note: {text}")
 
-    def notes(self, texts: Iterable[str]) -> None:
-        """Each of ``texts`` on stderr as ``note: ...``."""
-        for text in texts:
+    def notes(self, texts: Iterable[str], *, receptive: bool = False) -> None:
+        """Each of ``texts`` on stderr as ``note: ...``, once: not when a table goes to the terminal, whose
+        footer shows them; the note that receptive fields are upper bounds only when ``receptive`` fields
+        were asked for (:func:`archinspect.text.notes_shown`)."""
+        from archinspect.text import notes_shown
+
+        s = self.shown
+        if s.format is OutputFormat.table and s.output is None:
+            return
+        for text in notes_shown(texts, receptive):
             self.note(text)
 
-    def show(self, view: View, notes: Iterable[str] = ()) -> None:
-        """Say ``notes`` on stderr, then show ``view`` as the command's options ask."""
-        self.notes(notes)
+    def show(self, view: View, notes: Iterable[str] = (), *, receptive: bool = False) -> None:
+        """Say ``notes`` on stderr (see :meth:`notes`), then show ``view`` as the command's options ask."""
+        self.notes(notes, receptive=receptive)
         s = self.shown
         emit(view, s.format, s.output, s.save, wide=s.wide, columns=s.columns)
 

@@ -32,7 +32,7 @@ EXAMPLES = (
     "archinspect flops resnet50",
     "archinspect flops resnet50 --by op",
     "archinspect flops densenet121 --depth 1 --top 5 --compare",
-    "archinspect flops net.py:Net --input 8,3,32,32 --per-sample",
+    "archinspect flops examples/custom_attention.py:TinyAttention --input 8,16,32 --per-sample",
 )
 
 
@@ -106,7 +106,7 @@ def flops(
             from archinspect.analyses.compare import compare_tools
 
             run.say("comparing with other counters (runs them on a CPU copy of the model) ...")
-            comparison = compare_tools(loaded.model, report, rebuild=loaded.rebuild)
+            comparison = compare_tools(loaded.model, report, rebuild=loaded.rebuild, force=force)
         shown = report.per_sample_view() if per_sample else report
         run.show(FlopsView(shown, by=by.value, depth=depth, top=top, comparison=comparison))
 

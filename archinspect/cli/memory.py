@@ -25,6 +25,7 @@ from archinspect.cli.common import (
     WideOpt,
     command_run,
     register_command,
+    search_progress,
 )
 from archinspect.cli.params import Choice, choice_option, whole_option
 
@@ -114,7 +115,8 @@ def memory(
         step = {"optimizer": optimizer.value, "amp": amp}
         fit = None
         if budget_bytes is not None:
-            fit = largest_batch_target(target, budget_bytes, options, **step)
+            with search_progress("budget search") as progress:
+                fit = largest_batch_target(target, budget_bytes, options, progress=progress, **step)
             report = fit.report
         else:
             report = memory_target(target, options, **step)

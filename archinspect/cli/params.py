@@ -165,6 +165,8 @@ def scan(words: Sequence[str], params: Sequence[Any], help_names: Sequence[str],
                 raise UsageError(f"unknown option {name}{hint} ({where} -h lists the options)")
             if _takes_value(known[name]) and not has_value:
                 i = _need_value(words, i, name, known[name], where)
+            elif has_value and not _takes_value(known[name]):
+                raise UsageError(f"option {name} takes no value: {word!r} ({where} -h lists the options)")
             continue
         for k, letter in enumerate(word[1:], start=1):  # -w, -wf json, -i1,3,32,32
             name = f"-{letter}"
@@ -191,8 +193,13 @@ def check_arguments(positional: Sequence[str], params: Sequence[Any], where: str
         missing = required[len(positional)]
         raise UsageError(f"missing argument {_metavar(missing)} ({where} -h shows examples)")
     if all(p.nargs >= 0 for p in arguments) and len(positional) > sum(p.nargs for p in arguments):
-        extra = positional[sum(p.nargs for p in arguments)]
-        raise UsageError(f"unexpected argument {extra!r} ({where} -h shows examples)")
+        extras = positional[sum(p.nargs for p in arguments) :]
+        if all(word.isdigit() for word in extras):  # --input 1 3 224 224: the shell split the shape
+            raise UsageError(
+                f"unexpected extra arguments {' '.join(extras)}: a shape is one word, sizes separated by commas "
+                f"(--input 1,3,224,224 or --input '1 3 224 224')"
+            )
+        raise UsageError(f"unexpected argument {extras[0]!r} ({where} -h shows examples)")
 
 
 def _help_asked(words: Sequence[str], help_names: Sequence[str]) -> bool:
@@ -210,6 +217,14 @@ class Command(TyperCommand):
             positional = scan(args, params, ctx.help_option_names, ctx.command_path)
             check_arguments(positional, params, ctx.command_path)
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        """Before the command's body, the checks that keep it from harming anything
+        (:func:`archinspect.cli.safety.preflight`: output paths, numeric bounds): a one-line error, exit 2."""
+        from archinspect.cli.safety import preflight
+
+        preflight(ctx)
+        return super().invoke(ctx)
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []

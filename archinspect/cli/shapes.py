@@ -31,7 +31,7 @@ EXAMPLES = (
     "archinspect shapes densenet-bc --input 1,3,32,32",
     "archinspect shapes resnet50 --depth 1",
     "archinspect shapes densenet-bc --arg depth=40 --columns layer,output-shape,params",
-    "archinspect shapes my_net.py:Net --input 1,1,28,28",
+    "archinspect shapes examples/d2l_alexnet.py:net --input 1,1,224,224 --depth 1",
 )
 
 
@@ -67,9 +67,13 @@ def shapes(
     """
     with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
         from archinspect.analyses.shapes import inspect
+        from archinspect.render.params import ParamsView, has_forward
         from archinspect.render.shapes import ShapesView
 
-        loaded, specs, resolved = run.load(model, arg, input, device, force=force)
+        loaded, specs, resolved = run.load(model, arg, input, device, force=force, allow_no_forward=True)
+        if not has_forward(loaded.model):  # no forward(): what can be shown without running it
+            run.show(ParamsView(loaded.model, loaded.label, depth))
+            return
         report = inspect(
             loaded.model,
             specs,
@@ -83,7 +87,7 @@ def shapes(
             force=force,
         )
         report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
-        run.show(ShapesView(report, rf=rf), notes=report.notes)
+        run.show(ShapesView(report, rf=rf), notes=report.notes, receptive=rf)
 
 
 def register(app: typer.Typer) -> None:

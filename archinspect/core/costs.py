@@ -124,6 +124,8 @@ _MATMUL_OPS: dict[Any, tuple[CostCategory, Callable[[Sequence[Any], Any], int]]]
     aten.convolution: (C.CONV, _conv_macs),
     aten._convolution: (C.CONV, _conv_macs),
 }
+if hasattr(aten, "_scaled_mm"):  # FP8 matmul (a @ b with per-tensor or row-wise scales): a matmul like mm
+    _MATMUL_OPS[aten._scaled_mm] = (C.MATMUL, lambda a, o: _mm_macs(a[0], a[1]))
 
 _ATTENTION_OPS = [
     "_scaled_dot_product_flash_attention_for_cpu",
@@ -597,6 +599,9 @@ def op_cost(
     category, per_elem, which = spec
     if category is C.NORM and "batch_norm" in name:
         per_elem = _batch_norm_cost(name, args)
+    elif name in _AFFINE_ARG:  # layer/group norm: mean, variance, normalise, + scale and shift with a weight
+        weight = _AFFINE_ARG[name]
+        per_elem = 5 if len(args) > weight and isinstance(args[weight], torch.Tensor) else 4
     base = args[0] if which == "in" and args else first_tensor(out)
     # in-place variants (relu_, add_) are tallied with their out-of-place op
     shown = _SAME_AS.get(name, name[:-1] if name.endswith("_") else name)
@@ -608,6 +613,9 @@ def _is_global_average_pool(args: Sequence[Any], kwargs: dict[str, Any]) -> bool
     dims = args[1] if len(args) > 1 else kwargs.get("dim")
     keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
     return keepdim is True and isinstance(dims, (list, tuple)) and list(dims) in ([-1, -2], [-1, -2, -3])
+
+
+_AFFINE_ARG = {"native_layer_norm": 2, "native_group_norm": 1}  # where the weight is: (input, shape, weight, …)
 
 
 def _batch_norm_cost(name: str, args: Sequence[Any]) -> int:

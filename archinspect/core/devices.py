@@ -14,6 +14,8 @@ def resolve_device(name: str, *, auto: str = "meta", instead: str = "cpu or meta
 
     Raises UsageError for an unknown name or for CUDA where there is none (suggesting ``instead``).
     """
+    if name is not None and not str(name).strip():
+        raise UsageError(f"device={name!r} is empty; accepted: {ACCEPTED}", param="device")
     text = (name or "auto").strip().lower()
     if text == "auto":
         text = auto
@@ -21,7 +23,8 @@ def resolve_device(name: str, *, auto: str = "meta", instead: str = "cpu or meta
         return text
     m = re.fullmatch(r"cuda(?::(\d+))?", text)
     if not m:
-        raise UsageError(f"device={name!r} is not a device; accepted: {ACCEPTED}", param="device")
+        shown = repr(name) if len(name) <= 80 else repr(name[:80]) + "…"
+        raise UsageError(f"device={shown} is not a device; accepted: {ACCEPTED}", param="device")
     import torch
 
     if not torch.cuda.is_available():

@@ -34,6 +34,7 @@ from archinspect.core.devices import resolve_device
 from archinspect.core.failure import diagnose
 from archinspect.core.guard import MemoryEstimate, ResourceError, check_memory
 from archinspect.core.inputs import InputSpec
+from archinspect.core.isolation import isolated_pass, threads_counted
 from archinspect.core.observe import NOT_HANDLED, ModuleCall, PassObserver, PassRun
 from archinspect.core.options import DEFAULT_DEPTH, PassOptions
 from archinspect.core.receptive import ReceptiveObserver
@@ -42,7 +43,7 @@ from archinspect.core.report import LayerRecord, Report, Totals
 from archinspect.core.substitute import model_lock, substituted, substitutes, training_mode
 from archinspect.core.target import Target
 from archinspect.core.tensors import nbytes
-from archinspect.errors import ModelRunError, escape_text
+from archinspect.errors import ModelRunError, UserInterrupt, escape_text
 
 __all__ = [
     "DEFAULT_DEPTH",
@@ -126,7 +127,7 @@ def run_pass(
     notes = [unwrapped] if unwrapped else []
     observers = [*observers, *([ReceptiveObserver()] if options.receptive else [])]
     device = pass_device(target, options)
-    with model_lock(model):
+    with isolated_pass(model, device), model_lock(model):  # the caller's RNG and torch settings untouched
         try:
             return _attempt(model, target, options, device, observers, step, notes, fake)
         except MetaKernelMissing as gap:
@@ -166,6 +167,8 @@ def _attempt(
         if device.type == "meta" and is_meta_gap(exc):
             raise MetaKernelMissing(_meta_gap_text(exc)) from exc
         raise failure_error(exc, run.records, run.stack, target.specs, model=run.model) from exc
+    except UserInterrupt:  # Ctrl-C: an order to stop, not the model's failure
+        raise
     except (SystemExit, KeyboardInterrupt) as exc:  # the model's code exiting is its failure, not an order
         err = RuntimeError(escape_text(exc))
         raise failure_error(err, run.records, run.stack, target.specs, model=run.model) from None
@@ -346,6 +349,7 @@ def _watch(stack: contextlib.ExitStack, run: _Run, recorder: Recorder, observers
         op_watchers = [o.op for o in observers if o.overrides("op")]
         counter = OpCounter(recorder.on_op, op_watchers, on_uncosted=recorder.on_uncosted, op_costs=options.op_costs)
         stack.enter_context(counter)
+        stack.enter_context(threads_counted(model, counter, run.device))  # submodules run on worker threads
     for observer in observers:
         stack.enter_context(observer.running())
     for observer in observers:

@@ -10,6 +10,7 @@ skips the check.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,21 +98,91 @@ def free_bytes(device: Any) -> int | None:
     return None
 
 
-def check_memory(needed: int, device: Any, what: str, detail: str = "", *, batch_hint: bool = True) -> None:
+def check_memory(
+    needed: int, device: Any, what: str, detail: str = "", *, batch_hint: bool = True, instead: str | None = None
+) -> None:
     """Raise :class:`ResourceError` when ``needed`` bytes exceed what ``device`` has free.
 
-    ``what`` names the work ("this pass", "building resnet50"); ``detail`` its parts, in brackets.
+    ``what`` names the work ("this pass", "building resnet50"); ``detail`` its parts, in brackets; ``instead``
+    what to do instead (default: ``device='meta'``, a smaller batch), before ``or force=True``.
     """
     free = free_bytes(device)
     if free is None or needed <= free:
         return
     name = str(device)
     inside = f" ({detail})" if detail else ""
-    instead = "use device='meta' (shapes and FLOPs need no memory)"
-    if batch_hint:
-        instead += ", a smaller batch"
+    if instead is None:
+        instead = "use device='meta' (shapes and FLOPs need no memory)" + (", a smaller batch" if batch_hint else "")
     raise ResourceError(
         f"not enough memory on {name}: {what} needs about {fmt_bytes(needed)}{inside} but {fmt_bytes(free)} is "
         f"free; {instead}, or force=True to try anyway",
         mentions=("device", "force"),
     )
+
+
+# Operators that make a new tensor from a size: (index of the size argument, or -1 for "like" ops whose size is
+# their first argument's). Their bytes are known before they allocate.
+_FACTORIES = {
+    "empty": 0, "empty_strided": 0, "zeros": 0, "ones": 0, "full": 0, "rand": 0, "randn": 0, "randperm": 0,
+    "new_empty": 1, "new_empty_strided": 1, "new_zeros": 1, "new_ones": 1, "new_full": 1,
+    "empty_like": -1, "zeros_like": -1, "ones_like": -1, "full_like": -1, "rand_like": -1, "randn_like": -1,
+}  # fmt: skip
+
+
+def _factory_bytes(func: Any, args: tuple, kwargs: dict) -> int | None:
+    """Bytes a factory operator is about to allocate, or None for any other operator."""
+    import torch
+
+    where = _FACTORIES.get(func._overloadpacket.__name__)
+    if where is None or not args:
+        return None
+    if where < 0:
+        first = args[0]
+        numel, dtype = first.numel(), kwargs.get("dtype") or first.dtype
+    else:
+        size = args[where]
+        numel = size if isinstance(size, int) else 1
+        if not isinstance(size, int):
+            for dim in size:
+                numel *= int(dim)
+        base = args[0] if where == 1 else None
+        dtype = kwargs.get("dtype") or (base.dtype if base is not None else torch.get_default_dtype())
+    return max(numel, 0) * dtype.itemsize
+
+
+def allocation_guard(device: Any, what: str) -> Any:
+    """A context in which building a model on ``device`` (CPU or CUDA) is stopped, with a
+    :class:`ResourceError`, before the tensor that would take its allocations past the memory the device had
+    free when it began: counted from the sizes given to factory operators (``torch.empty``, ``zeros``,
+    ``randn``, ``new_*``, ``*_like``), before they allocate. Whatever built the model — the zoo, torchvision,
+    timm, a user's class or factory — passes through it. A null context on meta or when free memory is unknown."""
+    import torch
+
+    from archinspect.core.compat import DispatchMode
+
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    free = free_bytes(dev) if dev.type in ("cpu", "cuda") else None
+    if free is None:
+        return contextlib.nullcontext()
+
+    class AllocationGuard(DispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+            kwargs = kwargs or {}
+            size = _factory_bytes(func, args, kwargs)
+            target = kwargs.get("device")
+            if size is not None and (target is None or torch.device(target).type == dev.type):
+                self.total += size
+                if self.total > free:
+                    raise ResourceError(
+                        f"not enough memory on {dev}: {what} allocates more than {fmt_bytes(self.total)} but "
+                        f"{fmt_bytes(free)} is free; use device='meta' (shapes and FLOPs need no memory), smaller "
+                        "constructor arguments, or force=True to try anyway",
+                        mentions=("device", "force"),
+                    )
+            return func(*args, **kwargs)
+
+    return AllocationGuard()

@@ -50,7 +50,9 @@ DTYPE_NAMES: dict[str, str] = {
     "bool": "bool",
 }
 
-INPUT_FORMS = "comma- or x-separated positive sizes like 1,3,32,32 or 1x3x32x32, optionally 'long:' prefixed"
+INPUT_FORMS = (
+    "comma- or x-separated positive sizes like 1,3,32,32 or 1x3x32x32, optionally 'long:' prefixed; 'scalar' for 0-d"
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class InputSpec:
         return torch.randint(0, 2, self.shape, device=dev, dtype=dt, generator=gen)
 
     def __str__(self) -> str:
-        dims = ",".join(str(d) for d in self.shape)
+        dims = ",".join(str(d) for d in self.shape) or "scalar"
         return dims if self.dtype == "float32" else f"{self.dtype}:{dims}"
 
 
@@ -133,7 +135,9 @@ def check_addressable(shape: tuple[int, ...], dtype: str = "float32", raw: str |
 
 
 def parse_input(text: str) -> InputSpec:
-    """Parse ``1,3,32,32``, ``1x3x32x32`` or ``long:1,128`` into an :class:`InputSpec`."""
+    """Parse ``1,3,32,32``, ``1x3x32x32`` or ``long:1,128`` into an :class:`InputSpec`. Also understood:
+    a shape as Python prints it (``(1, 3, 224, 224)``, ``[1, 3, 224, 224]``), sizes separated by spaces
+    (``'1 3 224 224'``), and ``scalar`` (or ``()``) for a 0-d tensor."""
     raw = text
     text = text.strip()
     dtype = "float32"
@@ -146,9 +150,14 @@ def parse_input(text: str) -> InputSpec:
                 f"inputs={shown(raw)}: unknown dtype prefix {shown(prefix, 20)}; accepted: {accepted}", param="inputs"
             )
         dtype = DTYPE_NAMES[key]
+    text = text.strip()
+    if len(text) >= 2 and (text[0], text[-1]) in (("(", ")"), ("[", "]")):  # a shape as Python prints it
+        text = text[1:-1].strip().rstrip(",").strip() or "scalar"
+    if text.lower() == "scalar":
+        return InputSpec((), dtype)
     if not text:
         raise UsageError(f"inputs={shown(raw)} is empty; expected {INPUT_FORMS}", param="inputs")
-    parts = re.split(r"[,xX×]", text)
+    parts = re.split(r"\s*[,xX×]\s*|\s+", text)
     dims: list[int] = []
     for part in parts:
         p = part.strip()
@@ -159,6 +168,8 @@ def parse_input(text: str) -> InputSpec:
                 f"inputs={shown(raw)}: size {p[:20]}… is past any tensor size; give a smaller one", param="inputs"
             )
         try:
+            if not p.isascii():  # int() reads full-width and other Unicode digits: '１' is 1
+                raise ValueError(p)
             value = int(p)
         except ValueError:
             bad = shown(p, 20)

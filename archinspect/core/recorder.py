@@ -107,7 +107,7 @@ class Recorder:
         rec = LayerRecord(
             index=len(self.records),
             name=name,
-            type=getattr(module, "shown_type", None) or type(module).__name__,
+            type=vars(module).get("shown_type") or type(module).__name__,  # not getattr: a __getattr__ may raise
             depth=depth,
             parent=parent,
             params=params,

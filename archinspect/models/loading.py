@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archinspect.core.inputs import InputSpec, parse_kwargs
-from archinspect.errors import ModelRunError, UsageError, escape_text, typed_errors
+from archinspect.core.inputs import InputSpec, parse_kwargs, shown
+from archinspect.errors import ArchInspectError, ModelRunError, UsageError, UserInterrupt, escape_text, typed_errors
 from archinspect.models import library
 from archinspect.models.downloads import DownloadBlocked, no_downloads, weights_hint
 from archinspect.models.zoo import ZooEntry, get_entry, is_zoo_name
 from archinspect.models.zoo._registry import canonical_name
 
 LIBRARY_PREFIXES = ("torchvision", "timm")
+MAX_REF_CHARS = 4096  # PATH_MAX on Linux: no MODEL reference, path or name, is longer
 
 
 @dataclass
@@ -98,21 +99,26 @@ def _positional_names(model: Any) -> list[str]:
 
 
 @contextlib.contextmanager
-def _device_context(device: str | None) -> Any:
-    """Build on ``device``; on meta, initialisers have nothing to write and are skipped."""
-    if not device:
-        yield
-        return
+def _device_context(device: str | None, what: str = "building the model", guard: bool = True) -> Any:
+    """Build on ``device``; on meta, initialisers have nothing to write and are skipped. On a device named
+    (``cpu``, ``cuda``: every CLI build) the build runs under the memory guard's
+    :func:`~archinspect.core.guard.allocation_guard` unless ``guard`` is False (``--force``); ``None`` (the
+    API's ``create_model(name)``) builds as torch would."""
     import torch
 
-    with torch.device(device):
-        if torch.device(device).type == "meta":
-            from archinspect.core.fastmeta import MetaBuild
+    if device and torch.device(device).type == "meta":
+        from archinspect.core.fastmeta import MetaBuild
 
-            with MetaBuild():
-                yield
-        else:
+        with torch.device(device), MetaBuild():
             yield
+        return
+    from archinspect.core.guard import allocation_guard
+
+    if not device:  # the API's create_model(name): built as torch would, in the caller's process
+        yield
+        return
+    with torch.device(device), allocation_guard(device, what) if guard else contextlib.nullcontext():
+        yield
 
 
 def _is_meta_build_error(exc: BaseException) -> bool:
@@ -161,12 +167,21 @@ def split_reference(ref: str) -> tuple[str, str, dict[str, Any]]:
     text = ref.strip()
     if not text:
         raise UsageError("MODEL is empty; give a zoo name (see `archinspect list`), FILE.py:Symbol or pkg.mod:Symbol")
+    if len(text) > MAX_REF_CHARS:
+        raise UsageError(
+            f"MODEL {shown(text, 80)} is {len(text):,} characters long; at most {MAX_REF_CHARS:,} are read "
+            "(the longest path Linux opens)"
+        )
     head, sep, tail = text.partition(":")
+    if sep and not head.strip():
+        raise UsageError(
+            f"MODEL {shown(text, 80)} names no file or module before ':'; expected FILE.py:Symbol or pkg.mod:Symbol"
+        )
     if sep and head.lower() in LIBRARY_PREFIXES:
         name, sep2, rest = tail.partition(":")
         return head.lower(), name, parse_kwargs(rest) if sep2 else {}
     if ".py:" in text or text.endswith(".py") or "/" in head or "\\" in head:
-        path, _, symbol = text.rpartition(":") if ".py:" in text else (text, "", "")
+        path, _, symbol = text.rpartition(":") if ":" in text else (text, "", "")
         return "file", f"{path}:{symbol}", {}
     if sep and "=" in tail:
         return "zoo", head, parse_kwargs(tail)
@@ -193,21 +208,22 @@ def load_model(
     if kind == "zoo":
         return _load_zoo(target, kwargs, device, force)
     if kind in LIBRARY_PREFIXES:
-        return _load_library(kind, target, kwargs, device)
+        return _load_library(kind, target, kwargs, device, force)
     if kind == "file":
         path, _, symbol = target.rpartition(":")
         obj = _symbol_from_file(path, symbol)
-        return _instantiate(obj, f"{Path(path).name}:{symbol}", kwargs, device, source_file=str(Path(path)))
+        label = f"{Path(path).name}:{symbol}"
+        return _instantiate(obj, label, kwargs, device, source_file=str(Path(path)), force=force)
     module_name, _, symbol = target.partition(":")
     obj = _symbol_from_module(module_name, symbol)
-    return _instantiate(obj, target, kwargs, device)
+    return _instantiate(obj, target, kwargs, device, force=force)
 
 
 def _load_zoo(name: str, kwargs: dict[str, Any], device: str | None, force: bool = False) -> LoadedModel:
     entry = get_entry(name)
 
     def build(dev: str | None) -> Any:
-        with _device_context(dev):
+        with _device_context(dev, f"building {entry.name}", not force):
             try:
                 return entry.build(**kwargs)
             except (UsageError, ModelRunError):
@@ -251,7 +267,7 @@ def _check_build_memory(name: str, build: Callable[[str | None], Any], device: s
     check_memory(needed, device, f"building {name}", "its parameters and buffers", batch_hint=False)
 
 
-def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | None) -> LoadedModel:
+def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | None, force: bool = False) -> LoadedModel:
     try:
         module = importlib.import_module(lib)
     except ImportError:
@@ -275,7 +291,7 @@ def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | Non
     label = f"{lib}:{name}"
 
     def build(dev: str | None) -> Any:
-        with _device_context(dev):
+        with _device_context(dev, f"building {label}", not force):
             try:
                 return factory()
             except (TypeError, ValueError) as exc:
@@ -292,12 +308,43 @@ def _load_library(lib: str, name: str, kwargs: dict[str, Any], device: str | Non
     return LoadedModel(model, label, inputs, rebuild=build, notes=notes, built_on=built_on)
 
 
+def _check_file(path: str) -> Path:
+    """``path`` as a model file: an existing, regular ``.py`` file, else a UsageError saying what it is."""
+    file, named = Path(path), shown(path, 80)
+    try:
+        exists, is_dir, is_file = file.exists(), file.is_dir(), file.is_file()
+    except (OSError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"model file {named} cannot be read ({why}); expected FILE.py:Symbol") from None
+    if not exists:
+        raise UsageError(f"model file {named} does not exist; expected FILE.py:Symbol naming an existing file")
+    if is_dir:
+        raise UsageError(f"model file {named} is a directory; expected FILE.py:Symbol naming a Python file")
+    if not is_file:
+        raise UsageError(f"model file {named} is not a regular file (a device or pipe); expected FILE.py:Symbol")
+    if file.suffix != ".py":
+        raise UsageError(f"model file {named} is not a .py file; expected FILE.py:Symbol naming a Python file")
+    return file
+
+
+@contextlib.contextmanager
+def _importable_beside(file: Path) -> Any:
+    """The file's folder first on ``sys.path`` while it loads, so that ``from blocks import Block`` finds the
+    sibling ``blocks.py`` as running ``python file.py`` would; ``sys.path`` is put back afterwards."""
+    folder = str(file.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)  # the first occurrence: ours, unless the file inserted the same folder
+
+
 def _symbol_from_file(path: str, symbol: str) -> Any:
-    file = Path(path)
-    if not file.is_file():
-        raise UsageError(f"model file {path!r} does not exist; expected FILE.py:Symbol naming an existing file")
+    file = _check_file(path)
     if not symbol:
-        raise UsageError(f"{path!r}: name the model as {path}:Symbol (a class, factory or module instance)")
+        short = path if len(path) <= 80 else path[:80] + "…"
+        raise UsageError(f"{shown(path, 80)}: name the model as {short}:Symbol (a class, factory or module instance)")
     mod_name = f"_archinspect_user_{abs(hash(str(file.resolve())))}"
     spec = importlib.util.spec_from_file_location(mod_name, file)
     if spec is None or spec.loader is None:
@@ -305,9 +352,12 @@ def _symbol_from_file(path: str, symbol: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module  # dataclasses and pickling look the module up by name
     try:
-        spec.loader.exec_module(module)
+        with _importable_beside(file):
+            spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise UsageError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except UserInterrupt:
+        raise
     except (SystemExit, KeyboardInterrupt) as exc:
         raise ModelRunError(f"{path}: the file {escape_text(exc)} while loading; a model file must not exit") from None
     except Exception as exc:
@@ -366,7 +416,12 @@ def _model_symbols(module: Any) -> list[str]:
 
 
 def _instantiate(
-    obj: Any, label: str, kwargs: dict[str, Any], device: str | None, source_file: str | None = None
+    obj: Any,
+    label: str,
+    kwargs: dict[str, Any],
+    device: str | None,
+    source_file: str | None = None,
+    force: bool = False,
 ) -> LoadedModel:
     from torch import nn
 
@@ -383,13 +438,17 @@ def _instantiate(
         raise UsageError(f"{label} is a class but not an nn.Module subclass; expected a subclass of torch.nn.Module")
 
     def build(dev: str | None) -> Any:
-        with _device_context(dev):
+        with _device_context(dev, f"building {label}", not force):
             try:
                 made = obj(**kwargs)
+            except ArchInspectError:  # the memory guard's refusal
+                raise
             except TypeError as exc:
                 if _is_signature_error(obj, kwargs):
                     raise UsageError(f"{label}: {exc}; {_accepted(obj)}") from None
                 raise ModelRunError(f"{label}(...) raised TypeError: {exc}") from exc
+            except UserInterrupt:
+                raise
             except (SystemExit, KeyboardInterrupt) as exc:
                 raise ModelRunError(f"{label}(...) {escape_text(exc)} while building the model") from None
             except Exception as exc:

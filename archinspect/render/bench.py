@@ -9,7 +9,8 @@ from typing import Any
 
 from archinspect.bench.policy import oversubscription
 from archinspect.bench.result import SPREAD_WARNING, BenchResult, BenchRow
-from archinspect.render.table import Column, TableData
+from archinspect.render.escape import csv_cell, markdown_text
+from archinspect.render.table import Column, TableData, cut_middle
 from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_bytes
 
 CSV_KEYS = (
@@ -22,9 +23,11 @@ CSV_KEYS = (
 
 
 # Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
+# What a reader compares most (throughput against the device's peak) goes last: at 80 columns % peak and
+# TFLOP/s stay; Compile s stays at 120.
 DROP_ORDER = (
-    "p10_ms", "p90_ms", "compile_time_s", "peak_memory_bytes", "gflops_per_sample", "peak_fraction",
-    "achieved_tflops", "variant",
+    "p10_ms", "p90_ms", "gflops_per_sample", "peak_memory_bytes", "compile_time_s", "variant",
+    "achieved_tflops", "peak_fraction",
 )  # fmt: skip
 
 
@@ -70,7 +73,9 @@ def header_lines(result: BenchResult) -> list[str]:
     return lines
 
 
-def footer_lines(result: BenchResult) -> list[str]:
+def footer_lines(result: BenchResult, *, busy_said: bool = False) -> list[str]:
+    """The lines under the table. ``busy_said``: the busy-machine warning was already printed (on stderr,
+    before timing, on the same terminal), so it is not repeated."""
     lines = [
         CONVENTION_LINE,
         "Latency = one forward call of the whole batch. TFLOP/s = FLOPs per batch / median; "
@@ -83,7 +88,7 @@ def footer_lines(result: BenchResult) -> list[str]:
     e = result.environment
     cpu_run = e.device.startswith("cpu")
     busy = oversubscription(e.cpu_count, e.load_average, e.threads, result.settings.get("threads"), cpu_run=cpu_run)
-    if busy is not None:
+    if busy is not None and not busy_said:
         lines.append(f"warning: {busy}")
     for row in result.rows:
         for w in row.warnings:
@@ -93,12 +98,12 @@ def footer_lines(result: BenchResult) -> list[str]:
     return lines
 
 
-def table_data(result: BenchResult) -> TableData:
+def table_data(result: BenchResult, *, busy_said: bool = False) -> TableData:
     ms = _na(lambda v: f"{v:.3f}")
     data = TableData(
         title="archinspect bench",
         columns=[
-            Column("Model", "model", min_width=16),
+            Column("Model", "model", min_width=16, cut=cut_middle),
             Column("Batch", "batch", "right"),
             Column("Variant", "variant"),
             Column("Median ms", "median_ms", "right", fmt=ms),
@@ -113,7 +118,7 @@ def table_data(result: BenchResult) -> TableData:
             Column("n", "n_samples", "right"),
             Column("Compile s", "compile_time_s", "right", fmt=lambda v: "" if v is None else f"{v:.2f}"),
         ],
-        footer=footer_lines(result),
+        footer=footer_lines(result, busy_said=busy_said),
         drop_order=DROP_ORDER,
     )
     if all(r.compile_time_s is None for r in result.rows):  # the column only when something was compiled
@@ -141,13 +146,14 @@ def _style(row: BenchRow) -> str | None:
 class BenchView:
     """One result, every output format (the ``View`` protocol of ``archinspect.cli.common``)."""
 
-    def __init__(self, result: BenchResult) -> None:
+    def __init__(self, result: BenchResult, *, busy_said: bool = False) -> None:
         self.result = result
+        self.busy_said = busy_said  # the busy-machine warning is on screen already: the table's footer omits it
 
     def rich(self) -> list[Any]:
         from rich.text import Text
 
-        data = table_data(self.result)
+        data = table_data(self.result, busy_said=self.busy_said)
         header = Text("\n".join(header_lines(self.result)), style="dim")
         footer = Text("\n".join(data.footer), style="dim")
         return [header, data.to_rich(), footer]
@@ -163,9 +169,9 @@ class BenchView:
             d = row.to_dict(with_samples=False)
             d["inputs"] = " ".join(d["inputs"])
             d["warnings"] = "; ".join(d["warnings"])
-            writer.writerow(["" if d[k] is None else d[k] for k in CSV_KEYS])
+            writer.writerow([csv_cell("" if d[k] is None else d[k]) for k in CSV_KEYS])
         return buf.getvalue()
 
     def markdown(self) -> str:
-        head = "\n".join(f"{line}  " for line in header_lines(self.result))
+        head = "\n".join(f"{markdown_text(line)}  " for line in header_lines(self.result))
         return head + "\n\n" + table_data(self.result).to_markdown()

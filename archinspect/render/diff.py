@@ -6,7 +6,7 @@ from typing import Any
 
 from archinspect.analyses.diff import ModelDiff, StageDiff, StageFigures
 from archinspect.core.fields import ReceptiveField
-from archinspect.render.table import Column, TableData
+from archinspect.render.table import Column, TableData, cut_middle
 from archinspect.text import CONVENTION_LINE, dims_text, fmt_count, fmt_int, shape_text
 
 
@@ -34,7 +34,7 @@ def _side(fig: StageFigures | None, prefix: str) -> dict[str, Any]:
 
 
 # Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
-DROP_ORDER = (("a_name", "b_name"), ("a_params", "b_params"), ("a_macs", "b_macs"), ("a_rf", "b_rf"))
+DROP_ORDER = (("a_params", "b_params"), ("a_macs", "b_macs"), ("a_rf", "b_rf"), ("a_name", "b_name"))
 
 
 class DiffView:
@@ -60,8 +60,8 @@ class DiffView:
             title=f"A = {a.model_name} · B = {b.model_name} · input {', '.join(str(s) for s in a.inputs)}",
             columns=[
                 Column("Stage", "stage"),
-                Column("A", "a_name"),
-                Column("B", "b_name"),
+                Column("A", "a_name", min_width=12, cut=cut_middle),
+                Column("B", "b_name", min_width=12, cut=cut_middle),
                 Column("A output", "a_shape", shrink=False),
                 Column("B output", "b_shape", shrink=False),
                 Column("A params", "a_params", "right"),

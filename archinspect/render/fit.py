@@ -6,8 +6,9 @@ from typing import Any
 
 from archinspect.analyses.fitting import FitReport
 from archinspect.analyses.solve import AxisSolve, LinearRange, SolveResult
-from archinspect.render.table import Column, TableData
-from archinspect.text import dims_text, fmt_shape
+from archinspect.render.escape import markdown_text, printable
+from archinspect.render.table import Column, TableData, cut_middle
+from archinspect.text import dims_text, fmt_shape, notes_shown
 
 CHECKED = "Linear in_features, Conv in_channels/groups, BatchNorm num_features, LayerNorm, GroupNorm"
 
@@ -123,7 +124,7 @@ class FitView:
         data = TableData(
             title="What each Linear receives",
             columns=[
-                Column("Layer", "layer"),
+                Column("Layer", "layer", cut=cut_middle),
                 Column("in_features", "in_features", "right"),
                 Column("Receives", "received", fmt=fmt_shape),
                 Column("From", "origin", min_width=12),
@@ -148,15 +149,15 @@ class FitView:
         if self.report.solve is not None:
             out.extend(solve_lines(self.report.solve))
         out.append(f"Checked: {CHECKED}")
-        out.extend(f"Note: {n}" for n in self.report.notes)
+        out.extend(f"Note: {n}" for n in notes_shown(self.report.notes))
         return out
 
     def rich(self) -> list[Any]:
         from rich.text import Text
 
         r = self.report
-        items: list[Any] = [Text(self.title, style="bold")]
-        verdict = self.verdict()
+        items: list[Any] = [Text(printable(self.title), style="bold")]
+        verdict = [printable(line) for line in self.verdict()]
         items.append(Text(verdict[0], style="green" if r.consistent else "bold red"))
         if len(verdict) > 1:
             items.append(Text("\n".join(verdict[1:])))
@@ -164,7 +165,7 @@ class FitView:
             items.append(self.linear_table().to_rich())
         if r.solve is not None:
             items.append(Text("\n".join(solve_lines(r.solve))))
-        footer = [f"Checked: {CHECKED}", *(f"Note: {n}" for n in r.notes)]
+        footer = [f"Checked: {CHECKED}", *(f"Note: {n}" for n in notes_shown(r.notes))]
         items.append(Text("\n".join(footer), style="dim"))
         return items
 
@@ -194,11 +195,14 @@ class FitView:
 
     def markdown(self) -> str:
         r = self.report
-        out = [f"**{self.title}**", ""]
+        esc = markdown_text
+        out = [f"**{esc(self.title)}**", ""]
         verdict = self.verdict()
-        out.append(verdict[0])
-        out.extend(
-            f"- `{line.strip()}`" if not line.strip().startswith("constructed") else f"  {line.strip()}"
+        out.append(esc(verdict[0]))
+        out.extend(  # inside a code span nothing is HTML: only what ends the span or the line is escaped
+            f"- `{printable(line.strip()).replace('`', chr(39))}`"
+            if not line.strip().startswith("constructed")
+            else f"  {esc(line.strip())}"
             for line in verdict[1:]
         )
         out.append("")
@@ -206,12 +210,12 @@ class FitView:
             out.append(self.linear_table().to_markdown())
         if r.solve is not None:
             lines = solve_lines(r.solve)
-            out.append(lines[0])
+            out.append(esc(lines[0]))
             out.append("")
-            out.extend(f"- {line.strip()}" for line in lines[1:])
+            out.extend(f"- {esc(line.strip())}" for line in lines[1:])
             out.append("")
         out.append(f"Checked: {CHECKED}  ")
-        out.extend(f"Note: {n}  " for n in r.notes)
+        out.extend(f"Note: {esc(n)}  " for n in notes_shown(r.notes))
         return "\n".join(out).rstrip() + "\n"
 
 

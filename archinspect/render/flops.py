@@ -8,8 +8,8 @@ from typing import Any
 from archinspect.analyses.compare import ToolFigure
 from archinspect.analyses.flops import FlopReport
 from archinspect.core.report import LayerRecord
-from archinspect.render.table import Column, TableData, bar, tree_label
-from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_count, fmt_int
+from archinspect.render.table import Column, TableData, bar, cut_middle, tree_label
+from archinspect.text import CONVENTION, CONVENTION_LINE, fmt_count, fmt_int, notes_shown
 
 
 def _dash(fmt: Any) -> Any:
@@ -39,6 +39,13 @@ def _module_dict(m: LayerRecord, own: LayerRecord) -> dict[str, Any]:
         "own_flops": own.flops,
         "own_other_ops": own.other_ops,
     }
+
+
+def _peer_reason(row: Any) -> str:
+    """A peer's cell under "Why it differs": its reason, or why it has no figure (not installed, failed: …)."""
+    if row.status == "ok":
+        return row.reason
+    return f"{row.status}: {row.reason}" if row.reason else row.status
 
 
 class FlopsView:
@@ -73,7 +80,7 @@ class FlopsView:
         data = TableData(
             title=self._title(f"FLOPs by module (depth {self.depth})"),
             columns=[
-                Column("Module", "module", min_width=12),
+                Column("Module", "module", min_width=12, cut=cut_middle),
                 Column("Type", "type", min_width=9),
                 Column("Params", "params", "right", fmt=_dash(fmt_int)),
                 Column("MACs", "macs", "right", fmt=_dash(fmt_count)),
@@ -135,7 +142,7 @@ class FlopsView:
             title=f"The {self.top_k} heaviest layers (operations run by the layer itself)",
             columns=[
                 Column("#", "rank", "right"),
-                Column("Layer", "layer", min_width=14),
+                Column("Layer", "layer", min_width=14, cut=cut_middle),
                 Column("Type", "type", min_width=9),
                 Column("FLOPs", "flops", "right", fmt=_dash(fmt_count)),
                 Column("Share of FLOPs", "share", fmt=_share),
@@ -182,7 +189,7 @@ class FlopsView:
                 ratio=_ratio(row.value, ours) if row.value else None,
                 expected=row.expected,
                 match=match,
-                reason=row.reason if row.status == "ok" or not row.reason else f"{row.status} ({row.reason})",
+                reason=_peer_reason(row),
                 status=row.status,
                 seconds=row.seconds,
             )
@@ -201,7 +208,7 @@ class FlopsView:
             f"Device: {where} · mode {r.mode}",
             CONVENTION_LINE,
         ]
-        lines.extend(f"Note: {n}" for n in r.notes)
+        lines.extend(f"Note: {n}" for n in notes_shown(r.notes))
         uncounted = r.report.uncounted_text()
         if uncounted:
             lines.append(f"Not counted: {uncounted}")

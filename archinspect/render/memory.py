@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from archinspect.analyses.memory import OPTIMIZERS, STATEFUL, BatchFit, MemoryReport
-from archinspect.render.table import Column, TableData, tree_label
-from archinspect.text import fmt_bytes
+from archinspect.render.table import Column, TableData, cut_middle, tree_label
+from archinspect.text import fmt_bytes, notes_shown
 
 KIND_LABELS = {
     "params": "params",
@@ -31,17 +31,11 @@ def sized(n: int) -> str:
 
 
 def counted_text(block: int) -> list[str]:
-    """The footer lines saying what the peak includes and leaves out."""
-    rounding = (
-        f"each storage rounded up to a multiple of {block} bytes (the CUDA caching allocator's smallest block)"
-        if block > 1
-        else "exact tensor bytes, no allocator rounding"
-    )
+    """The footer line saying what the peak includes and leaves out (docs/memory.md says it in full)."""
+    rounding = f"rounded up to {block}-byte blocks" if block > 1 else "exact tensor bytes"
     return [
-        "Counted: every tensor storage alive at once — parameters, buffers, inputs, gradients, optimizer state, "
-        f"activations, temporaries; a view is free, a shared storage counts once; {rounding}.",
-        "Not counted: allocator fragmentation and cached free blocks, the CUDA context (~300-500 MiB), "
-        "cuDNN/oneDNN workspaces and other memory kernels allocate internally, the Python process.",
+        f"Counted: every live tensor storage once ({rounding}). Not counted: the allocator's cache, the CUDA "
+        "context, kernel workspaces (docs/memory.md)"
     ]
 
 
@@ -58,7 +52,7 @@ class MemoryView:
         r = self.report
         train = r.mode == "train"
         columns = [
-            Column("Layer", "layer"),
+            Column("Layer", "layer", cut=cut_middle),
             Column("Type", "type"),
             Column("Output", "output_bytes", "right", fmt=_bytes_or_dash),
             Column("Allocated", "allocated_bytes", "right", fmt=_bytes_or_dash),
@@ -126,10 +120,10 @@ class MemoryView:
         where = "meta" if r.device == "meta" else f"{r.device} rules (computed on meta)"
         lines.append(
             f"Mode {r.mode} · dtype {r.dtype}{' · amp' if r.amp else ''} · device {where}, nothing allocated · "
-            "module figures include their submodules"
+            "a module's figures include its submodules"
         )
         lines.extend(counted_text(r.block_bytes))
-        lines.extend(f"Note: {n}" for n in r.notes)
+        lines.extend(f"Note: {n}" for n in notes_shown(r.notes))
         return lines
 
     def rich(self) -> list[Any]:

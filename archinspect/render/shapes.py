@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from archinspect.core.report import LayerRecord, Report
-from archinspect.render.table import Column, TableData, bar, tree_label
-from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, fmt_int, fmt_shape
+from archinspect.render.table import Column, TableData, bar, cut_middle, cut_shapes, tree_label
+from archinspect.text import CONVENTION_LINE, dims_text, fmt_bytes, fmt_count, fmt_int, fmt_shape, notes_shown
 
 # Columns hidden when the width cannot hold them all, least important first (--wide shows every one).
 DROP_ORDER = ("share", "output_bytes", "input_shape", "type", "rf_start", "rf_jump")
@@ -44,10 +44,10 @@ class ShapesView:
         data = TableData(
             title=f"{self.label} · input {r.input_text()}",
             columns=[
-                Column("Layer", "layer", min_width=12),
+                Column("Layer", "layer", min_width=12, cut=cut_middle),
                 Column("Type", "type", min_width=13),
-                Column("Input shape", "input_shape", fmt=fmt_shape),
-                Column("Output shape", "output_shape", fmt=fmt_shape),
+                Column("Input shape", "input_shape", fmt=fmt_shape, cut=cut_shapes),
+                Column("Output shape", "output_shape", fmt=fmt_shape, cut=cut_shapes),
                 Column("Params", "params", "right", fmt=_fmt_or_dash(fmt_int)),
                 Column("MACs", "macs", "right", fmt=_fmt_or_dash(fmt_count)),
                 Column("Share", "share", fmt=lambda v: f"{v:6.1%} {bar(v)}" if v else ""),
@@ -96,7 +96,7 @@ class ShapesView:
     def footer(self) -> list[str]:
         r, t = self.report, self.report.totals
         batch = r.batch_size
-        per_sample = f" · per sample {fmt_count(t.macs / batch)}MACs" if batch > 1 else ""
+        per_sample = f" · per sample {fmt_count(t.macs / batch, 'MACs')}" if batch > 1 else ""
         where = f"{r.device} (nothing allocated)" if r.device == "meta" else r.device
         lines = [
             f"Params: {t.params:,} (trainable {t.trainable_params:,}, non-trainable {t.non_trainable_params:,})",
@@ -107,7 +107,7 @@ class ShapesView:
             f"Device: {where} · mode {r.mode} · depth {self.depth}",
             CONVENTION_LINE,
         ]
-        lines.extend(f"Note: {n}" for n in r.notes)
+        lines.extend(f"Note: {n}" for n in notes_shown(r.notes, self.rf))
         uncounted = r.uncounted_text()
         if uncounted:
             lines.append(f"Not counted: {uncounted}")

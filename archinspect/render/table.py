@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from rich.cells import cell_len
 
 from archinspect.errors import UsageError
+from archinspect.render.escape import csv_cell, markdown_text, printable
 from archinspect.text import fmt_shape
 
 HIDDEN_HINT = "--wide shows them"
@@ -40,13 +42,80 @@ def tree_label(rec: Any, records: list[Any]) -> str:
     return "  " * rec.depth + name + (f" (call {rec.call})" if rec.call > 1 else "")
 
 
+def cut_end(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, ending in ``…`` when cut (types, prose)."""
+    if cell_len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + "…" if width > 0 else ""
+
+
+def cut_middle(text: str, width: int, head_share: float = 1 / 3) -> str:
+    """A name in at most ``width`` characters, its middle replaced by ``…``: the tail, where names differ
+    (``denseblock3``, ``denselayer12``, ``(call 2)``), keeps two thirds of the room and the head
+    (``head_share``) one third. Leading indentation (a tree's depth) is kept while it leaves room for six
+    characters of name. ``features.denseblock1.denselayer3`` at 20 -> ``featur…1.denselayer3``."""
+    if cell_len(text) <= width:
+        return text
+    body = text.lstrip(" ")
+    indent = min(len(text) - len(body), max(width - 6, 0))
+    room = width - indent - 1
+    if room <= 0:
+        return "…"[:width]
+    head = int(room * head_share)
+    tail = room - head
+    return " " * indent + body[:head] + "…" + body[len(body) - tail :]
+
+
+def abbreviate_path(name: str) -> str:
+    """A dotted path with every part but the last shortened to its first letter and trailing number:
+    ``features.denseblock1.denselayer3.conv2`` -> ``f.d1.d3.conv2`` (the last resort of :func:`cut_names`)."""
+    indent = len(name) - len(name.lstrip(" "))
+    *parts, last = name[indent:].split(".")
+    short = [re.sub(r"^(\D)\D*?(\d*)$", r"\1\2", p) if p else p for p in parts]
+    return " " * indent + ".".join([*short, last])
+
+
+def cut_names(cells: list[str], width: int) -> list[str]:
+    """A column of names cut with :func:`cut_middle`, choosing how much head to keep so that rows whose
+    names differ still differ once cut (all tail when one third of head would make two rows alike); when
+    no cut keeps them apart, dotted paths are abbreviated first (:func:`abbreviate_path`)."""
+    distinct = len(set(cells))
+    for source in (cells, [abbreviate_path(c) if cell_len(c) > width else c for c in cells]):
+        for share in (1 / 3, 1 / 6, 0.0):
+            out = [cut_middle(c, width, share) for c in source]
+            if len(set(out)) == distinct:
+                return out
+    return [cut_middle(c, width) for c in cells]
+
+
+def cut_shapes(text: str, width: int) -> str:
+    """A cell listing several tensors' shapes (``1×64×56×56, 1×128×28×28, …``) in at most ``width``
+    characters: whole shapes kept from the first, the rest counted (``1×64×56×56 (+3 more)``). A shape is
+    never cut; :func:`shapes_floor` is the narrowest this can make a cell."""
+    if cell_len(text) <= width:
+        return text
+    parts = text.split(", ")
+    for keep in range(len(parts) - 1, 0, -1):
+        candidate = f"{', '.join(parts[:keep])} (+{len(parts) - keep} more)"
+        if cell_len(candidate) <= width:
+            return candidate
+    return f"{parts[0]} (+{len(parts) - 1} more)" if len(parts) > 1 else text
+
+
+def shapes_floor(text: str) -> int:
+    """The narrowest :func:`cut_shapes` can make ``text``: the first shape and the count of the others."""
+    parts = text.split(", ")
+    return cell_len(text) if len(parts) == 1 else min(cell_len(text), cell_len(f"{parts[0]} (+{len(parts) - 1} more)"))
+
+
 @dataclass
 class Column:
     """One column: a header, the row key it reads, and how it behaves when the width is short.
 
     Every cell stays on one line. A ``shrink`` column (names, types, prose) may be narrowed down to
-    ``min_width`` characters, its longer cells ending in an ellipsis; other columns (numbers, shapes,
-    units, bars) always get their full width.
+    ``min_width`` characters, its longer cells cut in the middle (:func:`cut_middle`: the tail, where rows
+    differ, is kept). A column with ``cut=cut_shapes`` (shapes) is narrowed by listing fewer tensors, never
+    by cutting a shape. Other columns (numbers, units, bars) always get their full width.
     """
 
     header: str
@@ -57,10 +126,26 @@ class Column:
     shrink: bool | None = None  # None: left-justified plain text (fmt is str) shrinks, the rest does not
     min_width: int = 10
     notes: bool = False  # a prose column: a cell too long for its width moves to a numbered note under the table
+    cut: Callable[[str, int], str] | None = None  # how a cell is narrowed: cut_middle, cut_shapes; None: cut_end
 
     @property
     def shrinks(self) -> bool:
-        return self.shrink if self.shrink is not None else (self.justify == "left" and self.fmt is str)
+        if self.shrink is not None:
+            return self.shrink
+        return self.cut is not None or (self.justify == "left" and self.fmt is str)
+
+    def floor(self, cells: list[str]) -> int:
+        """The narrowest this column may be made, for these cells (header included in ``cells``' widths)."""
+        natural = max(cell_len(c) for c in cells) if cells else 0
+        if not self.shrinks:
+            return natural
+        if self.cut is cut_shapes:
+            return max([cell_len(self.header), *(shapes_floor(c) for c in cells[1:])])
+        return min(natural, max(self.min_width, 1))
+
+    def fit(self, text: str, width: int) -> str:
+        """A cell narrowed to ``width``."""
+        return (self.cut or cut_end)(text, width) if cell_len(text) > width else text
 
     def names(self) -> set[str]:
         """What ``--columns`` accepts for this column: its key and its header, in lower case."""
@@ -84,7 +169,7 @@ class TableData:
 
     def cell(self, row: dict[str, Any], col: Column) -> str:
         value = row.get(col.key, "")
-        return "" if value is None else col.fmt(value)
+        return "" if value is None else printable(col.fmt(value))
 
     def to_rich(self) -> FittedTable:
         """A rich renderable that lays the table out for the width it is printed at."""
@@ -100,14 +185,15 @@ class TableData:
         named in ``drop_order`` (in that order), then the widest; a table still too wide hides columns from
         the right. A number, shape or unit is never cut.
         """
-        natural = [max([cell_len(c.header), *(cell_len(self.cell(row, c)) for row in self.rows)]) for c in self.columns]
+        texts = [[c.header, *(self.cell(row, c) for row in self.rows)] for c in self.columns]
+        natural = [max(cell_len(t) for t in column) for column in texts]
         shown = list(range(len(self.columns)))
         if keep:
             chosen = [i for i in shown if self.columns[i].names() & keep]
             shown = chosen or shown
         if wide:
             return Layout(self, shown, [natural[i] for i in shown], [], width)
-        floor = [min(natural[i], max(c.min_width, 1)) if c.shrinks else natural[i] for i, c in enumerate(self.columns)]
+        floor = [c.floor(texts[i]) for i, c in enumerate(self.columns)]
         hidden: list[int] = []
         groups = [] if keep and len(shown) < len(self.columns) else [self._group(k) for k in self.drop_order]
         groups = [g for g in groups if g]
@@ -148,21 +234,19 @@ class TableData:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow([c.key for c in self.columns])
         for row in self.rows:
-            writer.writerow([_raw(row.get(c.key, "")) for c in self.columns])
+            writer.writerow([csv_cell(_raw(row.get(c.key, ""))) for c in self.columns])
         return buf.getvalue()
 
     def to_markdown(self) -> str:
-        def esc(text: str) -> str:
-            return text.replace("|", "\\|")
-
-        lines = [f"**{self.title}**", ""] if self.title else []
+        esc = markdown_text
+        lines = [f"**{esc(self.title)}**", ""] if self.title else []
         lines.append("| " + " | ".join(esc(c.header) for c in self.columns) + " |")
         lines.append("| " + " | ".join("---:" if c.justify == "right" else "---" for c in self.columns) + " |")
         for row in self.rows:
             lines.append("| " + " | ".join(esc(self.cell(row, c)) for c in self.columns) + " |")
         if self.footer:
             lines.append("")
-            lines.extend(f"{line}  " for line in self.footer)
+            lines.extend(f"{esc(line)}  " for line in self.footer)
         return "\n".join(lines) + "\n"
 
 
@@ -194,7 +278,7 @@ class Layout:
         from rich.text import Text
 
         data = self.data
-        title = Text(data.title, no_wrap=True, overflow="ellipsis") if data.title else None
+        title = Text(printable(data.title), no_wrap=True, overflow="ellipsis") if data.title else None
         # at least as wide as its title, so that a table of few columns does not cut its own title
         table = Table(title=title, caption=data.caption, header_style="bold", expand=False)
         if data.title:
@@ -205,9 +289,14 @@ class Layout:
                 col.header, justify=col.justify, style=col.style, width=width, no_wrap=True, overflow="ellipsis"
             )
         marks = {(r, c): f"see note {n}" for n, (r, c, _) in enumerate(self.notes(), 1)}
-        for r, (row, style) in enumerate(zip(data.rows, data.row_styles, strict=True)):
-            cells = (marks.get((r, i)) or data.cell(row, data.columns[i]) for i in self.shown)
-            table.add_row(*(Text(cell) for cell in cells), style=style)
+        columns = []
+        for i, width in zip(self.shown, self.widths, strict=True):
+            col = data.columns[i]
+            cells = [data.cell(row, col) for row in data.rows]
+            fitted = cut_names(cells, width) if col.cut is cut_middle else [col.fit(c, width) for c in cells]
+            columns.append([marks.get((r, i)) or cell for r, cell in enumerate(fitted)])
+        for r, style in enumerate(data.row_styles):
+            table.add_row(*(Text(column[r]) for column in columns), style=style)
         return table
 
     def notes(self) -> list[tuple[int, int, str]]:

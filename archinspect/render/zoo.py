@@ -15,12 +15,12 @@ DROP_ORDER = ("aliases", "source", "family")
 class ZooView:
     """The zoo table (``archinspect list``): one row per :class:`ZooSummary`."""
 
-    def __init__(self, rows: list[ZooSummary], figures: bool) -> None:
+    def __init__(self, rows: list[ZooSummary], figures: bool = False, *, counted: bool | None = None) -> None:
         self.rows = rows
-        self.figures = figures
+        self.counted = figures if counted is None else counted  # counted now (--count), or counted ahead
 
     def table(self) -> TableData:
-        how = "counted on the meta device" if self.figures else "reference figures (--no-figures)"
+        how = "counted now on the meta device" if self.counted else "counted ahead (--count counts again)"
         data = TableData(
             title=f"archinspect zoo · {len(self.rows)} models",
             columns=[

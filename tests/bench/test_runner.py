@@ -109,7 +109,8 @@ def test_compile_time_reported_apart_from_samples(fast):
         ({"device": "tpu"}, "device='tpu' is not a device"),
         ({"dtype": "int8"}, "dtype='int8' is not benchmarked; accepted: float32, float16, bfloat16"),
         ({"batch_sizes": [0]}, "batch_sizes=[0]: batch sizes must be 1 or more"),
-        ({"threads": 0}, "threads=0 must be 1 or more"),
+        ({"threads": 0}, "threads=0: accepted: a whole number from 1 to"),
+        ({"max_time": float("inf")}, "max_time=inf: accepted: a number from 0 to 3600 seconds"),
     ],
 )
 def test_usage_errors(kwargs, message):

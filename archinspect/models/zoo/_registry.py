@@ -8,7 +8,6 @@ for one sample at the default input.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import inspect
 import re
 from collections.abc import Callable
@@ -213,14 +212,12 @@ def all_entries() -> dict[str, ZooEntry]:
 
 @typed_errors
 def list_models(pattern: str | None = None, family: str | None = None) -> list[str]:
-    """Zoo names matching a shell-style wildcard (``resnet*``), in natural order (resnet18 < resnet101)."""
+    """Zoo names matching a shell-style wildcard (``resnet*``, ``*cifar*``) on the name, an alias or the dataset
+    (:func:`archinspect.models.catalog.matches`), in natural order (resnet18 < resnet101)."""
+    from archinspect.models.catalog import dataset_of, matches
+
     entries = all_entries()
-    names = list(entries)
-    if pattern:
-        pat = canonical_name(pattern)
-        if not any(ch in pat for ch in "*?["):
-            pat = f"*{pat}*"
-        names = [n for n in names if fnmatch.fnmatchcase(n, pat)]
+    names = [n for n, e in entries.items() if matches(pattern, n, e.aliases, dataset_of(e.family))]
     if family:
         fam = family.lower()
         if fam not in {f.lower() for f in families()}:
@@ -248,7 +245,8 @@ def get_entry(name: str) -> ZooEntry:
         return entries[key]
     close = closest_names(name)
     hint = f"; did you mean {', '.join(close)}?" if close else "; see `archinspect list`"
-    raise UsageError(f"unknown model {name!r}{hint}")
+    shown = repr(name) if len(name) <= 80 else repr(name[:80]) + "…"
+    raise UsageError(f"unknown model {shown}{hint}")
 
 
 def is_zoo_name(name: str) -> bool:
