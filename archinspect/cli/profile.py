@@ -26,6 +26,7 @@ from archinspect.cli.common import (
     register_command,
 )
 from archinspect.cli.memory import AmpOpt, BatchOpt, Optimizer
+from archinspect.cli.params import number_option, whole_option
 from archinspect.errors import UsageError
 
 EXAMPLES = (
@@ -61,15 +62,17 @@ def profile(
         bool, typer.Option("--checkpoint", help="With --mode train: recompute each top-level module in backward.")
     ] = False,
     repeats: Annotated[
-        int, typer.Option("--repeats", min=1, metavar="N", help="Timed instrumented passes (median per module).")
+        int, whole_option("--repeats", minimum=1, help="Timed instrumented passes (median per module).")
     ] = 20,
     threads: Annotated[
         int | None,
-        typer.Option("--threads", min=1, metavar="N", help="CPU threads (torch.set_num_threads); default: torch's."),
+        whole_option("--threads", minimum=1, help="CPU threads (torch.set_num_threads); default: torch's."),
     ] = None,
     max_time: Annotated[
         float,
-        typer.Option("--max-time", min=0.1, metavar="SECONDS", help="With --mode train: cap on sampling the step."),
+        number_option(
+            "--max-time", minimum=0.1, metavar="SECONDS", help="With --mode train: cap on sampling the step."
+        ),
     ] = 5.0,
     clock: Annotated[
         str,
