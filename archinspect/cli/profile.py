@@ -32,8 +32,8 @@ from archinspect.errors import UsageError
 EXAMPLES = (
     "archinspect profile resnet50 --device cpu --threads 1",
     "archinspect profile resnet18 --device cuda --batch 32 --amp --channels-last --roofline r18.svg",
-    "archinspect profile densenet121 --depth 1 --format json --output profile.json",
-    "archinspect profile resnet50 --mode train --batch 32 --optimizer adam",
+    "archinspect profile densenet121 --depth 1 --threads 1 --clock thread --format json",
+    "archinspect profile resnet20 --mode train --batch 32 --optimizer adam",
 )
 
 
