@@ -6,7 +6,10 @@ Steps: (1) the environment; (2) the test suite's ``cuda``-marked tests; (3) ``ar
 cuda`` on the default suite, eager and CUDA-graph rows, in float32, TF32 and bf16 autocast; (4) the same
 models timed by ``torch.utils.benchmark.Timer``, our median / Timer's; (5) the matmul peak against the GPU's
 datasheet; (6) ``shapes``, ``flops``, ``fit --device cuda`` against ``--device meta``; (7) the memory
-command's predicted peak against ``torch.cuda.max_memory_allocated`` (when that command exists). Writes one
+command's predicted peak against ``torch.cuda.max_memory_allocated`` (when that command exists); (8) ``profile``
+on resnet18 batch 32: per-module event times summed against the plain forward, the slowest modules against
+``torch.profiler``'s kernel times per module, and the training step's measured peak against the prediction and
+its samples/s against a plain loop timed by Timer. Writes one
 JSON file and a table; exits 0 only if every check holds. Without CUDA: one line, exit 0, nothing run.
 
 Only the measuring is here; every verdict is a plain function in :mod:`archinspect.bench.selfcheck`.
@@ -35,10 +38,12 @@ from archinspect.bench.selfcheck import (
     Check,
     SelfCheckReport,
     check_bench_rows,
+    check_module_kernel_times,
     check_peak,
     check_pytest,
     check_same_documents,
     check_setting,
+    check_top_modules,
     judge_ratio,
     matmul_precision,
     run_step,
@@ -50,6 +55,7 @@ DEVICE_COMMANDS = ("shapes", "flops", "fit")
 MEMORY_MODELS = ("resnet18", "densenet-bc")
 MEMORY_BATCH = 32
 MEMORY_OPTIMIZER = "sgd"  # plain SGD keeps no state: the training step's peak is weights, grads, activations
+PROFILE_MODEL, PROFILE_BATCH = "resnet18", 32
 # Per bench row: >= 3 warm-up calls and 0.2 s, then 0.3-1.0 s of samples. 5 models x 2 batches x 2 variants
 # x 3 precisions = 60 rows: about 1.5 minutes on one GPU, plus three matmul peaks (~5 s each).
 BENCH_BUDGET = {"warmup": 3, "warmup_time": 0.2, "iters": 10, "min_time": 0.3, "max_time": 1.0}
@@ -80,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("peak", lambda: step_peak(report)),
         ("devices", lambda: step_devices(report, "cuda", DEVICE_MODELS, DEVICE_COMMANDS)),
         ("memory", lambda: step_memory(report, MEMORY_MODELS)),
+        ("profile", lambda: step_profile(report)),
     ]
     for i, (name, fn) in enumerate(steps, 1):
         print(f"[{i}/{len(steps)}] {name} ...", file=sys.stderr, flush=True)
@@ -350,6 +357,58 @@ def step_memory(report: SelfCheckReport, models: Sequence[str]) -> None:
             check.detail = f"{predicted / 2**20:.1f} / {measured / 2**20:.1f} MiB: {check.detail}"
             report.add(check)
     report.data["memory"] = rows
+
+
+# --- (8) profile: module times, kernels, the training step ---------------------------------------------
+
+
+def step_profile(report: SelfCheckReport, device: str = "cuda", batch: int = PROFILE_BATCH) -> None:
+    """``profile`` on CUDA (events on the stream, one synchronise per pass) against torch.profiler's kernel
+    times per module, and ``profile --mode train`` against the memory prediction and a plain Timer loop. The
+    model is loaded on CPU so that only the timed copy occupies the GPU (its peak is the step's alone)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from profile_vs_torch_profiler import torch_profiler_times
+    from train_step_vs_timer import plain_loop_seconds
+
+    from archinspect.bench.profile import profile
+    from archinspect.bench.train import time_train_step
+    from archinspect.models.loading import load_model
+
+    loaded = load_model(PROFILE_MODEL, device="cpu")
+    spec = loaded.default_inputs[0].with_batch(batch)
+    label = f"{PROFILE_MODEL} b{batch}"
+    r = profile(loaded.model, [spec], device=device, repeats=10, depth=99, name=PROFILE_MODEL)
+    rec = r.reconciliation
+    check = judge_ratio("profile", f"{label} module sum / plain forward", 1 + rec.gap_fraction, TIMER_RATIO_BOUNDS,
+                        "ratio")  # fmt: skip
+    check.detail = f"{rec.module_sum_s * 1e3:.3f} / {rec.plain.median * 1e3:.3f} ms: {check.detail}"
+    report.add(check)
+    ours = {m.name: m.self_s for m in r.records if not m.children}
+    model = loaded.model.to(device).eval()
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        kernels = torch_profiler_times(model, spec.make(device))
+    finally:
+        torch.backends.cudnn.benchmark = before
+    report.add(check_top_modules(label, ours, kernels), *check_module_kernel_times(label, ours, kernels))
+    del model
+    loaded.model.to("cpu")
+    if device != "cpu":
+        torch.cuda.empty_cache()
+    step = time_train_step(loaded.model, [spec], device=device, name=PROFILE_MODEL)
+    check = judge_ratio("profile", f"{label} train peak measured/predicted", step.peak_ratio, MEMORY_RATIO_BOUNDS,
+                        "ratio")  # fmt: skip
+    report.add(check)
+    timer_s = plain_loop_seconds(loaded.model, spec, 1.0, device=device)
+    ratio = step.samples_per_s / (batch / timer_s)
+    report.add(judge_ratio("profile", f"{label} train samples/s ours/Timer", ratio, TIMER_RATIO_BOUNDS, "ratio"))
+    report.data["profile"] = {
+        "forward": r.to_dict(1),
+        "kernel_ms": {k: v * 1e3 for k, v in kernels.items()},
+        "train_step": step.to_dict(),
+        "timer_step_ms": timer_s * 1e3,
+    }
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import pytest
 
 from archinspect.text import fmt_bytes
 
-COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "diff", "graph")
+COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "profile", "diff", "graph")
 
 
 def _error(result: Any, code: int) -> str:
@@ -47,7 +47,7 @@ def _error(result: Any, code: int) -> str:
         (
             ["shap", "resnet18"],
             "error: unknown command 'shap'; did you mean 'shapes'? "
-            "(commands: list, shapes, flops, fit, memory, bench, diff, graph)",
+            "(commands: list, shapes, flops, fit, memory, bench, profile, diff, graph)",
         ),
         (["shapes"], "error: missing argument MODEL (archinspect shapes -h shows examples)"),
     ],

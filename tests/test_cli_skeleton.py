@@ -158,7 +158,7 @@ def test_a_new_command_gets_errors_notes_and_output_from_the_skeleton() -> None:
 SKELETON_ONLY = {"handle_errors", "emit", "say", "settle_heap", "load_target", "stderr_console"}
 
 
-@pytest.mark.parametrize("command", ["list", "shapes", "flops", "fit", "memory", "bench", "diff"])
+@pytest.mark.parametrize("command", ["list", "shapes", "flops", "fit", "memory", "bench", "profile", "diff"])
 def test_every_command_runs_inside_the_skeleton(command: str) -> None:
     """Each command's body is a ``with command_run(...)``; none reaches past it for errors, notes or output."""
     tree = ast.parse((CLI / f"{command}.py").read_text(encoding="utf-8"))

@@ -71,7 +71,7 @@ def _measured_peak(
         run = step.infer if mode == "eval" else step.train
         if method == "memtracker":
             return _with_memtracker(run, real, opt, args)
-        return _with_profiler(run, real, opt, args)
+        return peak_of_run(run, real, opt, args)
 
 
 def _storages_bytes(items: list[torch.Tensor]) -> int:
@@ -82,7 +82,9 @@ def _storages_bytes(items: list[torch.Tensor]) -> int:
     return sum(seen.values())
 
 
-def _with_profiler(run: Any, model: nn.Module, opt: Any, args: list[torch.Tensor]) -> int:
+def peak_of_run(run: Any, model: nn.Module, opt: Any, args: list[torch.Tensor]) -> int:
+    """Peak bytes of ``run()`` on CPU: storages of ``model``, ``args`` and ``opt``'s state alive before it, plus
+    the highest running sum of ``torch.profiler``'s memory events during it (the ``profiler`` method)."""
     from torch.profiler import ProfilerActivity, profile
 
     state = list(tensors(list(opt.state.values()))) if opt is not None else []

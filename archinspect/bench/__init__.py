@@ -17,6 +17,10 @@ _LAZY = {
     "Environment": "archinspect.bench.result",
     "PeakResult": "archinspect.bench.result",
     "benchmark": "archinspect.bench.runner",
+    "profile": "archinspect.bench.profile",
+    "ProfileReport": "archinspect.bench.profile_report",
+    "time_train_step": "archinspect.bench.train",
+    "TrainStepReport": "archinspect.bench.train",
     "SampleStats": "archinspect.bench.stats",
     "summarize": "archinspect.bench.stats",
 }

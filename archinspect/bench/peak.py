@@ -22,8 +22,11 @@ PEAK_WARMUP = WarmupPolicy(min_iters=3, min_time=0.2, max_time=2.0)
 PEAK_STOP = StopPolicy(min_iters=10, max_iters=2_000, min_time=0.5, max_time=3.0, target_rel_iqr=0.05)
 
 
-def make_timer(device: torch.device) -> Timer:
-    return CudaEventTimer(device) if device.type == "cuda" else PerfCounterTimer()
+def make_timer(device: torch.device, clock: str = "wall") -> Timer:
+    """Events on CUDA; on CPU ``perf_counter`` (``wall``) or the calling thread's CPU time (``thread``)."""
+    if device.type == "cuda":
+        return CudaEventTimer(device)
+    return PerfCounterTimer(time.thread_time) if clock == "thread" else PerfCounterTimer()
 
 
 def _one_call_seconds(a: torch.Tensor, b: torch.Tensor, timer: Timer) -> float:
@@ -61,9 +64,11 @@ def measure_matmul_peak(
     size: int | None = None,
     warmup: WarmupPolicy = PEAK_WARMUP,
     stop: StopPolicy = PEAK_STOP,
+    clock: str = "wall",
 ) -> PeakResult:
-    """Median time of a ``size``×``size`` @ ``size``×``size`` matmul in ``dtype``; FLOPs = 2·size³."""
-    timer = make_timer(device)
+    """Median time of a ``size``×``size`` @ ``size``×``size`` matmul in ``dtype``; FLOPs = 2·size³ (``clock``:
+    see :func:`make_timer`)."""
+    timer = make_timer(device, clock)
     with torch.inference_mode():
         n = size or choose_size(device, dtype, timer)
         a = torch.randn(n, n, device=device).to(dtype)

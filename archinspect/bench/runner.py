@@ -25,6 +25,7 @@ from archinspect.bench.result import OUT_OF_MEMORY, BenchResult, BenchRow, PeakR
 from archinspect.bench.timing import sample, warm_up
 from archinspect.core.engine import estimate_pass, run_pass
 from archinspect.core.guard import check_memory
+from archinspect.core.inputs import InputSpec, as_specs
 from archinspect.core.limits import check_bound
 from archinspect.core.options import PassOptions
 from archinspect.core.substitute import model_lock
@@ -168,6 +169,18 @@ class BenchPlan:
         sized = target.with_batch(batch)
         return sized if self.amp_dtype else sized.with_dtype(_name(self.dtype))
 
+    def make_args(self, specs: Sequence[InputSpec]) -> list[torch.Tensor]:
+        """Random inputs on the device (NHWC for 4-D ones with ``channels_last``)."""
+        args = [s.make(self.device) for s in specs]
+        return [_channels_last(a) for a in args] if self.channels_last else args
+
+    def autocast(self, cache_enabled: bool = True) -> Callable[[], Any]:
+        """A factory of the run's autocast context (a null context without amp)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext
+        dev, dt = self.device.type, self.amp_dtype
+        return lambda: torch.autocast(dev, dtype=dt, cache_enabled=cache_enabled)
+
     def prepare(self, model: nn.Module, copy_model: bool) -> tuple[nn.Module, Any]:
         """The model to time (a deep copy unless told otherwise) on the device, and its compiled form."""
         if copy_model:
@@ -184,6 +197,25 @@ class BenchPlan:
             m.to(memory_format=torch.channels_last)
         compiled = torch.compile(m, backend=self.compile_backend) if self.compile_backend else None
         return m, compiled
+
+
+def plan_inputs(
+    caller: str, device: str | torch.device, options: dict[str, Any], inputs: Any, batch: int | None
+) -> tuple[BenchPlan, list[InputSpec]]:
+    """The checked plan of a one-model timing call (``profile``, the training step) and its inputs at ``batch``
+    (default: their own), cast as the plan says; a bad value is a :class:`UsageError` before anything runs."""
+    try:
+        plan = BenchPlan.make(device, BenchOptions(**options))
+    except TypeError as exc:
+        raise UsageError(f"{caller}(): {exc}") from None
+    specs = as_specs(inputs)
+    if not specs:
+        raise UsageError("no input given; pass at least one shape, e.g. (1, 3, 224, 224)")
+    if batch is not None:
+        if batch < 1:
+            raise UsageError(f"batch={batch} must be 1 or more", param="batch")
+        specs = [s.with_batch(batch) for s in specs]
+    return plan, specs if plan.amp_dtype else [s.with_dtype(_name(plan.dtype)) for s in specs]
 
 
 @typed_errors
@@ -315,7 +347,7 @@ def _channels_last(t: Any) -> Any:
 
 
 def _time_row(row: BenchRow, fn: Any, target: Target, plan: BenchPlan, variant: str) -> None:
-    dev, amp_dtype = plan.device, plan.amp_dtype
+    dev = plan.device
     timer = make_timer(dev)
     with torch.inference_mode():
         args, kwargs = target.materialise(dev)
@@ -323,11 +355,7 @@ def _time_row(row: BenchRow, fn: Any, target: Target, plan: BenchPlan, variant: 
             args = [map_leaves(a, _channels_last) for a in args]
             kwargs = {k: map_leaves(v, _channels_last) for k, v in kwargs.items()}
         # Autocast's weight-cast cache must be off under graph capture (CUDA semantics notes, "CUDA Graphs").
-        autocast = (
-            (lambda: torch.autocast(dev.type, dtype=amp_dtype, cache_enabled=variant != GRAPH))
-            if amp_dtype is not None
-            else contextlib.nullcontext
-        )
+        autocast = plan.autocast(cache_enabled=variant != GRAPH)
 
         def forward() -> Any:
             with autocast():

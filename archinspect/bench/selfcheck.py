@@ -177,6 +177,53 @@ def check_peak(device_name: str, precision: str, measured_tflops: float | None, 
     return check
 
 
+# --- profile: module times against the profiler's kernels ---------------------------------------------
+
+# Events bracket a module on the stream, so its time includes the gaps between its kernels that kernel time
+# leaves out (launch latency when the GPU waits for the host); for the slowest modules at batch 32 those gaps
+# are small, and a ratio outside these bounds means events timed something else (another stream, no work).
+PROFILE_KERNEL_RATIO_BOUNDS = (0.8, 1.25)
+TOP_TIE = 0.10  # modules outside the other list's top N that are within 10 % of its N-th still agree
+
+
+def same_top(ours: Mapping[str, float], theirs: Mapping[str, float], top: int = 5) -> tuple[int, list[str], bool]:
+    """(modules in both top-``top`` lists, modules in only one, whether each of those ties: its time in the other
+    tool is within :data:`TOP_TIE` of that tool's ``top``-th). Repeated identical layers make ties common."""
+    a = sorted(ours, key=ours.__getitem__, reverse=True)[:top]
+    b = sorted(theirs, key=theirs.__getitem__, reverse=True)[:top]
+    only_a = [n for n in a if n not in b]
+    only_b = [n for n in b if n not in a]
+    tied = all(theirs.get(n, 0.0) >= (1 - TOP_TIE) * theirs[b[-1]] for n in only_a) and all(
+        ours.get(n, 0.0) >= (1 - TOP_TIE) * ours[a[-1]] for n in only_b
+    )
+    return len(set(a) & set(b)), only_a + only_b, tied
+
+
+def check_top_modules(label: str, ours: Mapping[str, float], kernels: Mapping[str, float], top: int = 5) -> Check:
+    """PASS when the two top-``top`` lists hold the same modules, ties allowed (see :func:`same_top`)."""
+    same, others, tied = same_top(ours, kernels, top)
+    detail = f"{same}/{top} in both" + (f"; only in one: {', '.join(others)}" if others else "")
+    detail += " (ties)" if others and tied else ""
+    return Check("profile", f"{label} top {top} modules", PASS if tied else FAIL, detail)
+
+
+def check_module_kernel_times(
+    label: str, ours: Mapping[str, float], kernels: Mapping[str, float], top: int = 5
+) -> list[Check]:
+    """Our ``top`` slowest modules (event seconds), each against the profiler's kernel seconds for it."""
+    out = []
+    for name in sorted(ours, key=ours.__getitem__, reverse=True)[:top]:
+        k = kernels.get(name)
+        check = judge_ratio(
+            "profile", f"{label} {name} events/kernels", ours[name] / k if k else None, PROFILE_KERNEL_RATIO_BOUNDS,
+            "ratio",
+        )  # fmt: skip
+        if k:
+            check.detail = f"{ours[name] * 1e3:.3f} / {k * 1e3:.3f} ms: {check.detail}"
+        out.append(check)
+    return out
+
+
 # --- pytest, bench rows, documents ---------------------------------------------------------------------
 
 _COUNT = re.compile(r"(\d+) (passed|failed|skipped|deselected|errors?|xfailed|xpassed)\b")

@@ -18,7 +18,7 @@ from archinspect import __version__
 from archinspect.cli.params import Group, click_error_line
 from archinspect.text import CONVENTION
 
-COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "diff", "graph")
+COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "profile", "diff", "graph")
 
 
 def wrap_for_terminal(text: str) -> str:

@@ -58,6 +58,7 @@ OPTION_BOUNDS: dict[str, Bound] = {
     "max_size": Bound(1, 65_536, "pixels"),
     "batch": Bound(1, 2**31 - 1, "samples"),
     "batch_sizes": Bound(1, 2**31 - 1, "samples"),
+    "repeats": Bound(1, 100_000, "passes"),  # profile's timed passes
 }
 
 
