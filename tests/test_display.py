@@ -211,3 +211,8 @@ def test_progress_in_a_notebook_is_one_line_updated_in_place(monkeypatch: pytest
     assert events[0][1].startswith("benchmark resnet20: [██████████··········] 1/2 batch 1 eager · ")
     assert events[1][1].startswith("benchmark resnet20: [████████████████████] 2/2 batch 8 eager · ")
     assert events[2][1] == ""  # cleared when the call returns: the result is what stays
+
+
+def test_profile_report() -> None:
+    report = archinspect.profile(_tiny(), (1, 3, 8, 8), device="cpu", repeats=3, warmup_passes=1)
+    _check(report, ["Sequential", "Verdict"], ["Where reaching the roof saves most"])

@@ -18,6 +18,7 @@ from archinspect.bench.result import Environment
 from archinspect.bench.roofs import Ceilings
 from archinspect.bench.stats import SampleStats
 from archinspect.bench.verdict import Roofs, Verdict, judge
+from archinspect.display import Displayable
 
 SCHEMA = "archinspect.profile/1"
 RECONCILE_TOLERANCE = 0.10  # the per-module sum within 10 % of the plain forward counts as reconciled
@@ -174,8 +175,8 @@ class Reconciliation:
         }
 
 
-@dataclass
-class ProfileReport:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class ProfileReport(Displayable):
     """``archinspect profile``'s result; every renderer reads this object only."""
 
     model_name: str

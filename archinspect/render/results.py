@@ -97,6 +97,13 @@ def _explanation(r: Any) -> ViewDisplay:
     return ViewDisplay(ExplainView(r), line, frame=ExplainView(r).table)
 
 
+def _profile(r: Any) -> ViewDisplay:
+    from archinspect.render.profile import ProfileView
+
+    line = f"{r.model_name} · {len(r.records)} module calls · {r.total_s * 1e3:.3f} ms measured"
+    return ViewDisplay(ProfileView(r), line)
+
+
 RESULT_TYPES: dict[str, Any] = {
     "Report": _report,
     "FlopReport": _flops,
@@ -108,6 +115,7 @@ RESULT_TYPES: dict[str, Any] = {
     "ModelDiff": _diff,
     "FieldRows": _fields,
     "Explanation": _explanation,
+    "ProfileReport": _profile,
 }
 
 
