@@ -8,6 +8,7 @@ exits 1 (the model itself cannot run on the given input).
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -16,11 +17,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class ArchInspectError(Exception):
     """Base class; ``exit_code`` is what the CLI exits with. ``param`` and ``mentions``: the API arguments
-    the message names as ``name=value`` (see :class:`UsageError`)."""
+    the message names as ``name=value`` (see :class:`UsageError`). ``original``: the exception it was made
+    from (a ``TypeError`` from a bad argument, the model's own error), kept as data once the chain is hidden."""
 
     exit_code = 1
     param: str | None = None
     mentions: tuple[str, ...] = ()
+    original: BaseException | None = None
 
 
 class UsageError(ArchInspectError):
@@ -92,21 +95,60 @@ class ArgumentValueError(UsageError, ValueError):
     """A ``ValueError`` from a bad argument to the API: a :class:`UsageError` ``except ValueError`` catches."""
 
 
+# Where the CLI names a command, the API names the function to call (same message otherwise).
+COMMAND_CALLS = (
+    ("`archinspect fit`", "archinspect.fit(model, inputs)"),
+    ("`archinspect list`", "archinspect.list_models()"),
+)
+
+_debug = [os.environ.get("ARCHINSPECT_DEBUG", "").strip().lower() not in ("", "0", "false", "no")]
+
+
+def debug_enabled() -> bool:
+    return _debug[0]
+
+
+def api_text(text: str) -> str:
+    """A message as the API says it: ``archinspect.fit(model, inputs)`` where the CLI says `archinspect fit`."""
+    for command, call in COMMAND_CALLS:
+        text = text.replace(command, call)
+    return text
+
+
+def cli_text(text: str) -> str:
+    """A message as the CLI says it: the inverse of :func:`api_text`."""
+    for command, call in COMMAND_CALLS:
+        text = text.replace(call, command)
+    return text
+
+
 def typed_errors(func: F) -> F:
-    """Make ``func`` (a public API function) raise only archinspect's errors.
+    """Make ``func`` (a public API function) raise only archinspect's errors, each one line that reads well
+    in a notebook.
 
     An :class:`ArchInspectError` passes through; a ``TypeError`` or ``ValueError`` escaping it (a bad
     argument the checks missed) becomes a :class:`UsageError` that is still that built-in type
     (:class:`ArgumentTypeError`, :class:`ArgumentValueError`); anything else a :class:`ModelRunError`.
-    The original stays as ``__cause__``. ``SystemExit`` and ``KeyboardInterrupt`` are left alone.
+    The message names Python calls where the CLI names commands (:func:`api_text`). Unless
+    :func:`set_debug` is on, the error is raised from this function with no chained internal traceback;
+    the exception it came from stays as ``original``. ``SystemExit`` and ``KeyboardInterrupt`` are left alone.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = not debug_enabled()  # IPython and pytest leave this frame out of tracebacks
         try:
             return func(*args, **kwargs)
-        except ArchInspectError:
-            raise
+        except ArchInspectError as exc:
+            if exc.args and isinstance(exc.args[0], str):
+                exc.args = (api_text(exc.args[0]), *exc.args[1:])
+            if debug_enabled():
+                raise
+            if exc.original is None:
+                exc.original = exc.__cause__
+            # The message says what went wrong and what to do. archinspect's internal traceback is left out:
+            # archinspect.set_debug(True) (or ARCHINSPECT_DEBUG=1) keeps it.
+            raise exc.with_traceback(None) from None
         except Exception as exc:
             text = " ".join(str(exc).split())[:300] or "no message"
             kind = (
@@ -116,6 +158,18 @@ def typed_errors(func: F) -> F:
                 if isinstance(exc, ValueError)
                 else ModelRunError
             )
-            raise kind(f"{func.__name__}(): {type(exc).__name__}: {text}") from exc
+            error = kind(f"{func.__name__}(): {type(exc).__name__}: {text}")
+            error.original = exc
+            if debug_enabled():
+                raise error from exc
+            raise error from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@typed_errors
+def set_debug(on: bool = True) -> None:
+    """Show the full chain of internal tracebacks behind an archinspect error (off by default; also
+    ``ARCHINSPECT_DEBUG=1`` in the environment). Off, an error raised by a public function is its one line,
+    raised from that function, with the exception it came from kept as ``original``."""
+    _debug[0] = bool(on)

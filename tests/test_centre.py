@@ -171,28 +171,28 @@ class _Scaled(nn.Module):
         return y * scale if scale is not None else y
 
 
+SCALED = """
+import torch
+from torch import nn
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x, scale=None):
+        y = self.conv(x)
+        return y * scale if scale is not None else y
+"""
+
+
 def test_a_keyword_input_changes_memorys_peak_and_appears_in_diffs_json(cli: Any, user_file: Any) -> None:
     without = archinspect.memory(_Scaled(), (1, 3, 64, 64))
     with_scale = archinspect.memory(_Scaled(), (1, 3, 64, 64), kwargs={"scale": (1, 8, 64, 64)})
     assert with_scale.peak_bytes - without.peak_bytes == 8 * 64 * 64 * 4 * 2  # the input and the product
     assert with_scale.keyword_inputs == {"scale": InputSpec((1, 8, 64, 64))}
 
-    path = user_file(
-        """
-        import torch
-        from torch import nn
-
-        class Scaled(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.conv = nn.Conv2d(3, 8, 3, padding=1)
-
-            def forward(self, x, scale=None):
-                y = self.conv(x)
-                return y * scale if scale is not None else y
-        """
-    )
-    ref = f"{path}:Scaled"
+    ref = f"{user_file(SCALED)}:Scaled"
     args = ["--input", "1,3,64,64", "--format", "json"]
     plain = cli("memory", ref, *args)
     scaled = cli("memory", ref, *args, "--input", "scale=1,8,64,64")
@@ -245,22 +245,7 @@ def test_a_keyword_input_replaces_the_default_it_names_and_adds_to_it_otherwise(
 def test_a_keyword_input_beside_a_default_one(cli: Any, user_file: Any) -> None:
     from archinspect.models.loading import load_model
 
-    path = user_file(
-        """
-        from torch import nn
-
-        class Scaled(nn.Module):
-            default_input = (1, 3, 8, 8)
-
-            def __init__(self):
-                super().__init__()
-                self.conv = nn.Conv2d(3, 8, 3, padding=1)
-
-            def forward(self, x, scale=None):
-                y = self.conv(x)
-                return y * scale if scale is not None else y
-        """
-    )
+    path = user_file(SCALED)
     loaded = load_model(f"{path}:Scaled", device="meta")
     loaded.default_inputs = [InputSpec((1, 3, 8, 8))]
     loaded.keyword_inputs = {"scale": InputSpec((1, 8, 8, 8))}

@@ -15,7 +15,7 @@ import pytest
 
 from archinspect.text import fmt_bytes
 
-COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "profile", "diff")
+COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "profile", "diff", "graph")
 
 
 def _error(result: Any, code: int) -> str:
@@ -47,7 +47,7 @@ def _error(result: Any, code: int) -> str:
         (
             ["shap", "resnet18"],
             "error: unknown command 'shap'; did you mean 'shapes'? "
-            "(commands: list, shapes, flops, fit, memory, bench, profile, diff)",
+            "(commands: list, shapes, flops, fit, memory, bench, profile, diff, graph)",
         ),
         (["shapes"], "error: missing argument MODEL (archinspect shapes -h shows examples)"),
     ],
@@ -101,8 +101,12 @@ def test_shared_options_in_one_order_with_choices(cli: Callable[..., Any], comma
     options = re.findall(r"^\s+(?:-\w, )?(--[\w-]+)", text, re.M)
     shared = [o for o in options if o in SHARED]
     assert shared == [o for o in SHARED if o in shared]
-    assert shared[-5:] == ["--format", "--output", "--save", "--wide", "--columns"]
-    assert "-f, --format <table|json|csv|markdown>" in text
+    if command == "graph":  # a picture, not a table: its own formats, no --save, --wide, --columns
+        assert shared[-2:] == ["--format", "--output"]
+        assert "-f, --format <svg|html|dot|mermaid|json>" in text
+    else:
+        assert shared[-5:] == ["--format", "--output", "--save", "--wide", "--columns"]
+        assert "-f, --format <table|json|csv|markdown>" in text
     if "--device" in shared:
         assert re.search(r"-d, --device <auto\|(meta\|)?cpu\|cuda\|cuda:N>", text)
     if "--dtype" in shared:

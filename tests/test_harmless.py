@@ -516,4 +516,5 @@ def test_bench_refuses_from_the_cli_too(cli: Callable[..., Any], free_memory: An
 def test_a_wrapped_type_error_is_still_a_type_error() -> None:
     with pytest.raises(TypeError, match=r"inspect\(\): TypeError") as err:
         inspect(nn.Linear(2, 2), (1, 2), kwargs=5)
-    assert isinstance(err.value, UsageError) and isinstance(err.value.__cause__, TypeError)
+    assert isinstance(err.value, UsageError) and isinstance(err.value.original, TypeError)
+    assert err.value.__cause__ is None and err.value.__suppress_context__  # no internal chain in a notebook

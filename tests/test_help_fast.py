@@ -33,7 +33,7 @@ def test_top_level_help_does_not_import_torch() -> None:
     assert _heavy_modules_after("--help") == "none"
 
 
-@pytest.mark.parametrize("command", ["list", "shapes", "flops", "fit", "bench", "profile", "diff"])
+@pytest.mark.parametrize("command", ["list", "shapes", "flops", "fit", "bench", "profile", "diff", "graph"])
 def test_command_help_does_not_import_torch(command: str) -> None:
     from archinspect.cli.app import app
 

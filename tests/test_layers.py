@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "archinspect"
 LAYERS = {
     "archinspect.errors": 0,
     "archinspect.text": 0,
+    "archinspect.display": 0,
     "archinspect.core": 1,
     "archinspect.models": 2,
     "archinspect.analyses": 3,

@@ -190,7 +190,8 @@ def test_missing_file_syntax_error_and_failing_file(
         ("resnet50:3", "'resnet50:3': arguments after ':' must be key=value (e.g. resnet50:depth=40)"),
         ("resnet50:depth=3", "resnet50 takes no argument 'depth'; accepted: num_classes, in_channels"),
         ("nosuchpkg.mod:Net", "module 'nosuchpkg.mod' cannot be imported (No module named 'nosuchpkg')"),
-        ("  ", "MODEL is empty; give a zoo name (see `archinspect list`), FILE.py:Symbol or pkg.mod:Symbol"),
+        # the API names the function where the CLI names the command (`archinspect list`)
+        ("  ", "MODEL is empty; give a zoo name (see archinspect.list_models()), FILE.py:Symbol or pkg.mod:Symbol"),
     ],
 )
 def test_reference_errors(ref: str, message: str) -> None:

@@ -20,6 +20,7 @@ from archinspect.core.fields import ReceptiveField
 from archinspect.core.options import PassOptions
 from archinspect.core.report import LayerRecord, Report, Shape
 from archinspect.core.target import Target
+from archinspect.display import Displayable
 from archinspect.errors import typed_errors
 
 
@@ -78,8 +79,8 @@ class StageDiff:
         }
 
 
-@dataclass
-class ModelDiff:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class ModelDiff(Displayable):
     """The result of :func:`diff`: per-stage and total comparisons, and both full reports."""
 
     report_a: Report

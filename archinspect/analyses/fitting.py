@@ -25,6 +25,7 @@ from archinspect.core.inputs import InputSpec
 from archinspect.core.options import PassOptions
 from archinspect.core.report import Report
 from archinspect.core.target import Target
+from archinspect.display import Displayable
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import dims_text
 
@@ -62,8 +63,8 @@ class LinearUse:
         }
 
 
-@dataclass
-class FitReport:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class FitReport(Displayable):
     """The result of :func:`fit`: every mismatch, what each Linear receives, maybe the sizes that fit."""
 
     model_name: str
@@ -141,6 +142,7 @@ def fit(
     max_size: int | None = None,
     status: Callable[[str], AbstractContextManager[Any]] | None = None,
     options: PassOptions | None = None,
+    progress: bool | None = None,
     **pass_options: Any,
 ) -> FitReport:
     """Run ``model`` once on dummy ``inputs``, stepping over every size mismatch, and report them all.
@@ -153,6 +155,8 @@ def fit(
         solve: also search the input sizes that fit the model as written (``None``: only when a Linear
             mismatches and the input has spatial dimensions). ``max_size``: the largest size tried.
         status: a context manager factory shown around the input-size search (a spinner in the CLI).
+        progress: show the size search's probes as they run (None: on a terminal or in a notebook, not
+            when piped; False: never).
         options: a :class:`~archinspect.core.options.PassOptions`, or the pass options as keywords.
 
     Raises :class:`ModelRunError` naming the failing layer when the model fails for a reason fit cannot step
@@ -160,7 +164,9 @@ def fit(
     """
     target = Target.of(model, inputs, kwargs=kwargs, label=model_name)
     options = PassOptions.of(options, pass_options)
-    return fit_target(target, options, sites=sites, solve=solve, max_size=max_size, status=status)
+    return fit_target(
+        target, options, sites=sites, solve=solve, max_size=max_size, status=status, progress=progress
+    )
 
 
 def fit_target(
@@ -171,6 +177,7 @@ def fit_target(
     solve: bool | None = None,
     max_size: int | None = None,
     status: Callable[[str], AbstractContextManager[Any]] | None = None,
+    progress: bool | None = None,
 ) -> FitReport:
     """:func:`fit` for a target and options already checked."""
     tolerant = TolerantPass()
@@ -205,7 +212,7 @@ def fit_target(
     if solve or (solve is None and result.wants_solve):
         try:
             with (status or _no_status)("searching the input sizes that fit…"):
-                result.solve = valid_input_sizes(target, mode=mode, max_size=max_size)
+                result.solve = valid_input_sizes(target, mode=mode, max_size=max_size, progress=progress)
         except (ModelRunError, UsageError) as err:  # e.g. a 1-D input has no size to search: keep what was found
             result.notes.append(f"input sizes not searched: {err}")
     return result

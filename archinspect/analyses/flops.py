@@ -19,11 +19,12 @@ from archinspect.analyses.shapes import inspect_target
 from archinspect.core.options import DEFAULT_DEPTH, PassOptions
 from archinspect.core.report import LayerRecord, Number, OpTally, Report, Totals
 from archinspect.core.target import Target
+from archinspect.display import Displayable
 from archinspect.errors import typed_errors
 
 
-@dataclass
-class FlopReport:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class FlopReport(Displayable):
     """The result of :func:`count_flops`. Figures are for the whole batch unless ``per_sample``."""
 
     report: Report = field(repr=False)

@@ -46,6 +46,8 @@ from archinspect.core.observe import PassObserver
 from archinspect.core.options import PassOptions
 from archinspect.core.target import Target
 from archinspect.core.tensors import nbytes, tensors
+from archinspect.display import Displayable
+from archinspect.display import progress as show_progress
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import fmt_bytes
 
@@ -78,8 +80,8 @@ class ModuleMemory:
         return self.name or self.type
 
 
-@dataclass
-class MemoryReport:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class MemoryReport(Displayable):
     """Peak memory of one inference (``mode="eval"``) or training step (``"train"``), bytes throughout.
 
     ``breakdown``: what was alive at the peak, by kind (:data:`~archinspect.core.memtrack.KINDS`; sums to
@@ -125,8 +127,8 @@ class MemoryReport:
         return d
 
 
-@dataclass
-class BatchFit:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class BatchFit(Displayable):
     """The largest batch whose peak fits ``budget_bytes``: ``peak_bytes <= budget_bytes < next_peak_bytes``.
 
     ``next_batch``/``next_peak_bytes`` are None when ``max_batch`` itself fits. ``probes``: every
@@ -479,12 +481,14 @@ def largest_batch(
     foreach: bool | None = None,
     max_batch: int = 1 << 20,
     options: PassOptions | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool | Callable[[int, int], None] | None = None,
     **pass_options: Any,
 ) -> BatchFit:
     """The largest batch size whose peak (:func:`memory`) is at most ``budget_bytes``: every input's first
-    dimension is set to the batch. Exact: ``peak(batch) <= budget_bytes < peak(batch + 1)``. ``progress`` is
-    called with (batch, peak bytes) after each batch size is computed (:func:`budget_batches`: about 3).
+    dimension is set to the batch. Exact: ``peak(batch) <= budget_bytes < peak(batch + 1)``. ``progress``:
+    a callable is called with (batch, peak bytes) after each batch size is computed (:func:`budget_batches`:
+    about 3); otherwise whether to show the search's progress (None: on a terminal or in a notebook, not
+    when piped; False: never).
 
     Arguments as for :func:`memory`. Raises ModelRunError when batch 1 already exceeds the budget,
     UsageError for a budget <= 0.
@@ -506,7 +510,7 @@ def largest_batch_target(
     amp: bool = False,
     foreach: bool | None = None,
     max_batch: int = 1 << 20,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool | Callable[[int, int], None] | None = None,
 ) -> BatchFit:
     """:func:`largest_batch` for a target and options already checked."""
     if isinstance(budget_bytes, bool) or not isinstance(budget_bytes, int) or budget_bytes <= 0:
@@ -514,8 +518,10 @@ def largest_batch_target(
     reports: dict[int, MemoryReport] = {}
 
     def peak_of(b: int) -> int:
+        advance(f"batch {b}", 0)
         reports[b] = memory_target(target.with_batch(b), options, optimizer=optimizer, amp=amp, foreach=foreach)
-        if progress is not None:
+        advance(f"batch {b} needs {fmt_bytes(reports[b].peak_bytes)}", 1)
+        if callable(progress):
             progress(b, reports[b].peak_bytes)
         return reports[b].peak_bytes
 
@@ -524,7 +530,11 @@ def largest_batch_target(
         return sum(kept.get(k, 0) for k in ("params", "buffers", "grads", "optimizer_state"))
 
     try:
-        batch, peak, nxt, nxt_peak, probes = budget_batches(peak_of, budget_bytes, max_batch, fixed_of=fixed_of)
+        shown = False if callable(progress) else progress  # a caller's callback shows it its own way
+        with show_progress(f"largest batch within {fmt_bytes(budget_bytes)}", None, shown) as advance:
+            batch, peak, nxt, nxt_peak, probes = budget_batches(
+                peak_of, budget_bytes, max_batch, fixed_of=fixed_of
+            )
     except ModelRunError as exc:
         if 1 in reports:
             raise ModelRunError(

@@ -16,6 +16,7 @@ from archinspect.analyses.shapes import inspect_target
 from archinspect.core.options import PassOptions
 from archinspect.core.report import Report, Shape
 from archinspect.core.target import Target
+from archinspect.display import Displayable
 from archinspect.errors import typed_errors
 
 
@@ -37,10 +38,16 @@ class FieldRow:
     bound: bool = False
 
 
-def field_rows(report: Report, depth: int | None = None) -> list[FieldRow]:
+class FieldRows(Displayable, list):  # type: ignore[type-arg]
+    """The rows :func:`receptive_field` returns: a plain list of :class:`FieldRow` that prints as a table."""
+
+    __slots__ = ()
+
+
+def field_rows(report: Report, depth: int | None = None) -> FieldRows:
     """The rows of ``report`` (down to ``depth``, every record when None) whose output has a field."""
     records = report.records if depth is None else report.rows(depth)
-    rows = []
+    rows = FieldRows()
     for rec in records:
         if rec.rf is None:
             continue
@@ -68,7 +75,7 @@ def receptive_field(
     kwargs: dict[str, Any] | None = None,
     options: PassOptions | None = None,
     **pass_options: Any,
-) -> list[FieldRow]:
+) -> FieldRows:
     """Run ``model`` once on dummy ``inputs`` and return the receptive field of every layer's output.
 
     ``inputs`` and ``kwargs`` as for :func:`archinspect.inspect`; the first input's dims 2.. are the spatial

@@ -25,6 +25,8 @@ from archinspect.core.engine import run_pass
 from archinspect.core.inputs import InputSpec
 from archinspect.core.options import PassOptions
 from archinspect.core.target import Target
+from archinspect.display import Displayable
+from archinspect.display import progress as show_progress
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 from archinspect.text import dims_text
 
@@ -103,8 +105,8 @@ class AxisSolve:
         }
 
 
-@dataclass
-class SolveResult:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class SolveResult(Displayable):
     """The result of :func:`valid_input_sizes`."""
 
     input: InputSpec
@@ -154,11 +156,14 @@ class _Prober:
         self.first = first_spec(target)
         self.options = PassOptions.check(device="meta", mode=mode, depth=0, fallback=False)
         self.cache: dict[int, Probe] = {}
+        self.on_probe: Callable[[str, int], None] | None = None  # progress: (what ran, 1) after each probe
 
     def __call__(self, size: int) -> Probe:
         probe = self.cache.get(size)
         if probe is None:
             probe = self.cache[size] = self._run(size)
+            if self.on_probe is not None:
+                self.on_probe(f"{self.axis} {size}: {'runs' if probe.runs else 'fails'}", 1)
         return probe
 
     def _run(self, size: int) -> Probe:
@@ -253,8 +258,16 @@ def _linear_range(prober: _Prober, name: str, in_features: int, start: int, limi
     return out
 
 
-def _solve_axis(target: Target, axis: str, given: int, mode: str, limit: int) -> tuple[AxisSolve, _Prober]:
+def _solve_axis(
+    target: Target,
+    axis: str,
+    given: int,
+    mode: str,
+    limit: int,
+    on_probe: Callable[[str, int], None] | None = None,
+) -> tuple[AxisSolve, _Prober]:
     prober = _Prober(target, axis, mode)
+    prober.on_probe = on_probe
     start = smallest_runnable(prober, given, limit)
     result = AxisSolve(axis, given, start, None, None, [], None, limit)
     if start is None:
@@ -295,13 +308,15 @@ def valid_input_sizes(
     mode: str = "eval",
     max_size: int | None = None,
     kwargs: dict[str, Any] | None = None,
+    progress: bool | None = None,
 ) -> SolveResult:
     """The sizes of the first input's spatial dimensions at which ``model`` runs and every Linear matches.
 
     Runs on the meta device. ``max_size``: the largest size tried (default 4096). ``kwargs``: keyword
     inputs, passed as given at every size. Assumes sizes behave
     monotonically (true of convolutions and pooling); a model that breaks that (e.g. branches that only
-    line up at even sizes) may get ranges that are too wide.
+    line up at even sizes) may get ranges that are too wide. ``progress``: show the probes as they run
+    (None: on a terminal or in a notebook, not when piped).
     """
     target = Target.of(model, inputs, kwargs=kwargs)
     first = first_spec(target)
@@ -321,10 +336,14 @@ def valid_input_sizes(
     else:
         plans = list(zip(_AXIS_NAMES[len(spatial)], spatial, strict=True))
     axes, probes, notes = [], 0, []
-    for axis, given in plans:
-        solved, prober = _solve_axis(target, axis, given, mode, limit)
-        axes.append(solved)
-        probes += len(prober.cache)
+    solved_probes: list[_Prober] = []
+    with show_progress("searching input sizes", None, progress) as advance:
+        for axis, given in plans:
+            solved, prober = _solve_axis(target, axis, given, mode, limit, advance)
+            axes.append(solved)
+            probes += len(prober.cache)
+            solved_probes.append(prober)
+    for prober in solved_probes:
         for p in prober.cache.values():
             for text in p.other_mismatches:
                 note = f"no input size repairs {text}; the sizes assume it fixed"

@@ -13,6 +13,7 @@ from typing import Any
 
 from archinspect.bench import policy
 from archinspect.bench.stats import SampleStats, summarize
+from archinspect.display import Displayable
 
 SCHEMA = "archinspect.bench/1"
 SPREAD_WARNING = 0.10  # IQR/median above this gets a warning in every output
@@ -205,8 +206,8 @@ class BenchRow:
         return d
 
 
-@dataclass
-class BenchResult:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class BenchResult(Displayable):
     """The whole run: environment header, matmul peak (``None`` if not measured), settings, rows."""
 
     environment: Environment

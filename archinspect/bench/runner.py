@@ -30,6 +30,7 @@ from archinspect.core.limits import check_bound
 from archinspect.core.options import PassOptions
 from archinspect.core.substitute import model_lock
 from archinspect.core.target import Target, map_leaves
+from archinspect.display import progress as show_progress
 from archinspect.errors import UsageError, typed_errors
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -230,6 +231,7 @@ def benchmark(
     copy_model: bool = True,
     on_row: Callable[[BenchRow], None] | None = None,
     plan: BenchPlan | None = None,
+    progress: bool | None = None,
     **options: Any,
 ) -> BenchResult:
     """Time ``model``'s forward pass and return a :class:`BenchResult` (one row per batch × variant).
@@ -242,6 +244,7 @@ def benchmark(
     - ``peak``: measure the matmul peak (``True``), skip it (``False``) or reuse a :class:`PeakResult`.
     - ``copy_model``: benchmark a deep copy so that the caller's model is never moved, cast or put in eval.
     - ``on_row``: called after each row (progress bars).
+    - ``progress``: show the rows as they are timed (None: on a terminal or in a notebook, not when piped).
     - ``plan``: a :class:`BenchPlan` already made (a run over several models checks its options once);
       otherwise one is made from ``device`` and ``options``, the fields of :class:`BenchOptions`:
 
@@ -289,28 +292,30 @@ def benchmark(
             _check_bench_memory(target, batches, plan, copy_model)
         m, compiled = plan.prepare(model, copy_model)
         rows: list[BenchRow] = []
-        for b in batches:
-            batch_target = plan.batch_target(target, b)
-            flops, flops_error = count_batch_flops(batch_target.with_model(m))
-            for variant in plan.variants:
-                row = BenchRow(
-                    model=target.label,
-                    batch=b,
-                    variant=variant,
-                    dtype=_name(plan.compute_dtype),
-                    amp=plan.amp_dtype is not None,
-                    channels_last=plan.channels_last,
-                    inputs=[str(s) for s in batch_target.specs]
-                    + [f"{k}={s}" for k, s in batch_target.keyword_specs.items()],
-                    flops=flops,
-                    flops_error=flops_error,
-                    peak_tflops=peak_result.tflops if peak_result else None,
-                    min_samples=plan.stop.min_iters,
-                )
-                _run_row(row, compiled if variant == COMPILED else m, batch_target, plan, variant)
-                rows.append(row)
-                if on_row is not None:
-                    on_row(row)
+        with show_progress(f"benchmark {target.label}", len(batches) * len(plan.variants), progress) as advance:
+            for b in batches:
+                batch_target = plan.batch_target(target, b)
+                flops, flops_error = count_batch_flops(batch_target.with_model(m))
+                for variant in plan.variants:
+                    row = BenchRow(
+                        model=target.label,
+                        batch=b,
+                        variant=variant,
+                        dtype=_name(plan.compute_dtype),
+                        amp=plan.amp_dtype is not None,
+                        channels_last=plan.channels_last,
+                        inputs=[str(s) for s in batch_target.specs]
+                        + [f"{k}={s}" for k, s in batch_target.keyword_specs.items()],
+                        flops=flops,
+                        flops_error=flops_error,
+                        peak_tflops=peak_result.tflops if peak_result else None,
+                        min_samples=plan.stop.min_iters,
+                    )
+                    _run_row(row, compiled if variant == COMPILED else m, batch_target, plan, variant)
+                    rows.append(row)
+                    advance(f"batch {b} {variant}", 1)
+                    if on_row is not None:
+                        on_row(row)
     return BenchResult(env, peak_result, settings, rows)
 
 

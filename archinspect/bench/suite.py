@@ -88,6 +88,7 @@ def benchmark_models(
                 name=loaded.label,
                 peak=shared_peak,
                 copy_model=False,  # built for this run; no caller holds it
+                progress=False,  # the suite's own bar counts every model's rows
                 on_row=lambda row: advance(f"{row.model} batch {row.batch} {row.variant}", 1),
             )
             shared_peak = res.peak if res.peak is not None else False

@@ -18,7 +18,7 @@ from archinspect import __version__
 from archinspect.cli.params import Group, click_error_line
 from archinspect.text import CONVENTION
 
-COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "profile", "diff")
+COMMANDS = ("list", "shapes", "flops", "fit", "memory", "bench", "profile", "diff", "graph")
 
 
 def wrap_for_terminal(text: str) -> str:
@@ -91,6 +91,8 @@ SUMMARIES = {
     "bench": "forward latency and throughput",
     "profile": "where the time goes, layer by layer, against measured roofs",
     "diff": "two models side by side",
+    "graph": "the architecture as a picture: dataflow, shapes, costs",
+    "profile": "per-layer device time against the measured roofs",
 }
 
 

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Protocol
 import typer
 
 from archinspect.cli.params import Choice, Command, choice_option, whole_option
-from archinspect.errors import ArchInspectError, UsageError
+from archinspect.errors import ArchInspectError, UsageError, cli_text, debug_enabled, set_debug
 from archinspect.render.escape import one_line, printable_lines
 
 
@@ -226,7 +226,7 @@ def cli_message(exc: ArchInspectError) -> str:
 def error_line(exc: BaseException) -> tuple[str, int] | None:
     """(the one line a person reads, the exit code) for an error of ours, else None."""
     if isinstance(exc, ArchInspectError):
-        return error_text(cli_message(exc)), exc.exit_code
+        return error_text(cli_text(cli_message(exc))), exc.exit_code
     return None
 
 
@@ -243,9 +243,12 @@ def handle_errors(debug: bool) -> Iterator[None]:
     frames dropped). The checks before any work run as the command is invoked
     (:func:`archinspect.cli.safety.preflight`, from :class:`archinspect.cli.params.Command`). Whatever the
     body prints on stdout goes to stderr (:func:`model_prints_to_stderr`); :func:`emit` alone writes the output.
+    ``--debug``: the traceback, with the library's internal chain kept (:func:`archinspect.errors.set_debug`).
     """
     from archinspect.cli.safety import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, interrupted
 
+    previous = debug_enabled()
+    set_debug(previous or debug)
     try:
         with model_prints_to_stderr():
             yield
@@ -273,6 +276,8 @@ def handle_errors(debug: bool) -> Iterator[None]:
         hint = "(rerun with --debug for the traceback)"
         stderr_console().print(error_text(f"{type(exc).__name__}: {text} {hint}"), markup=False)
         raise typer.Exit(1) from None
+    finally:
+        set_debug(previous)
 
 
 def _silence_stdout() -> None:
@@ -559,8 +564,8 @@ def _stdout_errors() -> Iterator[None]:
         output_stream().flush()
     except BrokenPipeError:
         raise OutputClosed from None
-    except (OSError, ValueError) as exc:
-        _silence_stdout()
+    except (OSError, ValueError) as exc:  # nothing of ours is left buffered in sys.stdout: the output was
+        # written through output_stream(), so Python's flush at exit has nothing to fail on
         why = getattr(exc, "strerror", None) or str(exc)
         raise ArchInspectError(f"cannot write the output to stdout ({why}); give --output FILE") from None
 

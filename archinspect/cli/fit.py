@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -58,15 +57,6 @@ def _sites_for(model_ref: str) -> Any:
     return construction_sites(target.rpartition(":")[0])
 
 
-def _status(text: str) -> Any:
-    """A spinner on a terminal; nothing when stderr is piped."""
-    if not sys.stderr.isatty():
-        return contextlib.nullcontext()
-    from archinspect.cli.common import stderr_console
-
-    return stderr_console().status(text)
-
-
 def fit(
     model: ModelArg,
     input: InputOpt = None,  # noqa: A002 - the option is --input
@@ -108,7 +98,6 @@ def fit(
             sites=sites.for_model(loaded.model) if sites is not None else None,
             solve=solve,
             max_size=max_size,
-            status=_status,
             kwargs=loaded.keyword_inputs,
         )
         run.show(FitView(report, label=loaded.label), notes=report.notes)

@@ -31,6 +31,7 @@ EXAMPLES = (
     "archinspect shapes densenet-bc --input 1,3,32,32",
     "archinspect shapes resnet50 --depth 1",
     "archinspect shapes densenet-bc --arg depth=40 --columns layer,output-shape,params",
+    "archinspect shapes d2l-alexnet --explain",
     "archinspect shapes examples/d2l_alexnet.py:net --input 1,1,224,224 --depth 1",
 )
 
@@ -51,6 +52,14 @@ def shapes(
             "sees, per spatial axis, in input pixels (JSON always carries them).",
         ),
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Show the arithmetic behind each layer's output shape, parameters and MACs, with the layer's own "
+            "numbers, then which layers dominate parameters, MACs and activation memory.",
+        ),
+    ] = False,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
@@ -66,6 +75,7 @@ def shapes(
     Share, Output size, Input shape, Type (a dim line under the table names them; --wide shows all).
     """
     with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
+        from archinspect.analyses.explain import OperatorLog
         from archinspect.analyses.shapes import inspect
         from archinspect.render.params import ParamsView, has_forward
         from archinspect.render.shapes import ShapesView
@@ -74,6 +84,7 @@ def shapes(
         if not has_forward(loaded.model):  # no forward(): what can be shown without running it
             run.show(ParamsView(loaded.model, loaded.label, depth))
             return
+        log = OperatorLog()  # --explain: the concatenations, adds and flattening views each forward ran
         report = inspect(
             loaded.model,
             specs,
@@ -85,8 +96,15 @@ def shapes(
             kwargs=loaded.keyword_inputs,
             cpu_model=loaded.cpu_model(),
             force=force,
+            observers=[log] if explain else [],
         )
         report.notes[:0] = loaded.notes  # e.g. built on CPU: the builder computes with values
+        if explain:
+            from archinspect.analyses.explain import explain_report
+            from archinspect.render.explain import ExplainView
+
+            run.show(ExplainView(explain_report(report, log)), notes=report.notes)
+            return
         run.show(ShapesView(report, rf=rf), notes=report.notes, receptive=rf)
 
 

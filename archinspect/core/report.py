@@ -17,6 +17,7 @@ from typing import Any
 from archinspect.core.categories import MAC_CATEGORIES, CostCategory
 from archinspect.core.fields import ReceptiveField
 from archinspect.core.inputs import InputSpec
+from archinspect.display import Displayable
 from archinspect.text import CONVENTION
 
 Shape = tuple[int, ...]
@@ -127,8 +128,8 @@ class Totals:
         return d
 
 
-@dataclass
-class Report:
+@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+class Report(Displayable):
     """The result of :func:`archinspect.inspect`."""
 
     model_name: str
@@ -143,6 +144,7 @@ class Report:
     keyword_inputs: dict[str, InputSpec] = field(default_factory=dict)  # inputs passed by name
     free_ops: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> operator -> calls (no arithmetic)
     uncounted_ops: dict[str, int] = field(default_factory=dict)  # operator -> calls: ran, no formula, not in MACs
+    columns: tuple[str, ...] | None = None  # the table columns its display shows (summary(columns=...)); None: all
 
     def input_text(self) -> str:
         """``1,3,224,224`` (several positional inputs comma-separated), then ``name=spec`` keyword inputs."""

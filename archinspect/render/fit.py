@@ -40,8 +40,9 @@ def _constrained(axis: AxisSolve) -> list[LinearRange]:
     return [r for r in axis.linears if r.everywhere is None or r.everywhere != r.in_features]
 
 
-def solve_lines(solve: SolveResult) -> list[str]:
-    """Plain lines on the input sizes that fit, e.g. ``square inputs 193–224 give 256×5×5 = 6400 for 14``."""
+def solve_lines(solve: SolveResult, api: bool = False) -> list[str]:
+    """Plain lines on the input sizes that fit, e.g. ``square inputs 193–224 give 256×5×5 = 6400 for 14``;
+    ``api``: the nearest valid input as the Python argument (``inputs=(1, 1, 193, 193)``), not ``--input``."""
     searched = f"searched on meta: {solve.probes} passes, {solve.seconds:.2f} s"
     lines = [f"Input sizes that fit the model as written ({searched}):"]
     for axis in solve.axes:
@@ -87,19 +88,59 @@ def solve_lines(solve: SolveResult) -> list[str]:
     nearest = solve.nearest_shape
     given = dims_text(solve.input.shape[2:])
     if nearest is not None and tuple(nearest) != tuple(solve.input.shape):
-        flag = ",".join(map(str, nearest))
-        lines.append(f"  nearest valid input to {given}: {dims_text(nearest[2:])} (--input {flag})")
+        how = f"inputs={tuple(nearest)}" if api else f"--input {','.join(map(str, nearest))}"
+        lines.append(f"  nearest valid input to {given}: {dims_text(nearest[2:])} ({how})")
     elif nearest is not None:
         lines.append(f"  the given {given} is valid")
     lines.extend(f"  note: {n}" for n in solve.notes)
     return lines
 
 
+class SolveView:
+    """A :class:`SolveResult` on its own (``archinspect.valid_input_sizes``): its lines and one row per axis."""
+
+    def __init__(self, solve: SolveResult) -> None:
+        self.solve = solve
+
+    def table(self) -> TableData:
+        data = TableData(
+            title=f"Input sizes searched · input {self.solve.input}",
+            columns=[
+                Column("Axis", "axis"),
+                Column("Given", "given", "right"),
+                Column("Smallest that runs", "smallest_runnable", "right", fmt=_or_dash),
+                Column("Valid from", "low", "right", fmt=_or_dash),
+                Column("Valid to", "high", "right", fmt=_or_dash),
+                Column("Nearest valid", "nearest", "right", fmt=_or_dash),
+            ],
+        )
+        for axis in self.solve.axes:
+            data.add(
+                axis=axis.axis,
+                given=axis.given,
+                smallest_runnable=axis.smallest_runnable,
+                low=axis.low,
+                high=axis.high if axis.high is not None or axis.low is None else f"{axis.max_size}+",
+                nearest=axis.nearest,
+            )
+        return data
+
+    def rich(self) -> list[Any]:
+        from rich.text import Text
+
+        return [self.table().to_rich(), Text("\n".join(solve_lines(self.solve, api=True)))]
+
+
+def _or_dash(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
 class FitView:
     """Renders a :class:`FitReport` in every output format."""
 
-    def __init__(self, report: FitReport, label: str | None = None) -> None:
+    def __init__(self, report: FitReport, label: str | None = None, api: bool = False) -> None:
         self.report = report
+        self.api = api  # shown from Python (print, a notebook): name the argument, not the flag
         self.label = label or report.model_name
 
     @property
@@ -164,7 +205,7 @@ class FitView:
         if r.linears:
             items.append(self.linear_table().to_rich())
         if r.solve is not None:
-            items.append(Text("\n".join(solve_lines(r.solve))))
+            items.append(Text("\n".join(solve_lines(r.solve, api=self.api))))
         footer = [f"Checked: {CHECKED}", *(f"Note: {n}" for n in notes_shown(r.notes))]
         items.append(Text("\n".join(footer), style="dim"))
         return items

@@ -148,3 +148,31 @@ class MemoryView:
         for row in data.rows:  # Markdown collapses leading spaces: indent with non-breaking ones
             row["layer"] = row["layer"].replace("  ", "\u00a0\u00a0")
         return data.to_markdown()
+
+
+class BatchFitView:
+    """A :class:`BatchFit` (``archinspect.largest_batch``): the report at the batch found, with the search's
+    line in its footer, or (without a report) the batch sizes computed."""
+
+    def __init__(self, fit: BatchFit) -> None:
+        self.fit = fit
+
+    def table(self) -> TableData:
+        f = self.fit
+        data = TableData(
+            title=f"Largest batch within {sized(f.budget_bytes)}: {f.batch}",
+            columns=[
+                Column("Batch", "batch", "right"),
+                Column("Peak", "peak", "right", fmt=fmt_bytes),
+                Column("Fits", "fits"),
+            ],
+        )
+        for batch, peak in sorted(f.probes):
+            data.add(style="bold" if batch == f.batch else None, batch=batch, peak=peak,
+                     fits="✓" if peak <= f.budget_bytes else "✗")
+        return data
+
+    def rich(self) -> list[Any]:
+        if self.fit.report is not None:
+            return MemoryView(self.fit.report, fit=self.fit).rich()
+        return [self.table().to_rich()]

@@ -33,7 +33,9 @@ class ShapesView:
 
     def __init__(self, report: Report, depth: int | None = None, label: str | None = None, rf: bool = False) -> None:
         self.report = report
-        self.rf = rf  # add receptive-field columns (size, jump, start of unit 0, in input pixels)
+        self.columns = report.columns  # only these column keys (the layer name always), or every one
+        # add receptive-field columns (size, jump, start of unit 0, in input pixels)
+        self.rf = rf or any(k.startswith("rf_") for k in self.columns or ())
         self.depth = report.depth if depth is None else depth
         self.label = label or report.model_name
         self.rows = report.rows(self.depth)
@@ -90,6 +92,8 @@ class ShapesView:
                 output_bytes=rec.output_bytes,
                 **_rf_cells(rec),
             )
+        if self.columns is not None:
+            data.columns = [c for c in data.columns if c.key == "layer" or c.key in self.columns]
         data.footer = self.footer()
         return data
 
@@ -123,6 +127,10 @@ class ShapesView:
         return self.report.to_dict(self.depth)
 
     def csv(self) -> str:
+        return self.frame_table().to_csv()
+
+    def frame_table(self) -> TableData:
+        """The table as data (CSV, ``Report.to_dataframe()``): qualified names, depth, own figures, raw numbers."""
         data = self.table()
         renames = {"layer": "name", "params": "params_own", "macs": "macs_own"}
         for col in data.columns:
@@ -130,7 +138,7 @@ class ShapesView:
         data.columns.insert(2, Column("Depth", "depth"))
         data.columns = [c for c in data.columns if c.key != "share"]
         data.columns.insert(-1, Column("Other ops", "other_ops"))
-        return data.to_csv()
+        return data
 
     def markdown(self) -> str:
         data = self.table()

@@ -234,7 +234,7 @@ class TableData:
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow([c.key for c in self.columns])
         for row in self.rows:
-            writer.writerow([csv_cell(_raw(row.get(c.key, ""))) for c in self.columns])
+            writer.writerow([csv_cell(raw_value(row.get(c.key, ""))) for c in self.columns])
         return buf.getvalue()
 
     def to_markdown(self) -> str:
@@ -250,7 +250,8 @@ class TableData:
         return "\n".join(lines) + "\n"
 
 
-def _raw(value: Any) -> Any:
+def raw_value(value: Any) -> Any:
+    """A cell's value as data (CSV, pandas): numbers as they are, shapes as ``1×3×32×32``, word lists joined."""
     if isinstance(value, (list, tuple)):
         if value and all(isinstance(v, str) for v in value):
             return " ".join(value)
