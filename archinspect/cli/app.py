@@ -89,7 +89,6 @@ SUMMARIES = {
     "fit": "which layer's declared size disagrees with what it receives",
     "memory": "peak memory of inference or a training step; the batch that fits",
     "bench": "forward latency and throughput",
-    "profile": "where the time goes, layer by layer, against measured roofs",
     "diff": "two models side by side",
     "graph": "the architecture as a picture: dataflow, shapes, costs",
     "profile": "per-layer device time against the measured roofs",
