@@ -18,6 +18,7 @@ from archinspect.bench.result import Environment
 from archinspect.bench.roofs import Ceilings
 from archinspect.bench.stats import SampleStats
 from archinspect.bench.verdict import Roofs, Verdict, judge
+from archinspect.display import Displayable
 
 SCHEMA = "archinspect.profile/1"
 RECONCILE_TOLERANCE = 0.10  # the per-module sum within 10 % of the plain forward counts as reconciled
@@ -174,9 +175,10 @@ class Reconciliation:
         }
 
 
-@dataclass
-class ProfileReport:
-    """``archinspect profile``'s result; every renderer reads this object only."""
+@dataclass(repr=False)
+class ProfileReport(Displayable):
+    """``archinspect profile``'s result; every renderer reads this object only. In a notebook it shows its
+    tables (``text/html``) and its roofline (``image/svg+xml``)."""
 
     model_name: str
     inputs: list[str]
@@ -249,6 +251,9 @@ class ProfileReport:
 
     def _repr_svg_(self) -> str:  # a notebook shows the roofline inline
         return self.roofline_svg()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {**super()._repr_mimebundle_(include, exclude), "image/svg+xml": self.roofline_svg()}
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
         depth = self.depth if depth is None else depth

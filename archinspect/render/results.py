@@ -97,6 +97,24 @@ def _explanation(r: Any) -> ViewDisplay:
     return ViewDisplay(ExplainView(r), line, frame=ExplainView(r).table)
 
 
+def _profile(r: Any) -> ViewDisplay:
+    from archinspect.render.profile import ProfileView
+
+    rec = r.reconciliation
+    line = (
+        f"{r.model_name} · {r.settings['device']} · {len(r.records)} module calls · module sum "
+        f"{rec.module_sum_s * 1e3:.3f} ms vs plain forward {rec.plain.median * 1e3:.3f} ms"
+    )
+    return ViewDisplay(ProfileView(r), line)
+
+
+def _train_step(r: Any) -> ViewDisplay:
+    from archinspect.render.profile import TrainStepView
+
+    line = f"{r.model_name} · training step {r.step.median * 1e3:.3f} ms · {r.samples_per_s:.2f} samples/s"
+    return ViewDisplay(TrainStepView(r), line)
+
+
 RESULT_TYPES: dict[str, Any] = {
     "Report": _report,
     "FlopReport": _flops,
@@ -108,6 +126,8 @@ RESULT_TYPES: dict[str, Any] = {
     "ModelDiff": _diff,
     "FieldRows": _fields,
     "Explanation": _explanation,
+    "ProfileReport": _profile,
+    "TrainStepReport": _train_step,
 }
 
 
