@@ -36,7 +36,8 @@ def test_bare_command_prints_a_short_usage() -> None:
     assert done.returncode == 2 and done.stdout == ""
     lines = done.stderr.splitlines()
     assert lines[0] == "usage: archinspect COMMAND [ARGS]..."
-    assert "  shapes   every layer's input and output shapes, params and MACs" in lines
+    assert "  shapes   every layer's input and output shapes, params and MACs" in lines  # as wide as 'profile'
+    assert "  profile  per-layer device time against the measured roofs" in lines
     assert lines[-1] == "archinspect COMMAND -h shows a command's options and examples."
     assert max(len(line) for line in lines) <= 80 and "error" not in done.stderr
 

@@ -175,9 +175,10 @@ class Reconciliation:
         }
 
 
-@dataclass(repr=False)  # Displayable's short repr; print() shows the table
+@dataclass(repr=False)
 class ProfileReport(Displayable):
-    """``archinspect profile``'s result; every renderer reads this object only."""
+    """``archinspect profile``'s result; every renderer reads this object only. In a notebook it shows its
+    tables (``text/html``) and its roofline (``image/svg+xml``)."""
 
     model_name: str
     inputs: list[str]
@@ -250,6 +251,9 @@ class ProfileReport(Displayable):
 
     def _repr_svg_(self) -> str:  # a notebook shows the roofline inline
         return self.roofline_svg()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {**super()._repr_mimebundle_(include, exclude), "image/svg+xml": self.roofline_svg()}
 
     def to_dict(self, depth: int | None = None) -> dict[str, Any]:
         depth = self.depth if depth is None else depth

@@ -44,14 +44,15 @@ from archinspect.bench.runner import BenchPlan, _name, _threads, plan_inputs
 from archinspect.bench.stats import SampleStats, summarize
 from archinspect.core.substitute import model_lock
 from archinspect.core.tensors import tensors
+from archinspect.display import Displayable
 from archinspect.errors import ModelRunError, typed_errors
 
 PHASES = ("zero_grad", "forward", "loss", "backward", "optimizer")
 SCHEMA = "archinspect.train_step/1"
 
 
-@dataclass
-class TrainStepReport:
+@dataclass(repr=False)
+class TrainStepReport(Displayable):
     """Seconds per phase and per step (every sample summarised), samples/s, and the peak measured and predicted."""
 
     model_name: str

@@ -100,8 +100,19 @@ def _explanation(r: Any) -> ViewDisplay:
 def _profile(r: Any) -> ViewDisplay:
     from archinspect.render.profile import ProfileView
 
-    line = f"{r.model_name} · {len(r.records)} module calls · {r.total_s * 1e3:.3f} ms measured"
+    rec = r.reconciliation
+    line = (
+        f"{r.model_name} · {r.settings['device']} · {len(r.records)} module calls · module sum "
+        f"{rec.module_sum_s * 1e3:.3f} ms vs plain forward {rec.plain.median * 1e3:.3f} ms"
+    )
     return ViewDisplay(ProfileView(r), line)
+
+
+def _train_step(r: Any) -> ViewDisplay:
+    from archinspect.render.profile import TrainStepView
+
+    line = f"{r.model_name} · training step {r.step.median * 1e3:.3f} ms · {r.samples_per_s:.2f} samples/s"
+    return ViewDisplay(TrainStepView(r), line)
 
 
 RESULT_TYPES: dict[str, Any] = {
@@ -116,6 +127,7 @@ RESULT_TYPES: dict[str, Any] = {
     "FieldRows": _fields,
     "Explanation": _explanation,
     "ProfileReport": _profile,
+    "TrainStepReport": _train_step,
 }
 
 

@@ -303,3 +303,11 @@ def test_profile_view_in_every_format(quick):
     footer = "\n".join(view.footer())
     assert "Reconciliation: per-module sum" in footer and "Instrumentation:" in footer
     assert view.json()["rows"][1]["name"] == "block"
+
+
+def test_a_profile_report_displays_itself_with_its_roofline(quick):
+    r = profile(Net(), [(2, 3, 16, 16)], repeats=2, warmup_passes=0, depth=1, **quick)
+    assert repr(r).startswith("<ProfileReport Net · cpu · 6 module calls · module sum ")
+    bundle = r._repr_mimebundle_()
+    assert bundle["image/svg+xml"].startswith("<svg") and "<table" in bundle["text/html"]
+    assert "Where reaching the roof saves most" in str(r)
