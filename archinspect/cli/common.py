@@ -262,8 +262,13 @@ def handle_errors(debug: bool) -> Iterator[None]:
     except BaseException as exc:
         if interrupted():  # whatever Ctrl-C turned into on its way out (a model's failure, a swallowed pass)
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        if debug or not isinstance(exc, Exception | SystemExit):
+        if not isinstance(exc, Exception | SystemExit):
             raise
+        if debug:  # the whole traceback, printed here: the command group would turn a re-raise into one line
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+            raise typer.Exit(exc.exit_code if isinstance(exc, ArchInspectError) else 1) from None
         if isinstance(exc, SystemExit):  # only code we ran calls sys.exit inside a command: report it, never obey
             stderr_console().print(error_text(f"the model's code called sys.exit({exc.code!r})"), markup=False)
             raise typer.Exit(1) from None
