@@ -223,7 +223,7 @@ class FlopsView:
             out.append(self.compare_table())
         return out
 
-    # ---- the View protocol (archinspect.cli.common.emit) ----
+    # ---- the View protocol (archinspect.cli.output.emit) ----
 
     def rich(self) -> list[Any]:
         from rich.text import Text
