@@ -28,7 +28,8 @@ import time
 import torch
 from torch import nn
 
-from archinspect.analyses.memory import largest_batch, memory
+from archinspect.analyses.budget import largest_batch
+from archinspect.analyses.memory import memory
 from archinspect.analyses.memory_check import measured_peak
 from archinspect.models.loading import load_model
 from archinspect.text import fmt_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from archinspect.analyses.memory import budget_batches, largest_batch
+from archinspect.analyses.budget import budget_batches, largest_batch
 from archinspect.models.loading import load_model
 
 

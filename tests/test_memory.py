@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from archinspect.analyses.memory import budget_batches, largest_batch, memory
+from archinspect.analyses.budget import budget_batches, largest_batch
+from archinspect.analyses.memory import memory
 from archinspect.analyses.memory_check import measured_peak
 from archinspect.core.inputs import parse_size
 from archinspect.core.memtrack import rounded

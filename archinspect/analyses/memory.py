@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from archinspect.analyses.memory_report import PHASES, BatchFit, MemoryReport, ModuleMemory
 from archinspect.analyses.train_step import (
     OPTIMIZERS,
     STATEFUL,
@@ -40,113 +41,12 @@ from archinspect.analyses.train_step import (
 from archinspect.core.compat import fake_tensor_mode
 from archinspect.core.devices import resolve_device
 from archinspect.core.engine import run_pass
-from archinspect.core.inputs import InputSpec
 from archinspect.core.memtrack import CUDA_BLOCK, KINDS, StorageInfo, StorageTracker
 from archinspect.core.observe import PassObserver
 from archinspect.core.options import PassOptions
 from archinspect.core.target import Target
 from archinspect.core.tensors import nbytes, tensors
-from archinspect.display import Displayable
-from archinspect.display import progress as show_progress
 from archinspect.errors import ModelRunError, UsageError, typed_errors
-from archinspect.text import fmt_bytes
-
-PHASES = ("forward", "backward", "optimizer")
-
-
-@dataclass
-class ModuleMemory:
-    """One module call's memory during the forward; every figure includes its submodules, in bytes.
-
-    ``allocated_bytes``: storages created while it ran. ``saved_bytes``: activations autograd saved for
-    backward while it ran (each storage counted once, by the module that first saved it). ``held_at_peak_bytes``:
-    storages it created that were still alive at the step's peak. ``output_bytes``: its output tensors.
-    """
-
-    index: int
-    name: str
-    type: str
-    depth: int
-    parent: int | None
-    call: int = 1
-    allocated_bytes: int = 0
-    saved_bytes: int = 0
-    held_at_peak_bytes: int = 0
-    output_bytes: int = 0
-    children: list[int] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return self.name or self.type
-
-
-@dataclass(repr=False)  # Displayable's short repr; print() shows the table
-class MemoryReport(Displayable):
-    """Peak memory of one inference (``mode="eval"``) or training step (``"train"``), bytes throughout.
-
-    ``breakdown``: what was alive at the peak, by kind (:data:`~archinspect.core.memtrack.KINDS`; sums to
-    ``peak_bytes``). ``phase_peaks``: the highest live total in each phase. ``baseline_bytes``: alive before
-    the forward (parameters, buffers, inputs, optimizer state). ``saved_bytes``: all activations autograd
-    saved for backward. ``block_bytes``: allocation rounding modelled (1 = none, 512 = CUDA caching allocator).
-    """
-
-    model_name: str
-    inputs: list[InputSpec]
-    mode: str
-    optimizer: str | None
-    dtype: str
-    amp: bool
-    device: str
-    peak_bytes: int
-    peak_phase: str
-    breakdown: dict[str, int]
-    phase_peaks: dict[str, int]
-    baseline_bytes: int
-    saved_bytes: int
-    records: list[ModuleMemory]
-    block_bytes: int = 1
-    foreach: bool = False
-    notes: list[str] = field(default_factory=list)
-    keyword_inputs: dict[str, InputSpec] = field(default_factory=dict)  # inputs passed by name
-
-    @property
-    def batch_size(self) -> int:
-        return self.inputs[0].shape[0] if self.inputs and self.inputs[0].shape else 1
-
-    def rows(self, depth: int) -> list[ModuleMemory]:
-        """Module calls at ``depth`` or shallower (figures are inclusive, so nothing needs folding)."""
-        return [r for r in self.records if r.depth <= depth]
-
-    def to_dict(self, depth: int | None = None) -> dict[str, Any]:
-        rows = self.records if depth is None else self.rows(depth)
-        d = asdict(self)
-        d["inputs"] = [str(s) for s in self.inputs]
-        d["keyword_inputs"] = {k: str(s) for k, s in self.keyword_inputs.items()}
-        d["batch_size"] = self.batch_size
-        d["records"] = [asdict(r) for r in rows]
-        return d
-
-
-@dataclass(repr=False)  # Displayable's short repr; print() shows the table
-class BatchFit(Displayable):
-    """The largest batch whose peak fits ``budget_bytes``: ``peak_bytes <= budget_bytes < next_peak_bytes``.
-
-    ``next_batch``/``next_peak_bytes`` are None when ``max_batch`` itself fits. ``probes``: every
-    (batch, peak bytes) computed by the search, in order.
-    """
-
-    batch: int
-    peak_bytes: int
-    next_batch: int | None
-    next_peak_bytes: int | None
-    budget_bytes: int
-    probes: list[tuple[int, int]]
-    report: MemoryReport | None = None  # the full report at ``batch``
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in asdict(self).items() if k != "report"}
-        d["probes"] = [list(p) for p in self.probes]
-        return d
 
 
 @dataclass(frozen=True)
@@ -397,158 +297,6 @@ class MemoryObserver(PassObserver):
         )
 
 
-def budget_batches(
-    peak_of: Callable[[int], int],
-    budget: int,
-    max_batch: int,
-    *,
-    fixed_of: Callable[[int], int] | None = None,
-) -> tuple[int, int, int | None, int | None, list[tuple[int, int]]]:
-    """Search the largest batch b with ``peak_of(b) <= budget`` (peak assumed non-decreasing in b).
-
-    The peak is nearly affine in the batch, ``fixed + per_sample × b``, so the search starts from that line
-    and then only verifies: batch 1 is probed; ``fixed_of(1)`` (what batch 1's peak holds that does not grow
-    with the batch: parameters, buffers, gradients, optimizer state) gives the line from that one probe (without
-    it batch 2 is probed too); then the batch the line predicts; then secant steps through the two probes
-    nearest the budget (a predicted batch already probed is proven by probing the next one), alternating with
-    bisection from the third step, until ``peak(b) <= budget < peak(b + 1)`` is proven. On an affine peak that
-    is 3 probes. Returns (batch, peak, next batch, its peak, probes).
-    Raises ModelRunError when batch 1 does not fit.
-    """
-    probes: dict[int, int] = {}
-
-    def probe(b: int) -> int:
-        if b not in probes:
-            probes[b] = peak_of(b)
-        return probes[b]
-
-    if probe(1) > budget:
-        raise ModelRunError(f"even batch 1 needs {probes[1]:,} bytes, more than the budget of {budget:,} bytes")
-    step = 0
-    while True:
-        lo, hi = _bracket(probes, budget)
-        if lo >= max_batch or (hi is not None and hi - lo <= 1):
-            break
-        if step == 0:
-            candidate = _affine_guess(probe, fixed_of, budget, max_batch)
-        elif step >= 3 and step % 2 == 1 and hi is not None:  # bisect every other step from the third: bounded
-            candidate = (lo + hi) // 2
-        else:
-            candidate = _secant(probes, lo, hi, budget)
-        probe(min(max(candidate, lo + 1), max_batch if hi is None else hi - 1))
-        step += 1
-    return lo, probes[lo], hi, (probes[hi] if hi is not None else None), list(probes.items())
-
-
-def _bracket(probes: dict[int, int], budget: int) -> tuple[int, int | None]:
-    """(the largest batch probed that fits, the smallest probed that does not, or None)."""
-    above = [b for b, p in probes.items() if p > budget]
-    return max(b for b, p in probes.items() if p <= budget), (min(above) if above else None)
-
-
-def _affine_guess(
-    probe: Callable[[int], int], fixed_of: Callable[[int], int] | None, budget: int, max_batch: int
-) -> int:
-    """The batch the line ``fixed + per_sample × b`` through batch 1 reaches the budget at: the fixed part from
-    ``fixed_of(1)`` when it is usable, else from batch 2's probe."""
-    peak1 = probe(1)
-    fixed = fixed_of(1) if fixed_of is not None else None
-    if fixed is None or not 0 <= fixed < peak1:
-        fixed = peak1 - (probe(2) - peak1) if max_batch > 1 else peak1
-    per_sample = peak1 - fixed
-    return max_batch if per_sample <= 0 else int((budget - fixed) // per_sample)
-
-
-def _secant(probes: dict[int, int], lo: int, hi: int | None, budget: int) -> int:
-    """The batch a line through the two probes nearest the budget (``lo`` and ``hi``, or the probe below
-    ``lo``) reaches it at; twice ``lo`` when that line does not rise."""
-    other = hi if hi is not None else max(b for b in probes if b < lo)
-    slope = (probes[other] - probes[lo]) / (other - lo)
-    return lo + int((budget - probes[lo]) // slope) if slope > 0 else 2 * lo
-
-
-@typed_errors
-def largest_batch(
-    model: nn.Module | Target,
-    inputs: Any = None,
-    budget_bytes: int = 0,
-    *,
-    kwargs: dict[str, Any] | None = None,
-    model_name: str | None = None,
-    cpu_model: Callable[[], nn.Module] | None = None,
-    optimizer: str = "sgd",
-    amp: bool = False,
-    foreach: bool | None = None,
-    max_batch: int = 1 << 20,
-    options: PassOptions | None = None,
-    progress: bool | Callable[[int, int], None] | None = None,
-    **pass_options: Any,
-) -> BatchFit:
-    """The largest batch size whose peak (:func:`memory`) is at most ``budget_bytes``: every input's first
-    dimension is set to the batch. Exact: ``peak(batch) <= budget_bytes < peak(batch + 1)``. ``progress``:
-    a callable is called with (batch, peak bytes) after each batch size is computed (:func:`budget_batches`:
-    about 3); otherwise whether to show the search's progress (None: on a terminal or in a notebook, not
-    when piped; False: never).
-
-    Arguments as for :func:`memory`. Raises ModelRunError when batch 1 already exceeds the budget,
-    UsageError for a budget <= 0.
-    """
-    target = Target.of(model, inputs, kwargs=kwargs, label=model_name, cpu_model=cpu_model)
-    opts = PassOptions.of(options, pass_options)
-    return largest_batch_target(
-        target, budget_bytes, opts, optimizer=optimizer, amp=amp, foreach=foreach, max_batch=max_batch,
-        progress=progress,
-    )
-
-
-def largest_batch_target(
-    target: Target,
-    budget_bytes: int,
-    options: PassOptions,
-    *,
-    optimizer: str = "sgd",
-    amp: bool = False,
-    foreach: bool | None = None,
-    max_batch: int = 1 << 20,
-    progress: bool | Callable[[int, int], None] | None = None,
-) -> BatchFit:
-    """:func:`largest_batch` for a target and options already checked."""
-    if isinstance(budget_bytes, bool) or not isinstance(budget_bytes, int) or budget_bytes <= 0:
-        raise UsageError(f"budget_bytes={budget_bytes!r} must be more than 0 bytes", param="budget_bytes")
-    reports: dict[int, MemoryReport] = {}
-
-    def peak_of(b: int) -> int:
-        advance(f"batch {b}", 0)
-        reports[b] = memory_target(target.with_batch(b), options, optimizer=optimizer, amp=amp, foreach=foreach)
-        advance(f"batch {b} needs {fmt_bytes(reports[b].peak_bytes)}", 1)
-        if callable(progress):
-            progress(b, reports[b].peak_bytes)
-        return reports[b].peak_bytes
-
-    def fixed_of(b: int) -> int:  # what does not grow with the batch, alive at batch b's peak
-        kept = reports[b].breakdown
-        return sum(kept.get(k, 0) for k in ("params", "buffers", "grads", "optimizer_state"))
-
-    try:
-        shown = False if callable(progress) else progress  # a caller's callback shows it its own way
-        with show_progress(f"largest batch within {fmt_bytes(budget_bytes)}", None, shown) as advance:
-            batch, peak, nxt, nxt_peak, probes = budget_batches(
-                peak_of, budget_bytes, max_batch, fixed_of=fixed_of
-            )
-    except ModelRunError as exc:
-        if 1 in reports:
-            raise ModelRunError(
-                f"{target.label} does not fit the budget: batch 1 needs "
-                f"{_gib(reports[1].peak_bytes)}, the budget is {_gib(budget_bytes)} ({options.mode})"
-            ) from exc
-        raise
-    return BatchFit(batch, peak, nxt, nxt_peak, budget_bytes, probes, reports[batch])
-
-
-def _gib(n: int) -> str:
-    return f"{fmt_bytes(n)} ({n:,} bytes)"
-
-
 __all__ = [
     "KINDS",
     "OPTIMIZERS",
@@ -557,6 +305,5 @@ __all__ = [
     "MemoryReport",
     "ModuleMemory",
     "check_optimizer",
-    "largest_batch",
     "memory",
 ]

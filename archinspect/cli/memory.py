@@ -95,7 +95,8 @@ def memory(
     Type, Output, Allocated (a dim line under the table names them; --wide shows all).
     """
     with command_run(debug, format, output, save, wide=wide, columns=columns) as run:
-        from archinspect.analyses.memory import check_optimizer, largest_batch_target, memory_target
+        from archinspect.analyses.budget import largest_batch_target
+        from archinspect.analyses.memory import check_optimizer, memory_target
         from archinspect.core.devices import cuda_free_bytes, resolve_device
         from archinspect.core.inputs import parse_size
         from archinspect.core.options import PassOptions

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from archinspect.analyses.memory import OPTIMIZERS, STATEFUL, BatchFit, MemoryReport
+from archinspect.analyses.memory_report import BatchFit, MemoryReport
+from archinspect.analyses.train_step import OPTIMIZERS, STATEFUL
 from archinspect.render.table import Column, TableData, cut_middle, tree_label
 from archinspect.text import fmt_bytes, notes_shown
 
