@@ -32,7 +32,7 @@ import torch
 from torch.utils.weak import WeakTensorKeyDictionary
 
 from archinspect.core.compat import view_base
-from archinspect.core.costs import OTHER_OP_COST
+from archinspect.core.cost_table import OTHER_OP_COST
 from archinspect.core.field_rules import CONSTANT, RULES, rule_pointwise
 from archinspect.core.fields import FieldMap, ReceptiveField, input_field, summarize, union
 from archinspect.core.observe import ModuleCall, PassObserver, PassRun
