@@ -83,10 +83,11 @@ def test_a_download_function_imported_by_name_stops_the_build_with_one_line(
 
 def test_the_api_raises_download_blocked(user_file: Callable[..., Path]) -> None:
     path = user_file(BY_NAME, "api_dl.py")
-    with pytest.raises(DownloadBlocked, match=r"^api_dl.py:Net: .*api_dl.py:15 tried to download http://example") as err:
+    with pytest.raises(DownloadBlocked, match=r"^api_dl.py:Net: .*api_dl.py:15 tried to download http://ex") as err:
         load_model(f"{path}:Net", device="meta")
     assert str(err.value).endswith(  # the API's words: the argument to pass, not the command line's --arg
-        "archinspect never downloads: pass encoder_weights=None; its default encoder_weights='imagenet' asks for weights"
+        "archinspect never downloads: pass encoder_weights=None; its default encoder_weights='imagenet' asks for "
+        "weights"
     )
 
 
