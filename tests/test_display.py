@@ -120,7 +120,7 @@ def test_html_escapes_layer_names() -> None:
 
 
 def test_to_dataframe(lenet: nn.Module) -> None:
-    pandas = pytest.importorskip("pandas")
+    import pandas  # in the [test] extra: this runs in CI, never skips
     frame = archinspect.inspect(lenet, [LENET_INPUT]).to_dataframe()
     assert isinstance(frame, pandas.DataFrame) and frame["params_own"].sum() == 44_878
 
@@ -187,7 +187,8 @@ def test_progress_is_silent_when_piped_or_refused(capsys: pytest.CaptureFixture[
 
 
 def test_progress_in_a_notebook_is_one_line_updated_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
-    display_module = pytest.importorskip("IPython.display")
+    import IPython.display as display_module  # ipykernel's, in the [test] extra
+
     import archinspect.display as display
     import archinspect.render.progress as shown
 
