@@ -217,3 +217,9 @@ def test_progress_in_a_notebook_is_one_line_updated_in_place(monkeypatch: pytest
 def test_profile_report() -> None:
     report = archinspect.profile(_tiny(), (1, 3, 8, 8), device="cpu", repeats=3, warmup_passes=1)
     _check(report, ["Sequential", "Verdict"], ["Where reaching the roof saves most"])
+
+
+def test_train_step_report() -> None:
+    step = archinspect.time_train_step(_tiny(), (2, 3, 8, 8), device="cpu", max_time=0.2, min_time=0.1, warmup=1,
+                                       warmup_time=0.0, predict=False, progress=False)
+    _check(step, ["zero_grad", "backward", "optimizer"], ["Throughput:", "Peak memory: measured"])
