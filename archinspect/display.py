@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -114,6 +115,7 @@ class Displayable:
 
 Advance = Callable[..., None]  # advance(description, steps=1)
 _PROGRESS: list[Callable[..., Any]] = []  # the factory render registers: (what, total, notebook) -> context manager
+_SHOWING = threading.local()  # .on: a progress display is up in this thread (a call inside a call shows nothing)
 
 
 def register_progress(factory: Callable[..., Any]) -> None:
@@ -142,7 +144,8 @@ class progress:  # noqa: N801 - used like a function: ``with progress("fit", 10)
 
     ``enabled``: None shows it where someone watches (a terminal on stderr, a notebook) and stays silent when
     output is piped; False never; True always (on stderr when there is no terminal). ``total``: the number of
-    steps, or None when unknown. Shown only once the call has taken about a second."""
+    steps, or None when unknown. Shown only once the call has taken about a second. A long call inside another
+    (``memory`` inside the budget search) shows nothing of its own: the outer call's display stays the one."""
 
     def __init__(self, what: str, total: int | None = None, enabled: bool | None = None) -> None:
         self.what, self.total = what, total
@@ -150,15 +153,18 @@ class progress:  # noqa: N801 - used like a function: ``with progress("fit", 10)
         self.shown: Any = None
 
     def __enter__(self) -> Advance:
-        if not self.on:
+        if not self.on or getattr(_SHOWING, "on", False):
             return _silent
         if not _PROGRESS:
             importlib.import_module(RENDER_PACKAGE)
         self.shown = _PROGRESS[0](self.what, self.total, notebook=in_notebook())
-        return self.shown.__enter__()
+        advance = self.shown.__enter__()
+        _SHOWING.on = True
+        return advance
 
     def __exit__(self, *exc: Any) -> None:
         if self.shown is not None:
+            _SHOWING.on = False
             self.shown.__exit__(*exc)
 
 

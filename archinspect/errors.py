@@ -17,12 +17,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class ArchInspectError(Exception):
     """Base class; ``exit_code`` is what the CLI exits with. ``param`` and ``mentions``: the API arguments
-    the message names as ``name=value`` (see :class:`UsageError`). ``original``: the exception it was made
-    from (a ``TypeError`` from a bad argument, the model's own error), kept as data once the chain is hidden."""
+    the message names as ``name=value`` (see :class:`UsageError`). ``cli_words``: other phrases of the message
+    the command line says differently, as (the API's phrase, the CLI's), e.g. a constructor argument
+    ``("pass weights=None", "pass --arg weights=None")``. ``original``: the exception it was made from (a
+    ``TypeError`` from a bad argument, the model's own error), kept as data once the chain is hidden."""
 
     exit_code = 1
     param: str | None = None
     mentions: tuple[str, ...] = ()
+    cli_words: tuple[tuple[str, str], ...] = ()
     original: BaseException | None = None
 
 

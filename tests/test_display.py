@@ -120,7 +120,7 @@ def test_html_escapes_layer_names() -> None:
 
 
 def test_to_dataframe(lenet: nn.Module) -> None:
-    pandas = pytest.importorskip("pandas")
+    import pandas  # in the [test] extra: this runs in CI, never skips
     frame = archinspect.inspect(lenet, [LENET_INPUT]).to_dataframe()
     assert isinstance(frame, pandas.DataFrame) and frame["params_own"].sum() == 44_878
 
@@ -187,7 +187,8 @@ def test_progress_is_silent_when_piped_or_refused(capsys: pytest.CaptureFixture[
 
 
 def test_progress_in_a_notebook_is_one_line_updated_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
-    display_module = pytest.importorskip("IPython.display")
+    import IPython.display as display_module  # ipykernel's, in the [test] extra
+
     import archinspect.display as display
     import archinspect.render.progress as shown
 
@@ -216,3 +217,9 @@ def test_progress_in_a_notebook_is_one_line_updated_in_place(monkeypatch: pytest
 def test_profile_report() -> None:
     report = archinspect.profile(_tiny(), (1, 3, 8, 8), device="cpu", repeats=3, warmup_passes=1)
     _check(report, ["Sequential", "Verdict"], ["Where reaching the roof saves most"])
+
+
+def test_train_step_report() -> None:
+    step = archinspect.time_train_step(_tiny(), (2, 3, 8, 8), device="cpu", max_time=0.2, min_time=0.1, warmup=1,
+                                       warmup_time=0.0, predict=False, progress=False)
+    _check(step, ["zero_grad", "backward", "optimizer"], ["Throughput:", "Peak memory: measured"])

@@ -3,7 +3,9 @@ notes compute (numbers worked out on paper, then compared with what the pass cou
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 
 import pytest
 import torch
@@ -115,3 +117,49 @@ def test_explanation_displays_itself(alexnet: archinspect.Explanation) -> None:
     page = alexnet._repr_html_()
     assert "⌊(224 + 2·1 − 11)/4⌋ + 1 = 54" in page and "Which layers dominate" in page
     assert repr(alexnet).startswith("<Explanation d2l-alexnet · input 1,1,224,224")
+
+
+def _small() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.Flatten(), nn.Linear(8 * 8 * 8, 10)
+    )
+
+
+def test_time_dominance_comes_from_the_profile_passed_in() -> None:
+    net = _small()
+    measured = archinspect.profile(net, (1, 3, 8, 8), device="cpu", repeats=2, warmup_passes=0, threads=1)
+    own_ms = {"": 0.2, "0": 4.0, "1": 1.2, "2": 3.0, "3": 0.6, "4": 1.0}  # set by hand: 10 ms in all
+    records = [dataclasses.replace(r, self_s=own_ms[r.name] / 1e3) for r in measured.records]
+    e = archinspect.explain(net, (1, 3, 8, 8), profile=dataclasses.replace(measured, records=records))
+    leaders = [(x.name, x.type, round(x.value * 1e3, 6), round(x.share, 6)) for x in e.dominant["time"]]
+    assert leaders == [("0", "Conv2d", 4.0, 0.4), ("2", "Conv2d", 3.0, 0.3), ("1", "ReLU", 1.2, 0.12)]
+    assert e.timed == "median of 2 timed passes on cpu" and e.to_dict()["timed"] == e.timed
+    text = str(e)
+    assert re.search(r"│ Time +│ 0 +│ Conv2d +│ +4\.000 ms │ 40\.0% │", text), text
+    assert re.search(r"│ +│ 1 +│ ReLU +│ +1\.200 ms │ 12\.0% │", text)
+    assert "Time: each layer's own time (its children's excluded), median of 2 timed passes on cpu" in text
+    assert "Time" not in str(archinspect.explain(net, (1, 3, 8, 8)))  # no profile, no time line
+
+
+def test_a_profile_of_another_model_is_refused() -> None:
+    other = archinspect.profile(nn.Sequential(nn.Linear(4, 4)), (1, 4), device="cpu", repeats=1, warmup_passes=0)
+    with pytest.raises(
+        archinspect.UsageError,
+        match=r"^profile: 0 \(Linear\) is not a layer of Sequential; pass "
+        r"archinspect\.profile\(model, inputs\) of the model explained$",
+    ):
+        archinspect.explain(_small(), (1, 3, 8, 8), profile=other)
+
+
+def test_cli_explain_time_names_the_slowest_layers(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("shapes", "d2l-lenet-bn", "--explain", "--time", "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"│ Time +│ \S+ +│ \w+ +│ +\d+\.\d{3} ms │ +\d+\.\d% │", out), out
+    assert "median of 20 timed passes on cpu; share of all modules' own times." in " ".join(out.split())
+    assert max(len(line) for line in out.splitlines()) <= 80
+    refused = cli("shapes", "d2l-lenet-bn", "--time")
+    assert refused.exit_code == 2 and refused.stderr == "error: --time applies to --explain\n"
+    meta = cli("shapes", "d2l-lenet-bn", "--explain", "--time", "--device", "meta")
+    assert meta.exit_code == 2 and "--device 'meta' cannot be timed; accepted: auto, cpu, cuda" in meta.stderr

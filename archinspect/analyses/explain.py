@@ -10,8 +10,9 @@ is checked against what the pass counted: a formula that disagrees is not shown 
 counted figure is.
 
 Ends with the answers to the notes' questions: which layers dominate parameters, MACs and activation
-memory. Built from the :class:`~archinspect.core.report.Report` and each module's attributes (kernel,
-stride, padding, dilation, groups, ceil mode).
+memory, and, given a profile of the same model (``profile=``, from :func:`archinspect.profile`), time.
+Built from the :class:`~archinspect.core.report.Report` and each module's attributes (kernel, stride,
+padding, dilation, groups, ceil mode).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from archinspect.core.observe import PassObserver, PassRun
 from archinspect.core.options import DEFAULT_DEPTH
 from archinspect.core.report import LayerRecord, Report
 from archinspect.display import Displayable
-from archinspect.errors import typed_errors
+from archinspect.errors import UsageError, typed_errors
 from archinspect.text import fmt_int, shape_text
 
 
@@ -52,7 +53,8 @@ class Explanation(Displayable):
     report: Report = field(repr=False)
     layers: list[LayerExplanation]
     kept: dict[str, int]  # type -> calls of layers that keep their input's shape and hold/multiply nothing
-    dominant: dict[str, list[Leader]]  # "params", "macs", "activations" -> top layers
+    dominant: dict[str, list[Leader]]  # "params", "macs", "activations" (and "time") -> top layers
+    timed: str = ""  # with "time": how it was measured ("median of 20 timed passes on cpu")
 
     def layer(self, name: str) -> LayerExplanation:
         """The explanation of the (first call of the) layer named ``name``."""
@@ -68,6 +70,7 @@ class Explanation(Displayable):
             "layers": [entry.to_dict() for entry in self.layers],
             "kept": dict(self.kept),
             "dominant": {k: [vars(x) for x in v] for k, v in self.dominant.items()},
+            "timed": self.timed,
         }
 
 
@@ -82,13 +85,17 @@ def explain(
     dtype: str | None = None,
     kwargs: dict[str, Any] | None = None,
     top: int = 3,
+    profile: Any = None,
     **model_args: Any,
 ) -> Explanation:
     """Run ``model`` once and explain, layer by layer, the arithmetic behind each output shape, parameter
     count and MAC count; end with the ``top`` layers by parameters, MACs and activation memory.
 
     ``model``, ``input_size``, ``input_data``, ``device``, ``mode``, ``dtype``, ``kwargs`` and ``model_args``
-    as for :func:`archinspect.summary`. The result prints as text readable at 80 columns and shows as
+    as for :func:`archinspect.summary`. ``profile``: a :class:`~archinspect.bench.profile_report.ProfileReport`
+    of the same model (``archinspect.profile(model, inputs)``): the ending then also names the ``top`` layers
+    by measured time (each module's own time, its children's excluded), with the device and the number of
+    timed passes their medians come from. The result prints as text readable at 80 columns and shows as
     HTML in a notebook.
 
     Example:
@@ -98,7 +105,7 @@ def explain(
     target = resolve(model, input_size, input_data, device=device, model_args=model_args, kwargs=kwargs)
     log = OperatorLog()
     report = target.inspect(depth=DEFAULT_DEPTH, mode=mode, dtype=dtype, observers=[log])
-    return explain_report(report, log, top=top)
+    return explain_report(report, log, top=top, profile=profile)
 
 
 @dataclass(frozen=True)
@@ -179,8 +186,9 @@ _EVENT_KINDS = {
 }
 
 
-def explain_report(report: Report, log: OperatorLog, top: int = 3) -> Explanation:
-    """The :class:`Explanation` of a pass run with ``log`` among its observers."""
+def explain_report(report: Report, log: OperatorLog, top: int = 3, profile: Any = None) -> Explanation:
+    """The :class:`Explanation` of a pass run with ``log`` among its observers; with a ``profile`` of the same
+    model, the layers that dominate time too."""
     layers: list[LayerExplanation] = []
     kept: dict[str, int] = {}
     for rec in report.records:
@@ -192,7 +200,11 @@ def explain_report(report: Report, log: OperatorLog, top: int = 3) -> Explanatio
                 kept[rec.type] = kept.get(rec.type, 0) + 1
             continue
         layers.append(entry)
-    return Explanation(report.model_name, report.input_text(), report, layers, kept, leaders(report, top))
+    dominant = leaders(report, top)
+    timed = ""
+    if profile is not None:
+        dominant["time"], timed = time_leaders(report, profile, top)
+    return Explanation(report.model_name, report.input_text(), report, layers, kept, dominant, timed)
 
 
 def leaders(report: Report, top: int = 3) -> dict[str, list[Leader]]:
@@ -208,6 +220,26 @@ def leaders(report: Report, top: int = 3) -> dict[str, list[Leader]]:
         ranked = sorted((r for r in leaves if value(r)), key=lambda r: -value(r))[:top]
         out[key] = [Leader(r.name or r.type, r.type, value(r), value(r) / total) for r in ranked]
     return out
+
+
+def time_leaders(report: Report, profile: Any, top: int = 3) -> tuple[list[Leader], str]:
+    """The ``top`` module calls of ``profile`` (a :class:`~archinspect.bench.profile_report.ProfileReport`) by
+    their own median time, each with its share of the per-module total, and how the times were measured.
+
+    A module's own time is what ran outside its children (a leaf's whole time; a block's concatenations and
+    adds), so the shares add up to at most 100 %. The profile must be of the model explained: every module
+    call it timed is one of ``report``'s (same name, type and call)."""
+    calls = {(r.name, r.type, r.call) for r in report.records}
+    timed = [r for r in getattr(profile, "records", None) or [] if r.ran]
+    stray = next((r for r in timed if (r.name, r.type, r.call) not in calls), None)
+    if not timed or stray is not None:
+        what = f"{stray.label} ({stray.type}) is not a layer of {report.model_name}" if stray else "nothing was timed"
+        raise UsageError(f"profile: {what}; pass archinspect.profile(model, inputs) of the model explained")
+    total = sum(r.self_s for r in timed) or 1.0
+    ranked = sorted((r for r in timed if r.self_s > 0), key=lambda r: -r.self_s)[:top]
+    settings = profile.settings
+    how = f"median of {settings['repeats']} timed passes on {settings['device']}"
+    return [Leader(r.label, r.type, r.self_s, r.self_s / total) for r in ranked], how
 
 
 # ---- one record ----

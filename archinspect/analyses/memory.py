@@ -86,6 +86,7 @@ def memory(
     amp: bool = False,
     foreach: bool | None = None,
     options: PassOptions | None = None,
+    progress: bool | None = None,
     **pass_options: Any,
 ) -> MemoryReport:
     """Peak memory of one forward (``mode="eval"``) or one training step (``"train"``), in bytes.
@@ -100,6 +101,8 @@ def memory(
             ``dtype`` (cast floating parameters and inputs), ``device`` — the device *modelled*: ``auto``/
             ``meta``/``cpu`` model a plain allocator (exact tensor bytes), ``cuda[:N]`` the CUDA caching
             allocator's 512-byte rounding and torch's CUDA optimizer default (``foreach=True``).
+        progress: show the step's phase (forward, backward, optimizer) while it runs, once it has taken about a
+            second (None: on a terminal or in a notebook, not when output is piped; False: never).
 
     Nothing is allocated: the step runs on the same pass as every analysis (lazy modules, TorchScript parts,
     wrappers handled alike) on meta tensors, or on fake ones (``FakeTensorMode``) with ``amp`` or attention;
@@ -108,21 +111,34 @@ def memory(
     """
     target = Target.of(model, inputs, kwargs=kwargs, label=model_name, cpu_model=cpu_model)
     opts = PassOptions.of(options, pass_options)
-    return memory_target(target, opts, optimizer=optimizer, amp=amp, foreach=foreach)
+    return memory_target(target, opts, optimizer=optimizer, amp=amp, foreach=foreach, progress=progress)
 
 
 def memory_target(
-    target: Target, options: PassOptions, *, optimizer: str = "sgd", amp: bool = False, foreach: bool | None = None
+    target: Target,
+    options: PassOptions,
+    *,
+    optimizer: str = "sgd",
+    amp: bool = False,
+    foreach: bool | None = None,
+    progress: bool | None = False,
 ) -> MemoryReport:
-    """:func:`memory` for a target and options already checked."""
-    setup = _setup(options, optimizer, amp, foreach)
+    """:func:`memory` for a target and options already checked (``progress``: as for :func:`memory`; off by
+    default here, where the budget search calls it inside its own progress)."""
+    with show_progress(f"memory {target.label}", None, progress) as advance:
+        return _memory_target(target, options, _setup(options, optimizer, amp, foreach), advance)
+
+
+def _memory_target(
+    target: Target, options: PassOptions, setup: _Setup, on_phase: Callable[[str, int], None]
+) -> MemoryReport:
     notes: list[str] = []
     # Attention picks its kernel by device (flash / memory-efficient / math): on meta it would take the math
     # path, which materialises the attention matrix; fake tensors of the modelled device take the real one.
     attention = any(isinstance(m, nn.MultiheadAttention) for m in target.model.modules())
-    if attention and not amp:
+    if attention and not setup.amp:
         notes.append(f"attention picks its kernel by device: computed on fake {setup.device.type} tensors")
-    tracker = MemoryObserver(setup, options.mode, use_fake=amp or attention)
+    tracker = MemoryObserver(setup, options.mode, use_fake=setup.amp or attention, on_phase=on_phase)
     # The pass itself runs where the tensors are modelled: meta (or fake tensors of the modelled device); the
     # one fallback rule takes it to CPU when meta cannot run the model. Operators are not counted here.
     run_options = options.but(device=setup.modelled if tracker.use_fake else "auto", count=False, receptive=False)
@@ -144,8 +160,10 @@ class MemoryObserver(PassObserver):
     lifetime (a :class:`~archinspect.core.memtrack.StorageTracker`), and the step it runs (inference or one
     training step with its optimizer)."""
 
-    def __init__(self, setup: _Setup, mode: str, use_fake: bool) -> None:
-        self.setup, self.mode, self.use_fake = setup, mode, use_fake
+    def __init__(
+        self, setup: _Setup, mode: str, use_fake: bool, on_phase: Callable[[str, int], None] | None = None
+    ) -> None:
+        self.setup, self.mode, self.use_fake, self.told = setup, mode, use_fake, on_phase
         if use_fake:
             self.fake: Any = fake_tensor_mode()(allow_non_fake_inputs=True)
         else:
@@ -261,6 +279,8 @@ class MemoryObserver(PassObserver):
 
     def _on_phase(self, phase: str) -> None:
         assert self.tracker is not None
+        if self.told is not None:
+            self.told(phase, 0)
         kind = "other_activations" if phase == "forward" else "temporaries"
         self.tracker.set_phase(phase, kind)
         if phase != "forward":

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from archinspect.display import progress as show_progress
 from archinspect.models.zoo._registry import get_entry, list_models
 
 
@@ -44,40 +45,50 @@ def zoo_summaries(
     family: str | None = None,
     *,
     figures: bool = True,
-    progress: Callable[[str], None] | None = None,
+    progress: bool | Callable[[str], None] | None = None,
 ) -> list[ZooSummary]:
-    """One row per matching zoo entry; with ``figures`` the model is built on meta and counted (no memory)."""
-    from archinspect.core.engine import run_pass
+    """One row per matching zoo entry; with ``figures`` the model is built on meta and counted (no memory).
+
+    ``progress``: a callable is told each entry's name before it is counted; otherwise whether to show the
+    counting's progress (None: on a terminal or in a notebook, not when output is piped; False: never)."""
     from archinspect.core.options import PassOptions
+
+    totals_only = PassOptions.check(device="meta", depth=0, per_module=False)
+    names = list_models(pattern, family)
+    shown = False if callable(progress) or not figures else progress
+    with show_progress("counting the zoo", len(names), shown) as advance:
+        rows = []
+        for name in names:
+            if callable(progress):
+                progress(name)
+            advance(name, 0)
+            rows.append(_summary(get_entry(name), totals_only if figures else None))
+            advance(name, 1)
+    return rows
+
+
+def _summary(entry: Any, totals_only: Any) -> ZooSummary:
+    """The entry's row: counted now with ``totals_only`` (pass options), else its figures counted ahead."""
+    from archinspect.core.engine import run_pass
     from archinspect.core.target import Target
     from archinspect.models.loading import create_model
 
-    totals_only = PassOptions.check(device="meta", depth=0, per_module=False)
-
-    rows = []
-    for name in list_models(pattern, family):
-        entry = get_entry(name)
-        if progress:
-            progress(name)
-        params, macs = entry.params, int(entry.reference_gmacs * 1e9) if entry.macs is None else entry.macs
-        if figures:
-            model = create_model(name, device="meta")  # initialisers skipped: nothing to write on meta
-            report = run_pass(Target.of(model, [entry.default_input]), totals_only)
-            params, macs = report.totals.params, report.totals.macs // report.batch_size
-        rows.append(
-            ZooSummary(
-                entry.name,
-                entry.family,
-                entry.default_input,
-                params,
-                macs,
-                entry.source,
-                entry.params,
-                entry.reference_gmacs,
-                entry.aliases,
-            )
-        )
-    return rows
+    params, macs = entry.params, int(entry.reference_gmacs * 1e9) if entry.macs is None else entry.macs
+    if totals_only is not None:
+        model = create_model(entry.name, device="meta")  # initialisers skipped: nothing to write on meta
+        report = run_pass(Target.of(model, [entry.default_input]), totals_only)
+        params, macs = report.totals.params, report.totals.macs // report.batch_size
+    return ZooSummary(
+        entry.name,
+        entry.family,
+        entry.default_input,
+        params,
+        macs,
+        entry.source,
+        entry.params,
+        entry.reference_gmacs,
+        entry.aliases,
+    )
 
 
 def catalog_source(rows: list[ZooSummary]) -> str:

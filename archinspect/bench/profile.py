@@ -43,11 +43,13 @@ from archinspect.core.engine import run_pass
 from archinspect.core.options import PassOptions
 from archinspect.core.report import LayerRecord, Report
 from archinspect.core.target import Target
+from archinspect.display import progress as show_progress
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 
 CALIBRATION_CALLS = 100
 DEFAULT_REPEATS = 20
 DEFAULT_WARMUP = 3
+PROFILE_STEPS = 4  # progress steps before the timed passes: roofs, counting pass, warm-up, instrumentation cost
 
 
 class CallChain(nn.Module):
@@ -100,18 +102,19 @@ def interleaved_passes(
     n: int,
     autocast: Callable[[], Any] = contextlib.nullcontext,
     plain_timer: Timer | None = None,
+    each: Callable[[int], None] | None = None,
 ) -> tuple[list[float], list[LayerRecord], list[dict[int, float]]]:
     """``n`` rounds of one plain forward (timed whole, as ``bench`` times it, in inference mode) then one
     :func:`timed_pass`, alternating so that load drifting over time reaches both alike. Returns the plain
     seconds, the records of the last timed pass and each timed pass's inclusive seconds by record index.
     Every pass must make the same calls (a model whose calls vary is refused). ``plain_timer``: the whole
-    forward's timer (default: ``bench``'s for the device)."""
+    forward's timer (default: ``bench``'s for the device). ``each(i)``: called after round ``i`` (progress)."""
     plain = plain_timer or make_timer(device)
     model, args = target.model, list(target.args)
     samples: list[float] = []
     records: list[LayerRecord] = []
     times: list[dict[int, float]] = []
-    for _ in range(n):
+    for i in range(n):
         with torch.inference_mode(), autocast():
             plain.start()
             model(*args)
@@ -122,6 +125,8 @@ def interleaved_passes(
             raise ModelRunError("the model made different module calls from one forward to the next; cannot profile")
         records = recs
         times.append(seconds)
+        if each is not None:
+            each(i)
     samples.extend(plain.finish())
     return samples, records, times
 
@@ -185,6 +190,7 @@ def profile(
     name: str | None = None,
     peak: PeakResult | None = None,
     clock: str = "wall",
+    progress: bool | None = None,
     **options: Any,
 ) -> ProfileReport:
     """Time every module call of ``model``'s forward and judge each against the device's measured roofs.
@@ -221,14 +227,24 @@ def profile(
             "clock='thread' times one thread's CPU time: use it with threads=1", param="clock", mentions=("threads",)
         )
     dev = plan.device
-    with _threads(plan.threads), cuda.current_device(dev), cuda.cudnn_autotune(dev):
+    label = name or type(model).__name__
+    steps = PROFILE_STEPS + warmup_passes + repeats
+    with (
+        _threads(plan.threads),
+        cuda.current_device(dev),
+        cuda.cudnn_autotune(dev),
+        show_progress(f"profile {label}", steps, progress) as advance,
+    ):
+        advance("measuring the device's roofs", 0)  # each description says what runs now
         env = collect_environment(dev)
         ceilings = measure_ceilings(dev, plan.compute_dtype, peak, clock)
+        advance("counting FLOPs and bytes", 1)
         m, _ = plan.prepare(model, copy_model=True)
         args = plan.make_args(specs)
         autocast = plan.autocast()
-        target = Target.of(m, args, label=name or type(model).__name__)
+        target = Target.of(m, args, label=label)
         counted, traffic = counted_pass(target, dev, autocast)
+        advance("warming up", 1)
         marks = make_clock(dev, clock)
 
         def forward() -> Any:
@@ -239,9 +255,18 @@ def profile(
             return make_timer(dev, clock)
 
         warm_up(forward, whole(), plan.warm)
+        advance("measuring the instrumentation's cost", 1)
         hook_s, tiny_s = measure_hook_cost(dev, plan.compute_dtype, marks, plain_timer=whole())
         ceilings = dataclasses.replace(ceilings, call_in_pass_s=tiny_s)
-        plain, records, times = interleaved_passes(target, marks, dev, warmup_passes + repeats, autocast, whole())
+        advance("timing each module", 1)
+
+        def timed(i: int) -> None:
+            done = i + 1 - warmup_passes
+            advance(f"timing each module: {done}/{repeats} passes" if done > 0 else "timing each module", 1)
+
+        plain, records, times = interleaved_passes(
+            target, marks, dev, warmup_passes + repeats, autocast, whole(), each=timed
+        )
     times, plain = times[warmup_passes:], plain[warmup_passes:]
     if [r.name for r in records] != [r.name for r in counted.records]:
         raise ModelRunError("the counting pass and the timed passes made different module calls; cannot profile")
@@ -292,7 +317,7 @@ def profile(
         else ("thread_time_ns (CPU time of the thread)" if clock == "thread" else "perf_counter_ns"),
     }
     return ProfileReport(
-        model_name=name or type(model).__name__,
+        model_name=label,
         inputs=[str(s) for s in specs],
         settings=settings,
         environment=env,

@@ -44,7 +44,8 @@ from archinspect.bench.runner import BenchPlan, _name, _threads, plan_inputs
 from archinspect.bench.stats import SampleStats, summarize
 from archinspect.core.substitute import model_lock
 from archinspect.core.tensors import tensors
-from archinspect.display import Displayable
+from archinspect.display import Advance, Displayable
+from archinspect.display import progress as show_progress
 from archinspect.errors import ModelRunError, typed_errors
 
 PHASES = ("zero_grad", "forward", "loss", "backward", "optimizer")
@@ -192,13 +193,15 @@ class _Step:
         return marks
 
 
-def _sample(step: _Step, clock: MarkClock, plan: BenchPlan) -> tuple[list[list[float]], str]:
-    """Warm up, then sample steps until the step times are stable or a cap is reached (bench's policies)."""
+def _sample(step: _Step, clock: MarkClock, plan: BenchPlan, advance: Advance) -> tuple[list[list[float]], str]:
+    """Warm up, then sample steps until the step times are stable or a cap is reached (bench's policies);
+    ``advance`` after each step (progress)."""
     t0, n = time.perf_counter(), 0
     while not plan.warm.done(n, time.perf_counter() - t0):
         step.run(clock)
         clock.settle()
         n += 1
+        advance(f"warm-up step {n}")
     cuda.reset_peak_memory(plan.device)
     samples: list[list[float]] = []
     t0, reason = time.perf_counter(), None
@@ -206,6 +209,7 @@ def _sample(step: _Step, clock: MarkClock, plan: BenchPlan) -> tuple[list[list[f
         marks = step.run(clock)
         clock.settle()
         samples.append([clock.seconds(a, b) for a, b in zip(marks, marks[1:], strict=False)])
+        advance(f"step {len(samples)} sampled")
         elapsed = time.perf_counter() - t0
         reason = plan.stop.capped(len(samples), elapsed)
         if reason is None and plan.stop.stable([sum(s) for s in samples], elapsed):
@@ -248,6 +252,7 @@ def time_train_step(
     checkpoint: bool = False,
     predict: bool = True,
     name: str | None = None,
+    progress: bool | None = None,
     **options: Any,
 ) -> TrainStepReport:
     """Time a training step of a copy of ``model`` by phase and measure its peak memory.
@@ -260,54 +265,59 @@ def time_train_step(
         optimizer: ``none``, ``sgd``, ``momentum``, ``adam``, ``adamw`` (as for ``archinspect.memory``).
         checkpoint: recompute each top-level child in backward (activation checkpointing).
         predict: also compute ``archinspect.memory``'s prediction for the same step.
+        progress: show the steps as they are sampled (None: on a terminal or in a notebook, not when output
+            is piped; False: never).
         options: :class:`~archinspect.bench.runner.BenchOptions` fields (``dtype``, ``amp``, ``channels_last``,
             ``threads``, ``warmup``, ``iters``, ``min_time``, ``max_time``, ``target_rel_iqr``).
     """
     plan, specs = plan_inputs("time_train_step", device, options, inputs, batch)
     dev = plan.device
     notes: list[str] = []
-    with _threads(plan.threads), cuda.current_device(dev), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        env = collect_environment(dev)
-        with model_lock(model):
-            m = copy.deepcopy(model)
-        m.train()
-        m.to(device=dev) if plan.amp_dtype else m.to(device=dev, dtype=plan.dtype)
-        if plan.channels_last:
-            m.to(memory_format=torch.channels_last)
-        if checkpoint:
-            notes.append(f"activation checkpointing on {_checkpointed(m)} top-level module(s)")
-        step = _Step(m, plan.make_args(specs), plan, optimizer)
-        clock = make_clock(dev)
-        with cuda.cudnn_autotune(dev):
-            samples, reason = _sample(step, clock, plan)
-        measured = cuda.peak_memory(dev) if dev.type == "cuda" else _cpu_peak(step)
-    phases = {p: summarize([s[i] for s in samples]) for i, p in enumerate(PHASES)}
-    report = TrainStepReport(
-        model_name=name or type(model).__name__,
-        inputs=[str(s) for s in specs],
-        settings={
-            "device": str(dev),
-            "dtype": _name(plan.dtype),
-            "amp": plan.amp_dtype is not None,
-            "amp_dtype": _name(plan.amp_dtype) if plan.amp_dtype else None,
-            "channels_last": plan.channels_last,
-            "checkpoint": checkpoint,
-            "optimizer": optimizer,
-            "threads": plan.threads,
-            "batch": specs[0].shape[0] if specs[0].shape else 1,
-        },
-        environment=env,
-        phases=phases,
-        step=summarize([sum(s) for s in samples]),
-        stopped_by=reason,
-        loss=step.loss_name,
-        measured_peak_bytes=measured,
-        peak_method="torch.cuda.max_memory_allocated" if dev.type == "cuda" else "torch.profiler memory events",
-        notes=notes,
-    )
-    if predict:
-        _predict(report, model, specs, plan, optimizer, checkpoint)
+    with show_progress(f"training step {name or type(model).__name__}", None, progress) as advance:
+        with _threads(plan.threads), cuda.current_device(dev), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            env = collect_environment(dev)
+            with model_lock(model):
+                m = copy.deepcopy(model)
+            m.train()
+            m.to(device=dev) if plan.amp_dtype else m.to(device=dev, dtype=plan.dtype)
+            if plan.channels_last:
+                m.to(memory_format=torch.channels_last)
+            if checkpoint:
+                notes.append(f"activation checkpointing on {_checkpointed(m)} top-level module(s)")
+            step = _Step(m, plan.make_args(specs), plan, optimizer)
+            clock = make_clock(dev)
+            with cuda.cudnn_autotune(dev):
+                samples, reason = _sample(step, clock, plan, advance)
+            advance("measuring the peak memory", 0)
+            measured = cuda.peak_memory(dev) if dev.type == "cuda" else _cpu_peak(step)
+        phases = {p: summarize([s[i] for s in samples]) for i, p in enumerate(PHASES)}
+        report = TrainStepReport(
+            model_name=name or type(model).__name__,
+            inputs=[str(s) for s in specs],
+            settings={
+                "device": str(dev),
+                "dtype": _name(plan.dtype),
+                "amp": plan.amp_dtype is not None,
+                "amp_dtype": _name(plan.amp_dtype) if plan.amp_dtype else None,
+                "channels_last": plan.channels_last,
+                "checkpoint": checkpoint,
+                "optimizer": optimizer,
+                "threads": plan.threads,
+                "batch": specs[0].shape[0] if specs[0].shape else 1,
+            },
+            environment=env,
+            phases=phases,
+            step=summarize([sum(s) for s in samples]),
+            stopped_by=reason,
+            loss=step.loss_name,
+            measured_peak_bytes=measured,
+            peak_method="torch.cuda.max_memory_allocated" if dev.type == "cuda" else "torch.profiler memory events",
+            notes=notes,
+        )
+        if predict:
+            advance("predicting the peak", 0)
+            _predict(report, model, specs, plan, optimizer, checkpoint)
     return report
 
 

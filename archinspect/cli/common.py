@@ -203,8 +203,11 @@ def flag_of(param: str) -> str:
 def cli_message(exc: ArchInspectError) -> str:
     """The library's message in the command line's words: each ``name=value`` of the error's ``param`` and
     ``mentions`` becomes ``--flag value`` (``name=True``: the bare flag), e.g. ``mode='test' is not a mode``
-    -> ``--mode 'test' is not a mode``. Other text (a constructor argument ``depth=40``) stays as it is."""
+    -> ``--mode 'test' is not a mode``; each of the error's ``cli_words`` as the CLI says it (``pass
+    weights=None`` -> ``pass --arg weights=None``). Other text (a constructor argument ``depth=40``) stays."""
     text = str(exc)
+    for api, cli in exc.cli_words:
+        text = text.replace(api, cli)
     for name in dict.fromkeys(n for n in (exc.param, *exc.mentions) if n):
         at = rf"(?<![\w.-]){re.escape(name)}="
         text = re.sub(at + r"True\b", lambda _, n=name: flag_of(n), text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +17,6 @@ from archinspect.cli.common import (
     check_columns,
     command_run,
     register_command,
-    stderr_console,
 )
 from archinspect.errors import UsageError
 
@@ -80,18 +78,12 @@ def list_command(
 
 
 def _count(run: Any, pattern: str | None, family: str | None) -> list[Any]:
-    """The rows counted now, on meta (a progress bar on a terminal)."""
+    """The rows counted now, on meta (a progress bar on a terminal, nothing when piped)."""
     import torch  # noqa: F401 - imported before run.started(), still with start-up's GC pause
 
     from archinspect.analyses.zoo_summary import zoo_summaries
 
     run.started()
-    if sys.stderr.isatty():
-        from rich.progress import Progress
-
-        with Progress(transient=True, console=stderr_console()) as bar:
-            task = bar.add_task("counting", total=None)
-            return zoo_summaries(pattern, family, progress=lambda n: bar.update(task, description=n, advance=1))
     return zoo_summaries(pattern, family)
 
 

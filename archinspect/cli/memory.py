@@ -120,7 +120,7 @@ def memory(
                 fit = largest_batch_target(target, budget_bytes, options, progress=progress, **step)
             report = fit.report
         else:
-            report = memory_target(target, options, **step)
+            report = memory_target(target, options, progress=None, **step)  # a bar on a terminal
         run.show(MemoryView(report, depth, fit), notes=[*loaded.notes, *report.notes])
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,12 +26,14 @@ from archinspect.cli.common import (
     command_run,
     register_command,
 )
+from archinspect.errors import UsageError
 
 EXAMPLES = (
     "archinspect shapes densenet-bc --input 1,3,32,32",
     "archinspect shapes resnet50 --depth 1",
     "archinspect shapes densenet-bc --arg depth=40 --columns layer,output-shape,params",
     "archinspect shapes d2l-alexnet --explain",
+    "archinspect shapes d2l-alexnet --explain --time --device cpu",
     "archinspect shapes examples/d2l_alexnet.py:net --input 1,1,224,224 --depth 1",
 )
 
@@ -60,6 +62,14 @@ def shapes(
             "numbers, then which layers dominate parameters, MACs and activation memory.",
         ),
     ] = False,
+    time: Annotated[
+        bool,
+        typer.Option(
+            "--time",
+            help="With --explain: also profile the forward (as `archinspect profile` does, on --device; auto = "
+            "CUDA when present, else CPU) and name the layers that take the most time.",
+        ),
+    ] = False,
     format: FormatOpt = OutputFormat.table,  # noqa: A002 - the option is --format
     output: OutputOpt = None,
     save: SaveOpt = None,
@@ -80,6 +90,10 @@ def shapes(
         from archinspect.render.params import ParamsView, has_forward
         from archinspect.render.shapes import ShapesView
 
+        if time and not explain:
+            raise UsageError("--time applies to --explain")
+        if time and mode is not Mode.eval:
+            raise UsageError("--time times the forward in eval mode: leave out --mode train")
         loaded, specs, resolved = run.load(model, arg, input, device, force=force, allow_no_forward=True)
         if not has_forward(loaded.model):  # no forward(): what can be shown without running it
             run.show(ParamsView(loaded.model, loaded.label, depth))
@@ -103,9 +117,21 @@ def shapes(
             from archinspect.analyses.explain import explain_report
             from archinspect.render.explain import ExplainView
 
-            run.show(ExplainView(explain_report(report, log)), notes=report.notes)
+            timed = _profile(loaded, specs, device, dtype.value if dtype else None) if time else None
+            run.show(ExplainView(explain_report(report, log, profile=timed)), notes=report.notes)
             return
         run.show(ShapesView(report, rf=rf), notes=report.notes, receptive=rf)
+
+
+def _profile(loaded: Any, specs: list[Any], device: str, dtype: str | None) -> Any:
+    """``archinspect profile``'s per-module times of the model (rebuilt on CPU when it was built on meta)."""
+    from archinspect.bench.profile import profile
+    from archinspect.bench.runner import resolve_bench_device
+
+    dev = str(resolve_bench_device(device))
+    rebuild = loaded.cpu_model()
+    model = rebuild() if rebuild is not None else loaded.model
+    return profile(model, specs, device=dev, name=loaded.label, **({"dtype": dtype} if dtype else {}))
 
 
 def register(app: typer.Typer) -> None:

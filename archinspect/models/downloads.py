@@ -19,6 +19,7 @@ thread that is not building and is not stopped (Python 3.11 has no audit event f
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import socket
 import sys
@@ -217,14 +218,19 @@ class no_downloads:  # noqa: N801 - used as a function: ``with no_downloads(...)
         _count(-1)
         # a builder that caught the refusal and failed otherwise failed because of it (not a Ctrl-C, though)
         if exc is not None and self.refused and not isinstance(exc, KeyboardInterrupt | DownloadBlocked):
-            raise DownloadBlocked(self.message()) from None
+            error = DownloadBlocked(self.message())
+            remedy = re.match(r"pass (\w+)=", self.hint)  # a constructor argument: --arg NAME=VALUE on the CLI
+            if remedy:
+                error.cli_words = ((remedy.group(0), f"pass --arg {remedy.group(1)}="),)
+            raise error from None
 
 
 _WEIGHT_WORDS = ("weight", "pretrain", "checkpoint", "ckpt")
 
 
 def weights_hint(builder: Any, kwargs: dict[str, Any]) -> str:
-    """``pass encoder_weights=None (its default 'imagenet' asks for weights)``: the argument to change, or ''.
+    """``pass encoder_weights=None; its default encoder_weights='imagenet' asks for weights``: the argument to
+    change, as the API says it (the command line says ``pass --arg encoder_weights=None``), or ''.
 
     Looks for arguments named like weights (``weights``, ``encoder_weights``, ``pretrained``,
     ``checkpoint``) that are set, by the caller or by default, to something that asks for a download.
@@ -244,5 +250,5 @@ def weights_hint(builder: Any, kwargs: dict[str, Any]) -> str:
             continue
         off = "False" if isinstance(value, bool) else "None"
         why = f"{p.name}={value!r} was given" if given else f"its default {p.name}={value!r} asks for weights"
-        return f"pass {p.name}={off} (--arg {p.name}={off}); {why}"
+        return f"pass {p.name}={off}; {why}"
     return ""

@@ -1,5 +1,6 @@
 """The ``--explain`` view: per layer, the arithmetic behind its output shape, parameters and MACs, then
-which layers dominate parameters, MACs and activation memory. Lines stay short (readable at 80 columns)."""
+which layers dominate parameters, MACs and activation memory (and time, when measured). Lines stay short
+(readable at 80 columns)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from archinspect.render.table import Column, TableData
 from archinspect.text import fmt_bytes, fmt_count, fmt_int, fmt_shape
 
 LABELS = (("shape", "shape"), ("params", "params_rule"), ("MACs", "macs_rule"))
-FIGURES = {"params": ("Parameters", fmt_int), "macs": ("MACs", fmt_count), "activations": ("Activations", fmt_bytes)}
+FIGURES = {
+    "params": ("Parameters", fmt_int),
+    "macs": ("MACs", fmt_count),
+    "activations": ("Activations", fmt_bytes),
+    "time": ("Time", lambda s: f"{s * 1e3:.3f} ms"),
+}
 
 
 def layer_lines(entry: LayerExplanation) -> list[str]:
@@ -70,6 +76,11 @@ class ExplainView:
         data.footer = [
             "Share: of the leaf layers' total; activations: each layer's output, of all leaf outputs.",
         ]
+        if self.result.timed:
+            data.footer.append(
+                f"Time: each layer's own time (its children's excluded), {self.result.timed}; "
+                "share of all modules' own times."
+            )
         return data
 
     def table(self) -> TableData:

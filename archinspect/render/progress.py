@@ -54,7 +54,7 @@ class NotebookProgress:
         return self.advance
 
     def _line(self, description: str) -> str:
-        count = f"{self.done}/{self.total}" if self.total else f"{self.done}"
+        count = f"{self.done}/{self.total}" if self.total else (f"{self.done}" if self.done else "")
         filled = round(20 * self.done / self.total) if self.total else 0
         bar = f"[{'█' * filled}{'·' * (20 - filled)}] " if self.total else ""
         elapsed = time.perf_counter() - self.start
