@@ -46,6 +46,7 @@ from archinspect.core.observe import PassObserver
 from archinspect.core.options import PassOptions
 from archinspect.core.target import Target
 from archinspect.core.tensors import nbytes, tensors
+from archinspect.display import progress as show_progress
 from archinspect.errors import ModelRunError, UsageError, typed_errors
 
 
