@@ -9,7 +9,8 @@ from archinspect.render.escape import printable
 from archinspect.text import fmt_bytes, fmt_count, shape_text, short_path
 
 CHAR_W = 6.6  # px per character at the 11 px font (DejaVu Sans / Arial average, measured in Chromium)
-LINE_H = 14.0
+LINE_H = 13.0  # 11 px text
+BOX_PAD = 8.0  # above the first line and below the last, together
 
 
 def _pair(value: Any) -> str:
@@ -113,6 +114,6 @@ def size(node: GraphNode, lines: list[str]) -> tuple[float, float]:
     w = max(len(t) for t in lines) * CHAR_W + 16
     if node.kind == "op":
         return max(w, 44.0), 22.0
-    return max(w, 60.0), len(lines) * LINE_H + 10
+    return max(w, 60.0), len(lines) * LINE_H + BOX_PAD
 
 
