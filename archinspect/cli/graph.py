@@ -90,7 +90,7 @@ def graph(
     ] = Metric.macs,
     repeats: Annotated[
         int | None,
-        whole_option("--repeats", minimum=1, help="Timed passes for --color time; the median is drawn. [default: 5]"),
+        whole_option("--repeats", minimum=1, help="Timed passes for --color time; the median is drawn.  [default: 5]"),
     ] = None,
     expand: Annotated[
         list[str] | None,

@@ -206,13 +206,22 @@ class GraphView:
     def svg(self, standalone: bool = True) -> str:
         """The drawn graph as one SVG document (fonts: the system's sans-serif)."""
         width, height = self.size
-        out = [svg_open(width, height), _DEFS]
+        out = self.svg_start(width, height)
         if standalone:
             out.append(f'<rect class="paper" width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>')
-        out.append(f"<title>{escape(self.graph.model)}: depth {self.graph.depth}</title>")
         out += self.draw()
         out.append("</svg>")
         return "\n".join(out)
+
+    def svg_start(self, width: float, height: float) -> list[str]:
+        """The root element of a drawing ``width`` × ``height`` px at 1 px per unit, its defs and title."""
+        return [
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
+            f'height="{height:.0f}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11" '
+            'class="archinspect-graph">',
+            _DEFS,
+            f"<title>{escape(self.graph.model)}: depth {self.graph.depth}</title>",
+        ]
 
     def draw(self) -> list[str]:
         """SVG elements of the laid-out nodes, edges, clusters and legend."""
@@ -384,13 +393,6 @@ def _svg_cluster(c: Cluster, x: float, y: float, w: float, h: float) -> str:
         f'<text {head}x="{x + 6:.1f}" y="{y + 12:.1f}" fill="{colour}">{escape(printable(c.title))} '
         f'<tspan fill="#7a8a9e" font-weight="normal">{escape(printable(c.subtitle))}</tspan></text></g>'
     )
-
-
-def svg_open(width: float, height: float) -> str:
-    """The root element of a drawing ``width`` × ``height`` px at 1 px per unit."""
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
-            f'height="{height:.0f}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11" '
-            'class="archinspect-graph">')
 
 
 _DEFS = ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '

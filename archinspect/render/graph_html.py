@@ -21,7 +21,7 @@ from archinspect.render.graph_text import node_details
 
 GraphView = Any  # archinspect.render.graph.GraphView, which imports this module
 
-STATE_NODES = 2000  # boxes over all the states laid out in advance, past the folded picture and single folds
+STATE_NODES = 1000  # boxes over all the states laid out in advance, past the folded picture and single folds
 MAX_STATES = 64
 
 
@@ -77,11 +77,8 @@ def _moves(drawn: dict[frozenset[str], GraphView]) -> dict[int, dict[str, int]]:
 
 
 def _parts(view: GraphView) -> tuple[str, str]:
-    from archinspect.render.graph import _DEFS, svg_open
-
     drawn = states(view)
-    width, height = view.size
-    body = [svg_open(width, height), _DEFS, f"<title>{escape(view.graph.model)}: depth {view.graph.depth}</title>"]
+    body = view.svg_start(*view.size)
     sizes, anchors = [], []
     for i, v in enumerate(drawn.values()):
         w, h = v.size
