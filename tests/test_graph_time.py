@@ -11,6 +11,7 @@ import re
 from functools import cache
 
 import pytest
+import torch
 from torch import nn
 
 import archinspect
@@ -123,3 +124,26 @@ def test_cli_time_usage_errors(cli, args: list[str], message: str) -> None:  # n
     result = cli("graph", "resnet20", *args)
     assert result.exit_code == 2
     assert result.stderr.strip() == message
+
+
+class Twice(nn.Module):
+    """One layer called twice: two boxes, each with the time of its own call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(64, 64)
+        self.head = nn.Linear(64, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.fc(torch.relu(self.fc(x))))
+
+
+def test_a_module_called_twice_is_two_boxes_with_their_own_times() -> None:
+    model = Twice()
+    report = archinspect.profile(model, (8, 64), device="cpu", repeats=1, warmup_passes=0)
+    view = graph(model, (8, 64), depth=1, color="time", profile=report)
+    records = view.graph.report.records
+    calls = [n for n in view.nodes if n.kind == "module" and records[n.record].name == "fc"]
+    assert [n.name for n in calls] == ["fc", "fc (call 2)"]
+    assert [records[n.record].call for n in calls] == [1, 2]
+    assert [n.time_s for n in calls] == [subtree_seconds(report, "fc", 1), subtree_seconds(report, "fc", 2)]
