@@ -147,3 +147,20 @@ def test_a_module_called_twice_is_two_boxes_with_their_own_times() -> None:
     assert [n.name for n in calls] == ["fc", "fc (call 2)"]
     assert [records[n.record].call for n in calls] == [1, 2]
     assert [n.time_s for n in calls] == [subtree_seconds(report, "fc", 1), subtree_seconds(report, "fc", 2)]
+
+
+def test_the_terminal_summary_lists_the_folds_in_pass_order_with_their_times(capsys: pytest.CaptureFixture) -> None:
+    from archinspect.cli.graph import _summary
+    from archinspect.render.graph_text import fmt_seconds
+
+    view = timed(2)
+    _summary(view, "resnet20")
+    lines = capsys.readouterr().out.splitlines()
+    times = [fmt_seconds(f.time_s) for f in view.graph.folds.values()]  # type: ignore[arg-type]
+    assert lines[:5] == [
+        "resnet20 at depth 2: 11 boxes, 10 edges",
+        f"  BasicBlock × 3       layer1.0 … 2 (folded, {times[0]})",
+        f"  BasicBlock × 3       layer2.0 … 2 (folded, {times[1]})",
+        f"  BasicBlock × 3       layer3.0 … 2 (folded, {times[2]})",
+        "times: cpu, median of 2 timed passes, each module call with everything it calls",
+    ]

@@ -397,7 +397,7 @@ def find_folds(graph: ArchGraph) -> dict[str, GraphNode]:
                 fold = _fold_node(graph, [unit_ids[i] for i in run], inside)
                 folds[fold.id] = fold
             run = [c] if c is not None else []
-    return folds
+    return dict(sorted(folds.items(), key=lambda item: item[1].order))  # in the order the pass ran them
 
 
 def _same_block(records: list[LayerRecord], inclusive: list[LayerRecord], run: list[int], index: int) -> bool:

@@ -187,10 +187,16 @@ def _check_names(model: object, expand: list[str], only: list[str]) -> None:
 
 
 def _summary(view: GraphView, label: str) -> None:
+    from archinspect.render.graph_text import fmt_seconds
+
     g = view.graph
     lines = [f"{label} at depth {g.depth}: {len(view.nodes)} boxes, {len(view.edges)} edges"]
     for fid, fold in g.folds.items():
-        lines.append(f"  {fold.type:<20} {fold.name} ({'open' if fid in g.expanded else 'folded'})")
+        timed = f", {fmt_seconds(fold.time_s)}" if fold.time_s is not None else ""
+        lines.append(f"  {fold.type:<20} {fold.name} ({'open' if fid in g.expanded else 'folded'}{timed})")
+    if g.timing:
+        lines.append(f"times: {g.timing['device']}, median of {g.timing['repeats']} timed passes, each module call "
+                     "with everything it calls")
     lines.append(f"write the picture with --output {label}.html (interactive), .svg, .dot, .mmd or .json")
     output_stream().write(printable_lines("\n".join(lines)) + "\n")
 
