@@ -22,7 +22,6 @@ from collections.abc import Callable
 
 from archinspect.models.loading import load_model
 from archinspect.render.graph import GraphView, graph
-from archinspect.render.graph_text import size
 from archinspect.render.layout import Box, layout
 
 Segment = tuple[int, float, float, float, float]
@@ -138,7 +137,7 @@ def _graphs() -> list[tuple[str, list[Box], list[tuple[str, str]]]]:
     for name, depth in CASES:
         loaded = load_model(name)
         view: GraphView = graph(loaded.model, loaded.inputs(None), depth=depth, fold=False, model_name=name)
-        boxes = [Box(n.id, *size(n, view.lines(n)), view._ancestry(n.group)) for n in view._reading_order()]
+        boxes = view.boxes()
         out.append((f"{name} depth {depth}", boxes, [(e.src, e.dst) for e in view.edges]))
     out.append(("random DAG", *random_dag(1000)))
     return out

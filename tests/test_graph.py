@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 
 import pytest
@@ -235,8 +236,8 @@ def test_html_is_self_contained() -> None:
 def test_bad_metric_is_a_usage_error() -> None:
     from archinspect.errors import UsageError
 
-    with pytest.raises(UsageError, match="color='time' is not a metric; accepted: macs, params, memory"):
-        graph(nn.Linear(2, 2), (1, 2), color="time")
+    with pytest.raises(UsageError, match="color='flops' is not a metric; accepted: macs, params, memory, time"):
+        graph(nn.Linear(2, 2), (1, 2), color="flops")
 
 
 def test_cli_writes_each_format(cli, tmp_path) -> None:  # noqa: ANN001
@@ -255,7 +256,7 @@ def test_cli_writes_each_format(cli, tmp_path) -> None:  # noqa: ANN001
     (["--expand", "layer9"], "error: --expand 'layer9' is not a module of the model; accepted: a module name or 'all'"),
     (["-o", "x.png"], "error: --output 'x.png': unknown file type; accepted: .svg, .html, .htm, .dot, .gv, .mmd, "
                       ".mermaid, .md, .json (or give --format)"),
-    (["--color", "time"], "error: --color 'time': accepted: macs, params, memory"),
+    (["--color", "flops"], "error: --color 'flops': accepted: macs, params, memory, time"),
 ])
 def test_cli_usage_errors(cli, args: list[str], message: str) -> None:  # noqa: ANN001
     result = cli("graph", "resnet18", *args)
@@ -289,3 +290,61 @@ def test_public_api_names() -> None:
     from archinspect.analyses.graph import ArchGraph as Data
 
     assert archinspect.graph is graph and archinspect.GraphView is GraphView and archinspect.ArchGraph is Data
+
+
+def _svg_size(svg: str) -> tuple[float, float]:
+    root = re.match(r'<svg [^>]*width="([\d.]+)" height="([\d.]+)"', svg)
+    assert root, svg[:200]
+    return float(root.group(1)), float(root.group(2))
+
+
+def test_resnet50_folded_fits_one_screen_at_its_natural_size() -> None:
+    view = GraphView(zoo_graph("resnet50", 2))
+    svg = view.svg()
+    width, height = _svg_size(svg)
+    assert (width, height) == view.size
+    assert width <= 1900 and height <= 1000, (width, height)  # 1920 × 1080 at 100 %, header and legend included
+    assert min(float(f) for f in re.findall(r'font-size="([\d.]+)"', svg)) >= 10  # readable at 1:1
+    assert "layer1 " not in svg and "Sequential" not in svg  # a cluster holding one fold is not drawn around it
+    assert svg.count('class="group') == 0 and svg.count('class="node fold"') == 4
+
+
+def test_densenet121_at_depth_2_stays_legible() -> None:
+    svg = GraphView(zoo_graph("densenet121", 2)).svg()
+    width, height = _svg_size(svg)
+    assert width <= 1900 and height <= 1400, (width, height)
+    assert min(float(f) for f in re.findall(r'font-size="([\d.]+)"', svg)) >= 10
+    assert all(f"denseblock{i}" in svg for i in range(1, 5))
+
+
+def _overlapping(view: GraphView) -> list[tuple[str, str]]:
+    """Pairs of drawn node boxes (a fold's stacked outline included) that share area."""
+    boxes = []
+    for nid, p in view.layout.nodes.items():
+        stack = 4.0 if nid.startswith("fold:") else 0.0
+        x0, y0 = p.x - p.width / 2, p.y - p.height / 2
+        boxes.append((nid, x0, y0, x0 + p.width + stack, y0 + p.height + stack))
+    return [(a[0], b[0]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if min(a[3], b[3]) - max(a[1], b[1]) > 0.5 and min(a[4], b[4]) - max(a[2], b[2]) > 0.5]
+
+
+@pytest.mark.parametrize("name, depth", [("resnet50", 2), ("resnet50", 3), ("resnet20", 3), ("densenet-bc", 3)])
+def test_every_state_the_html_page_carries_is_laid_out_without_overlaps(name: str, depth: int) -> None:
+    from archinspect.render.graph_html import states
+
+    view = GraphView(zoo_graph(name, depth))
+    drawn = states(view)
+    assert next(iter(drawn)) == frozenset() and len(drawn) >= 1 + len(view.graph.folds)
+    assert all(frozenset({fid}) in drawn for fid in view.graph.folds)  # every fold opened alone
+    for state, v in drawn.items():
+        assert _overlapping(v) == [], (sorted(state), _overlapping(v))
+        for fid in state:  # an open fold is framed, its title a click target
+            assert f'class="fold-title" data-fold="{fid}"' in "".join(v.draw())
+
+
+def test_html_page_carries_every_combination_of_resnet50s_folds() -> None:
+    html = GraphView(zoo_graph("resnet50", 2)).html()
+    assert html.count('<g class="state"') == 2 ** 4  # 4 folds: every combination fits the budget
+    data = json.loads(re.search(r'class="aig-data">(.*?)</script>', html, re.S).group(1))
+    assert data["moves"]["0"] == {"fold:6": 1, "fold:40": 2, "fold:84": 3, "fold:148": 4}
+    assert data["moves"]["3"]["fold:84"] == 0  # closing the one open fold: back to the folded picture

@@ -152,7 +152,7 @@ def _numeric_options() -> list[tuple[str, str, str]]:
 
 def test_every_numeric_option_has_a_bound() -> None:
     options = _numeric_options()
-    assert len(options) == 19  # profile: depth, batch, repeats, threads, max_time; graph: depth
+    assert len(options) == 20  # profile: depth, batch, repeats, threads, max_time; graph: depth, repeats
     missing = sorted({name for _, name, _ in options} - set(OPTION_BOUNDS))
     assert missing == []
 

@@ -20,7 +20,7 @@ nodes and groups sum to the report's totals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,7 @@ class GraphNode:
     ran: bool = True
     members: list[str] = field(default_factory=list)  # a fold's units (node or group ids), first to last
     order: float = 0.0  # its place in the pass: the record index, between records for an operator
+    time_s: float | None = None  # measured seconds of the module call, its children included (see attach_times)
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -113,6 +114,7 @@ class ArchGraph:
     report: Report
     notes: list[str] = field(default_factory=list)
     only: list[str] = field(default_factory=list)  # module names: draw only what is inside them
+    timing: dict[str, Any] = field(default_factory=dict)  # how node times were measured (empty: not timed)
 
     def visible(self) -> tuple[list[GraphNode], list[GraphEdge], list[GraphGroup]]:
         """What is drawn: folded runs replaced by their fold node, edges between them merged."""
@@ -198,6 +200,7 @@ class ArchGraph:
             "edges": [e.to_dict() for e in self.edges],
             "groups": [g.to_dict() for g in self.groups.values()],
             "folds": [{**f.to_dict(), "expanded": fid in self.expanded} for fid, f in self.folds.items()],
+            "timing": dict(self.timing) or None,
             "notes": list(self.notes),
         }
 
@@ -394,7 +397,7 @@ def find_folds(graph: ArchGraph) -> dict[str, GraphNode]:
                 fold = _fold_node(graph, [unit_ids[i] for i in run], inside)
                 folds[fold.id] = fold
             run = [c] if c is not None else []
-    return folds
+    return dict(sorted(folds.items(), key=lambda item: item[1].order))  # in the order the pass ran them
 
 
 def _same_block(records: list[LayerRecord], inclusive: list[LayerRecord], run: list[int], index: int) -> bool:
@@ -508,6 +511,31 @@ def architecture_graph(
     if tracker.result.outputs and not [e for e in graph.edges if e.dst.startswith("out:")]:
         graph.notes.append("the output could not be traced back to a node")
     return graph
+
+
+def attach_times(graph: ArchGraph, seconds: Mapping[tuple[str, int], float], timing: dict[str, Any]) -> int:
+    """Give each module node the measured time of its call, children included, and each fold the sum of its
+    members'; operator nodes keep ``None`` (their time is inside the module that ran them and is not
+    measured apart). ``seconds``: inclusive seconds by (qualified module name, call number: 1 for a first
+    call), as a profile of the same model gives them. Returns how many module calls found no time."""
+    records = graph.report.records
+
+    def of(record: int | None) -> float | None:
+        if record is None:
+            return None
+        rec = records[record]
+        return seconds.get((rec.name, rec.call))
+
+    missing = 0
+    for node in graph.nodes.values():
+        if node.kind == "module":
+            node.time_s = of(node.record)
+            missing += node.time_s is None and node.ran
+    for fold in graph.folds.values():
+        parts = [of((graph.nodes.get(m) or graph.groups[m]).record) for m in fold.members]
+        fold.time_s = None if None in parts else sum(p for p in parts if p is not None)
+    graph.timing = dict(timing)
+    return missing
 
 
 def fold_summary(graph: ArchGraph) -> list[str]:

@@ -36,6 +36,7 @@ EXAMPLES = (
     "archinspect graph densenet-bc --depth 2 --format mermaid",
     "archinspect graph resnet50 --expand layer3 --color params -o r50.svg",
     "archinspect graph googlenet --depth 3 --only inception3a -o inception.svg",
+    "archinspect graph resnet50 --color time --device cpu -o r50_time.svg",
 )
 SUFFIXES = {".svg": "svg", ".html": "html", ".htm": "html", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
             ".mermaid": "mermaid", ".md": "mermaid", ".json": "json"}
@@ -54,6 +55,7 @@ class Metric(Choice):
     macs = "macs"
     params = "params"
     memory = "memory"
+    time = "time"
 
 
 def graph(
@@ -81,7 +83,15 @@ def graph(
         typer.Option("--output", "-o", metavar="FILE",
                      help="Write to FILE (.svg .html .dot .mmd .json) instead of stdout."),
     ] = None,
-    color: Annotated[Metric, choice_option("--color", kind=Metric, help="What colours the boxes.")] = Metric.macs,
+    color: Annotated[
+        Metric,
+        choice_option("--color", kind=Metric,
+                      help="What colours the boxes; time profiles the model on --device (auto: CUDA, else CPU)."),
+    ] = Metric.macs,
+    repeats: Annotated[
+        int | None,
+        whole_option("--repeats", minimum=1, help="Timed passes for --color time; the median is drawn.  [default: 5]"),
+    ] = None,
     expand: Annotated[
         list[str] | None,
         typer.Option("--expand", metavar="NAME",
@@ -103,10 +113,18 @@ def graph(
     details on hover and folds that open on click.
     """
     with command_run(debug) as run:
+        from archinspect.render.graph import TIME_REPEATS
         from archinspect.render.graph import graph as draw
 
         fmt = _format(format, output)
-        loaded, specs, resolved = run.load(model, arg, input, device, force=force)
+        timed = color is Metric.time
+        if repeats is not None and not timed:
+            raise UsageError("--repeats applies to --color time")
+        if timed:  # the model is built where it will be timed
+            from archinspect.bench.runner import resolve_bench_device
+
+            resolve_bench_device(device)
+        loaded, specs, resolved = run.load(model, arg, input, device, force=force, auto="cpu" if timed else "meta")
         _check_names(loaded.model, expand or [], only or [])
         view = draw(
             loaded.model,
@@ -116,6 +134,7 @@ def graph(
             expand=expand or (),
             only=only or (),
             color=color.value,
+            repeats=repeats or TIME_REPEATS,
             device="auto" if device == "auto" else resolved,
             mode=mode.value,
             dtype=dtype.value if dtype else None,
@@ -168,10 +187,16 @@ def _check_names(model: object, expand: list[str], only: list[str]) -> None:
 
 
 def _summary(view: GraphView, label: str) -> None:
+    from archinspect.render.graph_text import fmt_seconds
+
     g = view.graph
     lines = [f"{label} at depth {g.depth}: {len(view.nodes)} boxes, {len(view.edges)} edges"]
     for fid, fold in g.folds.items():
-        lines.append(f"  {fold.type:<20} {fold.name} ({'open' if fid in g.expanded else 'folded'})")
+        timed = f", {fmt_seconds(fold.time_s)}" if fold.time_s is not None else ""
+        lines.append(f"  {fold.type:<20} {fold.name} ({'open' if fid in g.expanded else 'folded'}{timed})")
+    if g.timing:
+        lines.append(f"times: {g.timing['device']}, median of {g.timing['repeats']} timed passes, each module call "
+                     "with everything it calls")
     lines.append(f"write the picture with --output {label}.html (interactive), .svg, .dot, .mmd or .json")
     output_stream().write(printable_lines("\n".join(lines)) + "\n")
 

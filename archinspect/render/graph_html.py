@@ -1,87 +1,99 @@
 """The graph as one self-contained HTML page: no network, no CDN, nothing but this file.
 
-The page holds the SVG of the folded graph, each fold's members laid out as a hidden fragment, and about
-a hundred lines of plain JavaScript: drag to pan, wheel to zoom, hover or click a box for its details,
-click a fold (``Bottleneck × 3``) to open it in place (everything below moves down) and its title bar to
-close it again.
+Opening a fold lays the graph out again, so that the open blocks take the room they need and push their
+neighbours aside instead of drawing over them. The layout is Python's, so the page carries the states a
+click can reach, each laid out in advance: the folded picture, each of its folds opened alone, and then
+combinations of two, three, ... open folds while they stay within :data:`STATE_NODES` boxes in all. A click
+on a fold (``Bottleneck × 3``) shows the state with that fold open, a click on an open fold's title
+(``▾ Bottleneck × 3``) the state with it closed; the view moves so that what was clicked stays under the
+pointer. A combination left out (past the budget) opens the fold alone instead. Besides: drag to pan,
+wheel to zoom, hover or click a box for its details; about a hundred lines of plain JavaScript.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from html import escape
 from typing import Any
 
-from archinspect.render.graph_text import CHAR_W, node_details, size
-from archinspect.render.layout import Box, layout
+from archinspect.render.graph_text import node_details
 
 GraphView = Any  # archinspect.render.graph.GraphView, which imports this module
 
-TITLE_H = 20.0  # an open fold's title bar
+STATE_NODES = 1000  # boxes over all the states laid out in advance, past the folded picture and single folds
+MAX_STATES = 64
 
 
-def _fragment(view: GraphView, fold_id: str) -> tuple[str, float]:
-    """The SVG of a fold's members (everything inside them, open), placed where the fold node is; and how
-    much taller it is than the fold node."""
-    g = view.graph
-    fold = g.folds[fold_id]
-    inside_groups = set(fold.members) & set(g.groups)
-    changed = True
-    while changed:
-        changed = False
-        for grp in g.groups.values():
-            if grp.parent in inside_groups and grp.id not in inside_groups:
-                inside_groups.add(grp.id)
-                changed = True
-    nodes = [n for n in view._reading_order_of(g.nodes.values())
-             if n.ran and (n.id in fold.members or n.group in inside_groups)]
-    ids = {n.id for n in nodes}
-    edges = [e for e in g.edges if e.src in ids and e.dst in ids]
+def _toggles(view: GraphView) -> list[str]:
+    """The folds a click can open (a fold box drawn) or close (an open fold's frame drawn)."""
+    return [n.id for n in view.nodes if n.kind == "fold"] + list(dict.fromkeys(view.frames.values()))
 
-    def chain(group: str | None) -> tuple[str, ...]:
-        out = []
-        while group in inside_groups:
-            out.append(group)
-            group = g.groups[group].parent
-        return tuple(reversed(out))
 
-    lay = layout([Box(n.id, *size(n, view.lines(n)), chain(n.group)) for n in nodes], [(e.src, e.dst) for e in edges])
-    groups = [grp for grp in g.groups.values() if grp.id in inside_groups]
-    placed = view.layout.nodes[fold_id]
-    entry = lay.nodes[nodes[0].id]
-    dx = placed.x - entry.x
-    top = placed.y - placed.height / 2
-    dy = top + TITLE_H
-    body = "".join(view.draw(nodes, edges, groups, lay))
-    height = lay.height + TITLE_H
-    text = f"▾ {fold.type}: {fold.name} (click to fold)"
-    title = escape(text)
-    wide = max(lay.width, len(text) * CHAR_W + 16)
-    svg = (
-        f'<g class="fragment" data-fold="{fold_id}" data-y="{top:.1f}" style="display:none">'
-        f'<rect class="fold-title" data-fold="{fold_id}" x="{dx:.1f}" y="{top:.1f}" '
-        f'width="{wide:.1f}" height="{height:.1f}" rx="6" fill="#fff6ee" stroke="#b5541c"/>'
-        f'<text class="fold-title" data-fold="{fold_id}" x="{dx + 8:.1f}" y="{top + 14:.1f}" '
-        f'fill="#b5541c" font-weight="bold">{title}</text>'
-        f'<g transform="translate({dx:.1f},{dy:.1f})">{body}</g></g>'
-    )
-    return svg, height - placed.height
+def states(view: GraphView) -> dict[frozenset[str], GraphView]:
+    """The drawn state of every set of open folds a page carries, ``view``'s own first: breadth first over
+    single clicks; every single click from ``view`` always, further ones within :data:`STATE_NODES` boxes."""
+    cls = type(view)
+    base = frozenset(view.graph.expanded)
+    out = {base: view}
+    queue, spent = [(base, 0)], 0
+    while queue:
+        state, clicks = queue.pop(0)
+        for fid in _toggles(out[state]):
+            nxt = state ^ {fid}
+            if nxt in out or (clicks and (spent > STATE_NODES or len(out) >= MAX_STATES)):
+                continue
+            out[nxt] = cls(dataclasses.replace(view.graph, expanded=set(nxt)), view.metric, top=view.top)
+            spent += len(out[nxt].nodes)
+            queue.append((nxt, clicks + 1))
+    return out
+
+
+def _anchor(view: GraphView, fid: str) -> list[float] | None:
+    """Where fold ``fid`` is drawn in ``view``: its box's centre, or its open frame's title."""
+    lay = view.layout
+    if fid in lay.nodes:
+        return [lay.nodes[fid].x, lay.nodes[fid].y]
+    if f"open:{fid}" in lay.groups:
+        x, y, w, _ = lay.groups[f"open:{fid}"]
+        return [x + min(w / 2, 80.0), y + 8]
+    return None
+
+
+def _moves(drawn: dict[frozenset[str], GraphView]) -> dict[int, dict[str, int]]:
+    """For each state and each fold a click there toggles, the state to show: that fold toggled, or where
+    that combination was not laid out, the laid-out state nearest to it with the fold as the click wants."""
+    keys = list(drawn)
+    out: dict[int, dict[str, int]] = {}
+    for i, state in enumerate(keys):
+        for fid in _toggles(drawn[state]):
+            want = state ^ {fid}
+            fits = [k for k in keys if (fid in k) == (fid in want)]
+            if fits:
+                best = min(fits, key=lambda k: (len(k ^ want), keys.index(k)))
+                out.setdefault(i, {})[fid] = keys.index(best)
+        out.setdefault(i, {})
+    return out
 
 
 def _parts(view: GraphView) -> tuple[str, str]:
-    svg = view.svg()
-    fragments, folds = [], {}
-    for fid in view.graph.folds:
-        if fid in view.layout.nodes:
-            text, delta = _fragment(view, fid)
-            fragments.append(text)
-            p = view.layout.nodes[fid]
-            folds[fid] = {"y": p.y, "delta": delta}
-    svg = svg.replace("</svg>", "".join(fragments) + "</svg>")
+    drawn = states(view)
+    body = view.svg_start(*view.size)
+    sizes, anchors = [], []
+    for i, v in enumerate(drawn.values()):
+        w, h = v.size
+        sizes.append([round(w), round(h)])
+        anchors.append({fid: _anchor(v, fid) for fid in view.graph.folds if _anchor(v, fid) is not None})
+        hidden = "" if i == 0 else ' style="display:none"'
+        body.append(f'<g class="state" data-state="{i}"{hidden}><rect class="paper" width="{w:.0f}" '
+                    f'height="{h:.0f}" fill="#ffffff"/>')
+        body += v.draw()
+        body.append("</g>")
+    body.append("</svg>")
     details = {n.id: node_details(n) for n in view.graph.nodes.values()}
     details.update({fid: node_details(f) for fid, f in view.graph.folds.items()})
-    data = json.dumps({"details": details, "folds": folds}).replace("</", "<\\/")
-    return svg, data
+    data = {"details": details, "sizes": sizes, "anchors": anchors, "moves": _moves(drawn)}
+    return "\n".join(body), json.dumps(data).replace("</", "<\\/")
 
 
 def page(view: GraphView) -> str:
@@ -124,7 +136,6 @@ _JS = r"""
   const svg = root.querySelector('svg.archinspect-graph');
   const panel = root.querySelector('.aig-details');
   const data = JSON.parse(dataEl.textContent);
-  const num = (el, k) => parseFloat(el.getAttribute(k));
   let vb = svg.getAttribute('viewBox').split(' ').map(Number);
   const setVB = () => svg.setAttribute('viewBox', vb.join(' '));
   // ---- details on hover and click
@@ -135,56 +146,29 @@ _JS = r"""
     panel.style.display = 'block';
   }
   svg.addEventListener('mouseover', e => { const n = e.target.closest('g.node'); if(n) show(n.dataset.id); });
-  // ---- folding: open a fold in place, moving everything below it down
-  function shift(y, delta){
-    svg.querySelectorAll('g.node, text.shape, g.fragment').forEach(el => {
-      if(el.closest('g.fragment') && !el.matches('g.fragment')) return;
-      const at = num(el, 'data-y');
-      if(at > y){
-        el.setAttribute('data-y', at + delta);
-        if(el.tagName === 'text'){ el.setAttribute('y', num(el, 'y') + delta); }
-        else { const dy = (parseFloat(el.dataset.dy || 0)) + delta; el.dataset.dy = dy;
-               el.setAttribute('transform', 'translate(0,' + dy + ')'); }
-      }
-    });
-    svg.querySelectorAll('g.group').forEach(el => {
-      if(el.closest('g.fragment')) return;
-      const y0 = num(el, 'data-y0'), y1 = num(el, 'data-y1'), r = el.querySelector('rect');
-      if(y0 > y){ el.setAttribute('data-y0', y0 + delta); el.setAttribute('data-y1', y1 + delta);
-        const dy = (parseFloat(el.dataset.dy || 0)) + delta; el.dataset.dy = dy;
-        el.setAttribute('transform', 'translate(0,' + dy + ')'); }
-      else if(y1 > y){ el.setAttribute('data-y1', y1 + delta); r.setAttribute('height', num(r, 'height') + delta); }
-    });
-    svg.querySelectorAll('path.edge').forEach(el => {
-      if(el.closest('g.fragment')) return;
-      const pts = el.dataset.pts.split(';').map(p => p.split(',').map(Number));
-      pts.forEach(p => { if(p[1] > y) p[1] += delta; });
-      el.dataset.pts = pts.map(p => p.join(',')).join(';');
-      let d = 'M' + pts[0].join(',');
-      for(let i = 1; i < pts.length; i++){ const my = (pts[i-1][1] + pts[i][1]) / 2;
-        d += ' C' + pts[i-1][0] + ',' + my + ' ' + pts[i][0] + ',' + my + ' ' + pts[i].join(','); }
-      el.setAttribute('d', d);
-    });
-    const paper = svg.querySelector('rect.paper');
-    if(paper) paper.setAttribute('height', num(paper, 'height') + delta);
-    if(svg.hasAttribute('height')){  // inline in a notebook: the picture grows; on the page the view stays
-      svg.setAttribute('height', num(svg, 'height') + delta); vb[3] += delta; setVB(); }
-  }
-  function toggle(id, open){
-    const f = data.folds[id]; if(!f) return;
-    const node = svg.querySelector('g.node.fold[data-id="' + id + '"]');
-    const frag = svg.querySelector('g.fragment[data-fold="' + id + '"]');
-    const y = num(node, 'data-y');
-    if(open){ shift(y, f.delta); node.style.display = 'none'; frag.style.display = ''; }
-    else { frag.style.display = 'none'; node.style.display = ''; shift(y, -f.delta); }
-    svg.dispatchEvent(new CustomEvent('aig-fold', {detail: {id: id, open: open}}));
+  // ---- folding: show the state laid out with the fold open (or closed), keeping the clicked fold in place
+  let current = 0;
+  const state = i => svg.querySelector('g.state[data-state="' + i + '"]');
+  const inPage = !!svg.closest('#view');
+  function toggle(id){
+    const next = (data.moves[current] || {})[id];
+    if(next === undefined) return;
+    const from = data.anchors[current][id], to = data.anchors[next][id];
+    state(current).style.display = 'none'; state(next).style.display = '';
+    const size = data.sizes[next];
+    if(inPage){ if(from && to){ vb[0] += to[0] - from[0]; vb[1] += to[1] - from[1]; setVB(); } }
+    else { svg.setAttribute('width', size[0]); svg.setAttribute('height', size[1]);
+           vb = [0, 0, size[0], size[1]]; setVB(); }
+    const open = !!state(next).querySelector('g.frame[data-fold="' + id + '"]');
+    current = next;
+    svg.dispatchEvent(new CustomEvent('aig-fold', {detail: {id: id, open: open, state: next}}));
   }
   svg.addEventListener('click', e => {
     const title = e.target.closest('.fold-title');
-    if(title){ toggle(title.dataset.fold, false); return; }
+    if(title){ toggle(title.dataset.fold); return; }
     const n = e.target.closest('g.node');
     if(!n) return;
-    if(n.classList.contains('fold')) toggle(n.dataset.id, true); else show(n.dataset.id);
+    if(n.classList.contains('fold')) toggle(n.dataset.id); else show(n.dataset.id);
   });
   svg.aigToggle = toggle;
   // ---- pan and zoom (the page only; in a notebook the block scrolls)

@@ -9,7 +9,8 @@ from archinspect.render.escape import printable
 from archinspect.text import fmt_bytes, fmt_count, shape_text, short_path
 
 CHAR_W = 6.6  # px per character at the 11 px font (DejaVu Sans / Arial average, measured in Chromium)
-LINE_H = 14.0
+LINE_H = 13.0  # 11 px text
+BOX_PAD = 8.0  # above the first line and below the last, together
 
 
 def _pair(value: Any) -> str:
@@ -39,12 +40,25 @@ def settings_text(node: GraphNode) -> str:
     return " ".join(parts)
 
 
+def fmt_seconds(seconds: float) -> str:
+    """``1.23 ms``, ``456 µs``, ``1.20 s``: three significant figures."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if seconds >= scale * 0.9995:  # 999.95 µs reads 1.00 ms
+            value = max(seconds / scale, 1.0)
+            text = f"{value:#.3g}".rstrip(".")
+            return f"{value:.0f} {unit}" if "e" in text else f"{text} {unit}"
+    return f"{seconds * 1e9:.0f} ns"
+
+
 def cost_text(node: GraphNode) -> str:
+    """``118.014 MMACs · 9.408 K params · 1.23 ms`` (the time only where one was measured)."""
     parts = []
     if node.macs:
         parts.append(fmt_count(node.macs, "MACs").replace(" ", " "))
     if node.params:
         parts.append(fmt_count(node.params).replace(" ", " ") + " params")
+    if node.time_s is not None:
+        parts.append(fmt_seconds(node.time_s).replace(" ", " "))
     return " · ".join(parts)
 
 
@@ -85,6 +99,8 @@ def node_details(node: GraphNode) -> dict[str, Any]:
         d["params"] = f"{node.params:,}"
         d["MACs"] = f"{node.macs:,}"
         d["other ops"] = f"{node.other_ops:,}"
+    if node.time_s is not None:
+        d["time"] = fmt_seconds(node.time_s) + " (median, children included)"
     if node.output_bytes:
         d["output bytes"] = fmt_bytes(node.output_bytes)
     if node.rf:
@@ -98,6 +114,6 @@ def size(node: GraphNode, lines: list[str]) -> tuple[float, float]:
     w = max(len(t) for t in lines) * CHAR_W + 16
     if node.kind == "op":
         return max(w, 44.0), 22.0
-    return max(w, 60.0), len(lines) * LINE_H + 10
+    return max(w, 60.0), len(lines) * LINE_H + BOX_PAD
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 NODE_SEP = 22.0  # horizontal space between neighbouring boxes (px)
 BUS_SEP = 6.0  # between two edges passing through a layer
 GROUP_SEP = 14.0  # extra space where a cluster border runs between two neighbours
-LAYER_GAP = 34.0  # vertical space between layers, before room for cluster borders
+LAYER_GAP = 26.0  # vertical space between layers (an edge and its shape label), before room for cluster borders
 BORDER = 14.0  # room for one cluster border (its padding) between layers
 HEADER = 16.0  # a cluster's title line
 SWEEPS = 6
