@@ -6,9 +6,10 @@ found): its examples of wrong models must exit 1 with the mismatch reported, and
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import pytest
-from test_newcomer import _run
+from test_newcomer import ROOT, _run
 from typer.testing import CliRunner
 
 from archinspect.cli.app import COMMANDS, app
@@ -48,14 +49,17 @@ def test_help_never_breaks_a_word_at_80_columns() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("line", EXAMPLES)
-def test_help_example_runs(line: str) -> None:
+def test_help_example_runs(line: str, tmp_path: Path) -> None:
+    """Run where ``examples/`` resolves but the files an example writes (``--output x.svg``) land in a
+    temporary folder, never in the checkout."""
     if any(flag in line for flag in NEEDS_CUDA):
         import torch
 
         if not torch.cuda.is_available():
             pytest.skip("needs CUDA")
     args = shlex.split(line)[1:]
-    done = _run(*args, timeout=600)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    done = _run(*args, timeout=600, cwd=tmp_path)
     if args[0] == "fit" and done.returncode == 1:  # the example shows a mismatch found, as documented
         assert ("✗" in done.stdout or '"consistent": false' in done.stdout) and not done.stderr.startswith("error"), (
             f"{line}\n{done.stderr[-2000:]}"

@@ -19,14 +19,15 @@ from archinspect.core.inputs import parse_input
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
-    """``archinspect ARGS`` in a fresh process from the repository root (stdout and stderr captured)."""
+def _run(*args: str, timeout: int = 120, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``archinspect ARGS`` in a fresh process from ``cwd`` (default: the repository root), stdout and stderr
+    captured."""
     return subprocess.run(
         [sys.executable, "-m", "archinspect", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=ROOT,
+        cwd=cwd or ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
