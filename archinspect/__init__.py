@@ -45,7 +45,7 @@ _LAZY = {
     "BenchResult": "archinspect.bench",
     "graph": "archinspect.render.graph",
     "GraphView": "archinspect.render.graph",
-    "ArchGraph": "archinspect.analyses.graph",
+    "ArchGraph": "archinspect.analyses.graph_types",
     "profile": "archinspect.bench.profile",
     "ProfileReport": "archinspect.bench.profile_report",
     "time_train_step": "archinspect.bench.train",

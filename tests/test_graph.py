@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from archinspect.analyses.graph import ArchGraph, architecture_graph
+from archinspect.analyses.graph import architecture_graph
+from archinspect.analyses.graph_types import ArchGraph
 from archinspect.analyses.shapes import inspect
 from archinspect.models.loading import load_model
 from archinspect.render.graph import GraphView, graph
@@ -287,7 +288,7 @@ def test_cli_only_unknown_module(cli) -> None:  # noqa: ANN001
 
 def test_public_api_names() -> None:
     import archinspect
-    from archinspect.analyses.graph import ArchGraph as Data
+    from archinspect.analyses.graph_types import ArchGraph as Data
 
     assert archinspect.graph is graph and archinspect.GraphView is GraphView and archinspect.ArchGraph is Data
 

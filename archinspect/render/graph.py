@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from archinspect.analyses.graph import ArchGraph, GraphEdge, GraphGroup, GraphNode, architecture_graph, attach_times
+from archinspect.analyses.graph import architecture_graph, attach_times
+from archinspect.analyses.graph_types import ArchGraph, GraphEdge, GraphNode
 from archinspect.errors import UsageError, typed_errors
 from archinspect.render.escape import printable
+from archinspect.render.graph_formats import dot, mermaid
 from archinspect.render.graph_html import inline, page
 from archinspect.render.graph_text import CHAR_W, LINE_H, fmt_seconds, node_lines, size
 from archinspect.render.layout import Box, Layout, layout
@@ -143,7 +145,7 @@ class GraphView:
 
     def boxes(self) -> list[Box]:
         """What the layout places: every drawn node with its size and clusters, in reading order."""
-        return [Box(n.id, *size(n, self.lines(n)), self._ancestry(n.group, n.id)) for n in self._reading_order()]
+        return [Box(n.id, *size(n, self.lines(n)), self._ancestry(n.group, n.id)) for n in self.reading_order()]
 
     @property
     def layout(self) -> Layout:
@@ -151,7 +153,8 @@ class GraphView:
             self._layout = layout(self.boxes(), [(e.src, e.dst) for e in self.edges])
         return self._layout
 
-    def _reading_order(self) -> list[GraphNode]:
+    def reading_order(self) -> list[GraphNode]:
+        """The drawn nodes: inputs, then modules and operators in the order they ran, then outputs."""
         return self._reading_order_of(self.nodes)
 
     @staticmethod
@@ -291,66 +294,11 @@ class GraphView:
     # ---- other formats ------------------------------------------------------------------------------
     def dot(self) -> str:
         """Graphviz DOT (clusters for groups), for people who have ``dot``."""
-        out = [f'digraph "{_q(self.graph.model)}" {{', "  rankdir=TB; node [shape=box, fontname=Helvetica, "
-               'fontsize=10]; edge [fontname=Helvetica, fontsize=9];']
-
-        def box(n: GraphNode) -> str:
-            shape = ", shape=ellipse" if n.kind == "op" else ", style=bold" if n.kind == "fold" else ""
-            return f'"{n.id}" [label="{_q(chr(10).join(self.lines(n)))}"{shape}];'
-
-        out += self._nested(box, lambda g: f'subgraph "cluster_{g.id}" {{ label="{_q(g.name)} ({_q(g.type)})"; '
-                            "style=dashed;", "}")
-        for e in self.edges:
-            out.append(f'  "{e.src}" -> "{e.dst}" [label="{shape_text(e.shape)}"];')
-        out.append("}")
-        return "\n".join(out) + "\n"
-
-    def _nested(self, box: Any, opening: Any, closing: str) -> list[str]:
-        """Lines for the drawn nodes inside their nested groups: ``box(node)``, ``opening(group)`` ... ``closing``."""
-        children, members = self._nesting()
-        out: list[str] = []
-
-        def emit(group: str | None, indent: str) -> None:
-            out.extend(indent + box(n) for n in members.get(group, []))
-            for g in children.get(group, []):
-                out.append(indent + opening(g))
-                emit(g.id, indent + "  ")
-                out.append(indent + closing)
-
-        emit(None, "  ")
-        return out
-
-    def _nesting(self) -> tuple[dict[str | None, list[GraphGroup]], dict[str | None, list[GraphNode]]]:
-        """Drawn groups by their drawn parent group, and nodes (in reading order) by their drawn group."""
-        children: dict[str | None, list[GraphGroup]] = {}
-        for g in self.groups:
-            children.setdefault(self._parent_drawn(g.parent), []).append(g)
-        members: dict[str | None, list[GraphNode]] = {}
-        for n in self._reading_order():
-            members.setdefault(self._parent_drawn(n.group), []).append(n)
-        return children, members
-
-    def _parent_drawn(self, group: str | None) -> str | None:
-        drawn = {g.id for g in self.groups}
-        while group is not None and group not in drawn:
-            group = self.graph.groups[group].parent if group in self.graph.groups else None
-        return group
+        return dot(self)
 
     def mermaid(self) -> str:
         """A Mermaid flowchart (subgraphs for groups) for Markdown, GitHub and JupyterLab."""
-        ids = {n.id: f"n{i}" for i, n in enumerate(self._reading_order())}
-        gids = {g.id: f"g{i}" for i, g in enumerate(self.groups)}
-        out = ["flowchart TD"]
-        def box(n: GraphNode) -> str:
-            text = "<br/>".join(_m(t) for t in self.lines(n))
-            left, right = {"op": ("([", "])"), "fold": ("[[", "]]"), "input": ("[/", "/]"),
-                           "output": ("[\\", "\\]")}.get(n.kind, ("[", "]"))
-            return f'{ids[n.id]}{left}"{text}"{right}'
-
-        out += self._nested(box, lambda g: f'subgraph {gids[g.id]}["{_m(g.name)} ({_m(g.type)})"]', "end")
-        for e in self.edges:
-            out.append(f'  {ids[e.src]} -->|"{shape_text(e.shape)}"| {ids[e.dst]}')
-        return "\n".join(out) + "\n"
+        return mermaid(self)
 
     def json(self) -> str:
         return json.dumps(self.graph.to_dict(), indent=2) + "\n"
@@ -408,14 +356,6 @@ def _path(pts: list[tuple[float, float]]) -> str:
         my = (y0 + y1) / 2
         d.append(f"C{x0:.1f},{my:.1f} {x1:.1f},{my:.1f} {x1:.1f},{y1:.1f}")
     return " ".join(d)
-
-
-def _q(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _m(text: str) -> str:
-    return escape(text).replace('"', "#quot;")
 
 
 def time_graph(arch: ArchGraph, report: ProfileReport) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archinspect.analyses.graph import GraphNode
+from archinspect.analyses.graph_types import GraphNode
 from archinspect.render.escape import printable
 from archinspect.text import fmt_bytes, fmt_count, shape_text, short_path
 
